@@ -1,0 +1,1 @@
+"""Cross-cutting pieces every handler uses: powertools logger/metrics/tracer, error responses."""

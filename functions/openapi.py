@@ -1,0 +1,73 @@
+"""Generate the API's OpenAPI document from the routes of the public and private resolvers.
+
+``python -m functions.openapi`` writes ``functions/openapi.json`` (served at GET /v1/openapi.json);
+``--check`` fails when the file is out of date (the tests run it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.event_handler.openapi.models import Server
+
+DOCUMENT = Path(__file__).with_name("openapi.json")
+TITLE = "Relationship-marketing engine API"
+VERSION = "1.0.0"
+DESCRIPTION = (
+    "Public routes (tracking, forms, consent links) need no AWS credentials: Segment-style calls "
+    "authenticate with HTTP Basic (source write key as user name). Every other route is private: "
+    "IAM (SigV4) in the cloud, the `x-api-key` header in local mode."
+)
+
+
+def build() -> dict[str, Any]:
+    from functions.admin_api.handler import app as private_app
+    from functions.track.handler import app as public_app
+
+    servers = [Server(url="/")]
+    public = public_app.get_openapi_schema(title=TITLE, version=VERSION, servers=servers).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    private = private_app.get_openapi_schema(title=TITLE, version=VERSION, servers=servers).model_dump(
+        mode="json", by_alias=True, exclude_none=True
+    )
+    for operations in private["paths"].values():
+        for operation in operations.values():
+            operation["security"] = [{"ApiKey": []}]
+    document = dict(public)
+    document["info"]["description"] = DESCRIPTION
+    document["paths"] = {**public["paths"], **private["paths"]}
+    components: dict[str, Any] = document.setdefault("components", {})
+    components.setdefault("schemas", {}).update(private.get("components", {}).get("schemas", {}))
+    components["securitySchemes"] = {
+        "ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+        "WriteKey": {"type": "http", "scheme": "basic"},
+    }
+    return document
+
+
+def render() -> str:
+    return json.dumps(build(), indent=2, sort_keys=True) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="fail if functions/openapi.json is out of date")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.check:
+        if not DOCUMENT.exists() or DOCUMENT.read_text() != text:
+            print("functions/openapi.json is out of date: run `python -m functions.openapi`", file=sys.stderr)
+            return 1
+        return 0
+    DOCUMENT.write_text(text)
+    print(f"wrote {DOCUMENT} ({len(build()['paths'])} paths)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

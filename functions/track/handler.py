@@ -1,0 +1,296 @@
+"""Public tracking API: Segment-compatible calls, HTML forms, consent confirmation and unsubscribe.
+
+Thin: validation is declared on the routes (powertools + pydantic); the work is in
+``shared.services.tracking``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs, urlparse
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ValidationError
+
+from functions.common.observability import logger, metrics, tracer
+from shared.services import tracking
+from shared.settings import get_settings
+from shared.tracking.forms import load_forms
+from shared.tracking.identity import InvalidEmailError
+from shared.tracking.normalise import Interaction, from_form, from_segment_call
+from shared.tracking.payloads import (
+    MAX_BATCH_BYTES,
+    MAX_CALL_BYTES,
+    BatchRequest,
+    FormSubmission,
+    IdentifyCall,
+    PageCall,
+    TrackCall,
+)
+from shared.tracking.tokens import InvalidTokenError
+
+settings = get_settings()
+app = APIGatewayRestResolver(
+    enable_validation=True,
+    cors=CORSConfig(
+        allow_origin=settings.allowed_origin_list[0], extra_origins=settings.allowed_origin_list[1:]
+    )
+    if settings.allowed_origin_list
+    else None,
+)
+
+
+class Accepted(BaseModel):
+    success: bool = True
+    customer_id: str | None = None
+    stored: int
+    duplicates: int
+
+
+class ErrorBody(BaseModel):
+    message: str
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+@app.exception_handler(ApiError)
+def _api_error(exc: ApiError) -> Response[Any]:
+    return Response(exc.status, content_types.APPLICATION_JSON, {"message": exc.message}, headers=exc.headers)
+
+
+@app.exception_handler(RequestValidationError)
+def _invalid_request(exc: RequestValidationError) -> Response[Any]:
+    """422 with a message that names each field at fault."""
+    problems = [
+        {"field": ".".join(str(p) for p in error.get("loc", ())), "message": error.get("msg", "is invalid")}
+        for error in exc.errors()
+    ]
+    message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+    return Response(422, content_types.APPLICATION_JSON, {"message": message, "errors": problems})
+
+
+@app.exception_handler(InvalidEmailError)
+def _invalid_email(exc: InvalidEmailError) -> Response[Any]:
+    return Response(422, content_types.APPLICATION_JSON, {"message": str(exc)})
+
+
+def _source_of_write_key() -> str:
+    """HTTP Basic auth with the source's write key as user name (the Segment HTTP API's scheme)."""
+    header = app.current_event.headers.get("authorization") or app.current_event.headers.get("Authorization")
+    challenge = {"WWW-Authenticate": 'Basic realm="tracking"'}
+    if not header or not header.lower().startswith("basic "):
+        raise ApiError(
+            401, "missing HTTP Basic credentials: use your source write key as the user name", challenge
+        )
+    try:
+        user = base64.b64decode(header[6:].strip(), validate=True).decode().split(":", 1)[0]
+    except (binascii.Error, UnicodeDecodeError):
+        raise ApiError(401, "malformed HTTP Basic credentials", challenge) from None
+    if user not in settings.write_key_set:
+        raise ApiError(401, "unknown write key", challenge)
+    return f"key:{user[:6]}…"
+
+
+def _base_url() -> str | None:
+    if os.environ.get("RM_PUBLIC_BASE_URL"):
+        return None  # configured: the service uses settings.public_base_url
+    ctx = app.current_event.request_context
+    return f"https://{ctx.domain_name}/{ctx.stage}" if ctx.domain_name else None
+
+
+def _store(batch: list[Interaction]) -> Accepted:
+    results = tracking.track(batch, base_url=_base_url())
+    stored = sum(r.stored for r in results)
+    metrics.add_metric(name="InteractionsTracked", unit=MetricUnit.Count, value=stored)
+    metrics.add_metric(name="DuplicateInteractions", unit=MetricUnit.Count, value=len(results) - stored)
+    return Accepted(
+        customer_id=results[0].customer_id if len(results) == 1 else None,
+        stored=stored,
+        duplicates=len(results) - stored,
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@app.post("/v1/track", summary="Record an event (Segment `track`)", tags=["tracking"])
+def track(call: Annotated[TrackCall, Body()]) -> Accepted:
+    return _store([from_segment_call(call, _source_of_write_key(), _now())])
+
+
+@app.post("/v1/identify", summary="Identify a person and set traits (Segment `identify`)", tags=["tracking"])
+def identify(call: Annotated[IdentifyCall, Body()]) -> Accepted:
+    return _store([from_segment_call(call, _source_of_write_key(), _now())])
+
+
+@app.post("/v1/page", summary="Record a page view (Segment `page`)", tags=["tracking"])
+def page(call: Annotated[PageCall, Body()]) -> Accepted:
+    return _store([from_segment_call(call, _source_of_write_key(), _now())])
+
+
+@app.post("/v1/batch", summary="Up to 100 calls in one request (Segment `batch`)", tags=["tracking"])
+def batch(request: Annotated[BatchRequest, Body()]) -> Accepted:
+    source = _source_of_write_key()
+    received_at = _now()
+    # Every call is validated before anything is stored: a bad call rejects the whole batch.
+    interactions = [from_segment_call(call, source, received_at) for call in request.batch]
+    return _store(interactions)
+
+
+def _parse_form_body() -> FormSubmission:
+    event = app.current_event
+    content_type = (event.headers.get("content-type") or event.headers.get("Content-Type") or "").lower()
+    raw = event.decoded_body or ""
+    try:
+        if content_type.startswith("application/x-www-form-urlencoded"):
+            fields: Any = {k: v[-1] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+        elif content_type.startswith("application/json") or not content_type:
+            fields = json.loads(raw or "{}")
+        else:
+            raise ApiError(415, "send the form as application/x-www-form-urlencoded or application/json")
+        return FormSubmission.model_validate(fields)
+    except json.JSONDecodeError as exc:
+        raise ApiError(400, f"body is not valid JSON: {exc.msg}") from None
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
+
+
+def _redirect_target(requested: str | None) -> str | None:
+    if not requested:
+        return None
+    parsed = urlparse(requested)
+    if (
+        parsed.scheme not in {"http", "https"}
+        or (parsed.hostname or "").lower() not in settings.allowed_redirect_host_set
+    ):
+        raise ApiError(422, f"redirect: host {parsed.hostname!r} is not an allowed redirect host")
+    return requested
+
+
+@app.post(
+    "/v1/forms/<form_id>",
+    summary="Submit an HTML form (sign-up, newsletter, contact request, download)",
+    tags=["forms"],
+    responses={303: {"description": "Redirect to the form's thank-you page"}},
+)
+def submit_form(form_id: str) -> Response[Any]:
+    """Body: ``application/x-www-form-urlencoded`` (a plain HTML form) or JSON, with the fields of
+    ``FormSubmission``: email (required), first_name, last_name, phone, company, job_title, message,
+    consent_email/sms/phone/post (checkboxes), anonymous_id, redirect (allow-listed thank-you page)."""
+    form = load_forms().forms.get(form_id)
+    if form is None:
+        raise ApiError(404, f"form_id: unknown form {form_id!r}")
+    submission = _parse_form_body()
+    redirect = _redirect_target(submission.redirect)
+    if submission.website:
+        # Honeypot filled in: a bot. Answer as if it worked, store nothing.
+        logger.info("form honeypot triggered", extra={"form_id": form_id})
+        metrics.add_metric(name="FormSpamBlocked", unit=MetricUnit.Count, value=1)
+        accepted = Accepted(stored=0, duplicates=0)
+    else:
+        accepted = _store([from_form(form_id, form, submission, _now())])
+    if redirect:
+        return Response(303, content_types.TEXT_PLAIN, "", headers={"Location": redirect})
+    return Response(200, content_types.APPLICATION_JSON, accepted.model_dump())
+
+
+_PAGE = (
+    "<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
+    "<body style='font-family:sans-serif;max-width:40em;margin:3em auto'>"
+    "<h1>{title}</h1><p>{text}</p></body></html>"
+)
+
+
+def _consent_page(title: str, text: str, status: int = 200) -> Response[Any]:
+    return Response(
+        status, content_types.TEXT_HTML, _PAGE.format(title=html.escape(title), text=html.escape(text))
+    )
+
+
+@app.get(
+    "/v1/consent/confirm",
+    summary="Confirm a double opt-in (link from the confirmation email)",
+    tags=["consent"],
+)
+def confirm(token: Annotated[str, Query(min_length=10, max_length=2000)]) -> Response[Any]:
+    try:
+        tracking.change_consent(token, "confirm", source="confirmation-link")
+    except InvalidTokenError as exc:
+        return _consent_page("This link does not work", f"{exc}. Please sign up again.", 400)
+    metrics.add_metric(name="ConsentConfirmed", unit=MetricUnit.Count, value=1)
+    return _consent_page("Subscription confirmed", "Thank you: your subscription is confirmed.")
+
+
+def _unsubscribe(token: str) -> Response[Any]:
+    try:
+        tracking.change_consent(token, "unsubscribe", source="unsubscribe-link")
+    except InvalidTokenError as exc:
+        return _consent_page("This link does not work", str(exc), 400)
+    metrics.add_metric(name="Unsubscribed", unit=MetricUnit.Count, value=1)
+    return _consent_page("You are unsubscribed", "You will not receive these emails any more.")
+
+
+@app.get("/v1/unsubscribe", summary="Unsubscribe (link in every email)", tags=["consent"])
+def unsubscribe_link(token: Annotated[str, Query(min_length=10, max_length=2000)]) -> Response[Any]:
+    return _unsubscribe(token)
+
+
+@app.post(
+    "/v1/unsubscribe", summary="One-click unsubscribe (RFC 8058 List-Unsubscribe-Post)", tags=["consent"]
+)
+def unsubscribe_one_click(token: Annotated[str, Query(min_length=10, max_length=2000)]) -> Response[Any]:
+    return _unsubscribe(token)
+
+
+OPENAPI_DOCUMENT = Path(__file__).parent.parent / "openapi.json"
+
+
+@app.get("/v1/openapi.json", include_in_schema=False)
+def openapi_document() -> Response[str]:
+    """The OpenAPI document of the whole API (public and private routes), generated from the routes by
+    ``python -m functions.openapi`` and checked up to date by the tests."""
+    return Response(200, content_types.APPLICATION_JSON, OPENAPI_DOCUMENT.read_text())
+
+
+_BODY_LIMITS = {"/v1/batch": MAX_BATCH_BYTES}
+
+
+def _too_large(event: dict[str, Any]) -> dict[str, Any] | None:
+    """413 before any parsing: a single call may be 32 KB, a batch 500 KB."""
+    body = event.get("body") or ""
+    size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
+    limit = _BODY_LIMITS.get(event.get("path") or "", MAX_CALL_BYTES)
+    if size <= limit:
+        return None
+    return {
+        "statusCode": 413,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"message": f"body is {size} bytes; at most {limit} are accepted here"}),
+        "isBase64Encoded": False,
+    }
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _too_large(event) or app.resolve(event, context)

@@ -1,0 +1,295 @@
+"""PynamoDB models: the key schema of every table lives here.
+
+The CDK stack (``infra/``) and the local stack build their tables from these classes through
+:func:`table_specs`, and an infra test asserts that the synthesised tables match them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    UnicodeSetAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from shared.settings import get_settings
+
+_settings = get_settings()
+
+
+class _Base(Model):
+    class Meta:
+        abstract = True
+        region = _settings.region
+
+
+class CustomerModel(_Base):
+    """A customer (or prospect): profile, consent and aggregates kept up to date by the stream consumer."""
+
+    class Meta(_Base.Meta):
+        table_name = _settings.customers_table
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    email = UnicodeAttribute(null=True)
+    user_id = UnicodeAttribute(null=True)
+    first_name = UnicodeAttribute(null=True)
+    last_name = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)
+    timezone = UnicodeAttribute(null=True)
+    company = UnicodeAttribute(null=True)
+    job_title = UnicodeAttribute(null=True)
+    traits = MapAttribute[str, Any](null=True)
+    # Consent per channel: {"status": "pending"|"granted"|"revoked", "at", "source", "wording_version"}.
+    # One attribute per channel so a change to one channel is a single atomic SET.
+    consent_email = MapAttribute[str, Any](null=True)
+    consent_sms = MapAttribute[str, Any](null=True)
+    consent_phone = MapAttribute[str, Any](null=True)
+    consent_post = MapAttribute[str, Any](null=True)
+    created_at = UnicodeAttribute(null=True)
+    merged_into = UnicodeAttribute(null=True)
+    # Aggregates, maintained with atomic ADD/SET from the interactions stream.
+    first_seen_at = UnicodeAttribute(null=True)
+    last_seen_at = UnicodeAttribute(null=True)
+    purchase_days = UnicodeSetAttribute(null=True)
+    purchase_count = NumberAttribute(null=True)
+    total_spent = NumberAttribute(null=True)
+    interaction_count = NumberAttribute(null=True)
+    # Engagement per kind (see shared.tracking.engagement): a count, and a decay-weighted sum that
+    # atomic ADDs can maintain (each event adds 2 ** ((t - epoch) / half_life)).
+    cnt_page_view = NumberAttribute(null=True)
+    cnt_form_post = NumberAttribute(null=True)
+    cnt_email_click = NumberAttribute(null=True)
+    cnt_download = NumberAttribute(null=True)
+    cnt_contact_request = NumberAttribute(null=True)
+    cnt_other = NumberAttribute(null=True)
+    eng_page_view = NumberAttribute(null=True)
+    eng_form_post = NumberAttribute(null=True)
+    eng_email_click = NumberAttribute(null=True)
+    eng_download = NumberAttribute(null=True)
+    eng_contact_request = NumberAttribute(null=True)
+    eng_other = NumberAttribute(null=True)
+    # Every alias (email:/user:/anon:) that resolves to this customer, and profiles merged into it:
+    # erasure deletes all of them.
+    aliases = UnicodeSetAttribute(null=True)
+    merged_ids = UnicodeSetAttribute(null=True)
+    # Stream sequence number (zero-padded) of the last interaction applied to the aggregates: a retried
+    # stream batch is recognised and not counted twice.
+    last_stream_seq = UnicodeAttribute(null=True)
+
+
+class InteractionModel(_Base):
+    """One tracked interaction. The range key embeds the event id, so a retried post is a no-op."""
+
+    class Meta(_Base.Meta):
+        table_name = _settings.interactions_table
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    event_key = UnicodeAttribute(range_key=True)
+    event_id = UnicodeAttribute()
+    kind = UnicodeAttribute()
+    name = UnicodeAttribute(null=True)
+    occurred_at = UnicodeAttribute()
+    received_at = UnicodeAttribute()
+    source = UnicodeAttribute(null=True)
+    amount = NumberAttribute(null=True)
+    currency = UnicodeAttribute(null=True)
+    order_id = UnicodeAttribute(null=True)
+    properties = MapAttribute[str, Any](null=True)
+    expires_at = NumberAttribute(null=True)  # TTL (epoch seconds)
+    # Set on interactions copied from an anonymous profile when it is linked to a known customer.
+    merged_from = UnicodeAttribute(null=True)
+
+
+class IdentityModel(_Base):
+    """Alias (``email:…``, ``user:…``, ``anon:…``) -> customer id."""
+
+    class Meta(_Base.Meta):
+        table_name = _settings.identities_table
+
+    alias = UnicodeAttribute(hash_key=True)
+    customer_id = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+
+
+class ScoreModel(_Base):
+    """Latest scores of a customer, with the previous segment and stage."""
+
+    class Meta(_Base.Meta):
+        table_name = _settings.scores_table
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    run_id = UnicodeAttribute()
+    scored_at = UnicodeAttribute()
+    is_customer = BooleanAttribute(default=False)
+    recency_score = NumberAttribute(null=True)
+    frequency_score = NumberAttribute(null=True)
+    monetary_score = NumberAttribute(null=True)
+    segment = UnicodeAttribute(null=True)
+    previous_segment = UnicodeAttribute(null=True)
+    segment_since = UnicodeAttribute(null=True)
+    lead_score = NumberAttribute(null=True)
+    stage = UnicodeAttribute(null=True)
+    previous_stage = UnicodeAttribute(null=True)
+    p_alive = NumberAttribute(null=True)
+    churn_risk = NumberAttribute(null=True)
+    expected_purchases = NumberAttribute(null=True)
+    expected_order_value = NumberAttribute(null=True)
+    clv = NumberAttribute(null=True)
+
+
+class RunModel(_Base):
+    """A scoring run or an export: status, progress and summary."""
+
+    class Meta(_Base.Meta):
+        table_name = _settings.runs_table
+
+    run_id = UnicodeAttribute(hash_key=True)
+    kind = UnicodeAttribute()  # "scoring" | "export"
+    status = UnicodeAttribute()  # "running" | "succeeded" | "failed"
+    started_at = UnicodeAttribute()
+    finished_at = UnicodeAttribute(null=True)
+    progress = MapAttribute[str, Any](null=True)
+    summary = MapAttribute[str, Any](null=True)
+    error = UnicodeAttribute(null=True)
+
+
+class CampaignModel(_Base):
+    """A campaign of the catalogue (the definition is stored as loaded from the versioned file)."""
+
+    class Meta(_Base.Meta):
+        table_name = _settings.campaigns_table
+
+    campaign_id = UnicodeAttribute(hash_key=True)
+    catalogue_version = UnicodeAttribute()
+    enabled = BooleanAttribute(default=True)
+    definition = MapAttribute[str, Any]()
+    updated_at = UnicodeAttribute()
+
+
+class DecisionsByCampaignIndex(GlobalSecondaryIndex["DecisionModel"]):
+    class Meta:
+        index_name = "by-campaign"
+        projection = AllProjection()
+
+    campaign_id = UnicodeAttribute(hash_key=True)
+    decided_at = UnicodeAttribute(range_key=True)
+
+
+class DecisionModel(_Base):
+    """One campaign decision for one customer and one trigger; written once (conditional put)."""
+
+    class Meta(_Base.Meta):
+        table_name = _settings.decisions_table
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    decision_key = UnicodeAttribute(range_key=True)  # "{campaign_id}#{trigger_id}"
+    campaign_id = UnicodeAttribute()
+    trigger_id = UnicodeAttribute()
+    decided_at = UnicodeAttribute()
+    outcome = UnicodeAttribute()  # "sent" | "held_out" | "skipped" | "deferred"
+    reason = UnicodeAttribute(null=True)
+    channel = UnicodeAttribute(null=True)
+    send_after = UnicodeAttribute(null=True)
+    by_campaign = DecisionsByCampaignIndex()
+
+
+ALL_MODELS: tuple[type[Model], ...] = (
+    CustomerModel,
+    InteractionModel,
+    IdentityModel,
+    ScoreModel,
+    RunModel,
+    CampaignModel,
+    DecisionModel,
+)
+
+# Tables whose changes feed a consumer through a DynamoDB stream, and tables with a TTL attribute.
+STREAM_TABLES: frozenset[type[Model]] = frozenset({InteractionModel})
+TTL_ATTRIBUTES: dict[type[Model], str] = {InteractionModel: "expires_at"}
+
+
+@dataclass(frozen=True)
+class KeyAttribute:
+    name: str
+    type: str  # "S" | "N" | "B"
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    name: str
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute | None
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What CDK and the local stack need to create a table; derived from a PynamoDB model."""
+
+    logical_name: str  # e.g. "Customers"
+    env_var: str  # e.g. "RM_CUSTOMERS_TABLE"
+    table_name: str
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute | None
+    stream: bool
+    ttl_attribute: str | None
+    global_indexes: tuple[IndexSpec, ...] = field(default_factory=tuple)
+
+
+def _key(model: type[Model], range_key: bool) -> KeyAttribute | None:
+    for name, attr in model.get_attributes().items():
+        if attr.is_range_key if range_key else attr.is_hash_key:
+            return KeyAttribute(attr.attr_name or name, attr.attr_type)
+    return None
+
+
+_ENV_VARS: dict[type[Model], tuple[str, str]] = {
+    CustomerModel: ("Customers", "RM_CUSTOMERS_TABLE"),
+    InteractionModel: ("Interactions", "RM_INTERACTIONS_TABLE"),
+    IdentityModel: ("Identities", "RM_IDENTITIES_TABLE"),
+    ScoreModel: ("Scores", "RM_SCORES_TABLE"),
+    RunModel: ("Runs", "RM_RUNS_TABLE"),
+    CampaignModel: ("Campaigns", "RM_CAMPAIGNS_TABLE"),
+    DecisionModel: ("CampaignDecisions", "RM_DECISIONS_TABLE"),
+}
+
+
+def table_specs() -> list[TableSpec]:
+    specs: list[TableSpec] = []
+    for model in ALL_MODELS:
+        partition = _key(model, range_key=False)
+        assert partition is not None, model
+        indexes: list[IndexSpec] = []
+        for index in model._indexes.values():
+            index_attrs = index.Meta.attributes.values()
+            hash_attr = next(a for a in index_attrs if a.is_hash_key)
+            range_attr = next((a for a in index_attrs if a.is_range_key), None)
+            indexes.append(
+                IndexSpec(
+                    name=index.Meta.index_name,
+                    partition_key=KeyAttribute(str(hash_attr.attr_name), hash_attr.attr_type),
+                    sort_key=(
+                        KeyAttribute(str(range_attr.attr_name), range_attr.attr_type) if range_attr else None
+                    ),
+                )
+            )
+        logical, env_var = _ENV_VARS[model]
+        specs.append(
+            TableSpec(
+                logical_name=logical,
+                env_var=env_var,
+                table_name=model.Meta.table_name,
+                partition_key=partition,
+                sort_key=_key(model, range_key=True),
+                stream=model in STREAM_TABLES,
+                ttl_attribute=TTL_ATTRIBUTES.get(model),
+                global_indexes=tuple(indexes),
+            )
+        )
+    return specs

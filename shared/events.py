@@ -1,0 +1,149 @@
+"""The one schema module for events on the EventBridge bus.
+
+Every event has ``source`` (:data:`SOURCE`), a ``detail-type`` (the model's class name) and a
+``schema_version`` inside its detail. The routing rules below are used both by the CDK stack and by the
+local dispatcher, so cloud and local deliver the same events to the same consumers.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SOURCE = "rm.engine"
+
+Channel = Literal["email", "sms", "phone", "post"]
+
+
+class BusEvent(BaseModel):
+    """Base of every bus event's ``detail``."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+    detail_type: ClassVar[str]
+    schema_version: int = 1
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.detail_type = cls.__name__
+
+    def to_entry(self, bus_name: str) -> dict[str, Any]:
+        """A ``PutEvents`` entry."""
+        return {
+            "Source": SOURCE,
+            "DetailType": self.detail_type,
+            "Detail": self.model_dump_json(),
+            "EventBusName": bus_name,
+        }
+
+
+class InteractionTracked(BusEvent):
+    """Published by the stream consumer for interactions that campaigns may react to."""
+
+    customer_id: str
+    event_id: str
+    kind: str
+    name: str | None = None
+    occurred_at: str
+    amount: float | None = None
+    currency: str | None = None
+    order_id: str | None = None
+    product_ids: list[str] = Field(default_factory=list)
+
+
+class ConsentConfirmationRequested(BusEvent):
+    """A double opt-in is pending: the email channel sends the confirmation link."""
+
+    customer_id: str
+    channel: Channel
+    email: str
+    first_name: str | None = None
+    confirm_url: str
+    form_id: str | None = None
+
+
+class ConsentChanged(BusEvent):
+    customer_id: str
+    channel: Channel
+    status: Literal["pending", "granted", "revoked"]
+    source: str | None = None
+
+
+class SegmentChanged(BusEvent):
+    customer_id: str
+    run_id: str
+    previous_segment: str | None
+    segment: str
+    recency_score: int
+    frequency_score: int
+    monetary_score: int
+    clv: float | None = None
+    p_alive: float | None = None
+
+
+class LeadQualified(BusEvent):
+    customer_id: str
+    run_id: str
+    previous_stage: str | None
+    stage: str
+    lead_score: float
+
+
+class CampaignTriggered(BusEvent):
+    """A decision to contact one customer; channel functions personalise and send it."""
+
+    campaign_id: str
+    customer_id: str
+    trigger_id: str
+    channel: Literal["email", "sms", "webhook"]
+    template: str
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    segment: str | None = None
+    recommended_products: list[str] = Field(default_factory=list)
+    unsubscribe_url: str | None = None
+
+
+EVENT_TYPES: dict[str, type[BusEvent]] = {
+    cls.__name__: cls
+    for cls in (
+        InteractionTracked,
+        ConsentConfirmationRequested,
+        ConsentChanged,
+        SegmentChanged,
+        LeadQualified,
+        CampaignTriggered,
+    )
+}
+
+
+def parse_detail(detail_type: str, detail: dict[str, Any] | str) -> BusEvent:
+    """Parse an event's detail into its model (raises KeyError for an unknown detail-type)."""
+    model = EVENT_TYPES[detail_type]
+    if isinstance(detail, str):
+        return model.model_validate_json(detail)
+    return model.model_validate(detail)
+
+
+# Routing rules: rule name -> (event pattern, consumer queue logical name).
+# Both CDK (EventBridge rules targeting SQS queues) and the local dispatcher use these.
+RULES: dict[str, tuple[dict[str, Any], str]] = {
+    "CampaignTriggers": (
+        {"source": [SOURCE], "detail-type": ["InteractionTracked", "SegmentChanged", "LeadQualified"]},
+        "CampaignsQueue",
+    ),
+    "EmailCampaigns": (
+        {"source": [SOURCE], "detail-type": ["CampaignTriggered"], "detail": {"channel": ["email"]}},
+        "EmailQueue",
+    ),
+    "ConsentEmails": (
+        {"source": [SOURCE], "detail-type": ["ConsentConfirmationRequested"]},
+        "EmailQueue",
+    ),
+}
+
+
+def rule_pattern_json(rule_name: str) -> str:
+    return json.dumps(RULES[rule_name][0])

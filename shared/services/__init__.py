@@ -1,0 +1,1 @@
+"""Services: orchestrate domain logic and data access for the handlers."""

@@ -1,0 +1,147 @@
+"""Tracking service: resolve identity, keep profile and consent, store each interaction exactly once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from shared.dal import customers, identities, interactions
+from shared.dal.bus import publish
+from shared.events import BusEvent, ConsentConfirmationRequested
+from shared.secrets import token_secret
+from shared.settings import get_settings
+from shared.tracking import tokens
+from shared.tracking.identity import Identifiers, customer_id_for
+from shared.tracking.normalise import ConsentRequest, Interaction
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    customer_id: str
+    event_id: str
+    stored: bool  # False: a duplicate of an interaction already stored
+
+
+def _resolve_customer(interaction: Interaction, now: datetime) -> tuple[str, set[str], bool]:
+    """(customer id, aliases newly linked to it, whether the customer is new)."""
+    aliases = interaction.identifiers.aliases()
+    known = identities.resolve(aliases)
+    survivor = next((known[a] for a in aliases if a in known), None)
+    is_new = survivor is None
+    if survivor is None:
+        survivor = customer_id_for(aliases[0])
+    for other in {cid for cid in known.values() if cid != survivor}:
+        _merge(other, survivor, now)
+    linked: set[str] = set()
+    for alias in aliases:
+        if alias not in known:
+            winner = identities.link(alias, survivor, now)
+            if winner != survivor:
+                # A concurrent request linked this alias first: that customer is the one.
+                if not is_new:
+                    _merge(survivor, winner, now)
+                survivor = winner
+            linked.add(alias)
+    return survivor, linked, is_new
+
+
+def _merge(merged_id: str, survivor: str, now: datetime) -> None:
+    """Link a customer's history to another one (e.g. an anonymous visitor who identified)."""
+    merged = customers.get(merged_id)
+    aliases = set(merged.aliases or ()) if merged else set()
+    for alias in aliases:
+        identities.repoint(alias, survivor, now)
+    interactions.move_all(merged_id, survivor)
+    customers.record_merge(survivor, merged_id, aliases)
+    if merged is not None:
+        customers.mark_merged(merged_id, survivor)
+
+
+def _consent_record(request: ConsentRequest, event_id: str, now: datetime) -> dict[str, str]:
+    record = {"status": request.status, "at": now.isoformat(), "source": request.source, "event_id": event_id}
+    if request.wording_version:
+        record["wording_version"] = request.wording_version
+    return record
+
+
+def confirmation_url(customer_id: str, channel: str, base_url: str | None = None) -> str:
+    settings = get_settings()
+    token = tokens.sign(
+        token_secret(), "confirm", customer_id, channel, ttl_seconds=settings.consent_token_ttl_hours * 3600
+    )
+    return f"{base_url or settings.public_base_url}/v1/consent/confirm?{urlencode({'token': token})}"
+
+
+def unsubscribe_url(customer_id: str, channel: str = "email", base_url: str | None = None) -> str:
+    token = tokens.sign(token_secret(), "unsubscribe", customer_id, channel, ttl_seconds=None)
+    return f"{(base_url or get_settings().public_base_url)}/v1/unsubscribe?{urlencode({'token': token})}"
+
+
+def track(batch: list[Interaction], base_url: str | None = None) -> list[TrackResult]:
+    """Store a batch of validated interactions. Safe to retry: a replay stores and sends nothing new.
+
+    For each interaction the profile and consent are written first and the interaction last: the
+    interaction is the commit point, so a request that fails half-way is completed by its retry.
+    """
+    settings = get_settings()
+    now = datetime.now(UTC)
+    results: list[TrackResult] = []
+    events: list[BusEvent] = []
+    for interaction in batch:
+        customer_id, linked, is_new = _resolve_customer(interaction, now)
+        profile = dict(interaction.profile)
+        if interaction.identifiers.user_id:
+            profile["user_id"] = interaction.identifiers.user_id
+        if is_new or linked or profile or interaction.extra_traits:
+            customers.upsert_profile(customer_id, profile, linked, now, interaction.extra_traits)
+        for request in interaction.consent:
+            record = _consent_record(request, interaction.event_id, now)
+            changed = customers.set_consent(
+                customer_id, request.channel, record, keep_granted=request.status != "revoked"
+            )
+            if changed and request.status == "pending" and profile.get("email"):
+                events.append(
+                    ConsentConfirmationRequested(
+                        customer_id=customer_id,
+                        channel=request.channel,
+                        email=profile["email"],
+                        first_name=profile.get("first_name"),
+                        confirm_url=confirmation_url(customer_id, request.channel, base_url),
+                        form_id=interaction.source.removeprefix("form:"),
+                    )
+                )
+        item = interactions.to_model(customer_id, interaction, settings.interaction_ttl_days)
+        stored = interactions.put_new(item)
+        results.append(TrackResult(customer_id, interaction.event_id, stored))
+    if events:
+        publish(events)
+    return results
+
+
+def change_consent(token: str, purpose: tokens.Purpose, source: str) -> tuple[str, str, bool]:
+    """Apply a confirmation or unsubscribe link: returns (customer id, channel, changed).
+
+    Raises tokens.InvalidTokenError for a bad token. Recorded as an interaction (consent_granted or
+    unsubscribe) keyed by the token, so clicking a link twice records it once.
+    """
+    customer_id, channel = tokens.verify(token_secret(), token, purpose)
+    now = datetime.now(UTC)
+    status = "granted" if purpose == "confirm" else "revoked"
+    event_id = f"{purpose}:{tokens.token_id(token)}"
+    if customers.get(customer_id) is None:
+        raise tokens.InvalidTokenError("the token names a customer who is no longer on record")
+    record = {"status": status, "at": now.isoformat(), "source": source, "event_id": event_id}
+    changed = customers.set_consent(customer_id, channel, record, keep_granted=purpose == "confirm")
+    interaction = Interaction(
+        event_id=event_id,
+        kind="consent_granted" if purpose == "confirm" else "unsubscribe",
+        name=f"consent:{channel}:{status}",
+        occurred_at=now,
+        received_at=now,
+        identifiers=Identifiers(),
+        source=source,
+        properties={"channel": channel},
+    )
+    interactions.put_new(interactions.to_model(customer_id, interaction, get_settings().interaction_ttl_days))
+    return customer_id, channel, changed

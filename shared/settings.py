@@ -1,0 +1,65 @@
+"""Deployment settings, read once from environment variables (prefix ``RM_``).
+
+The same names are set by the CDK stack on every function and by the local stack, so a handler never
+knows where it runs.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RM_", extra="ignore")
+
+    region: str = Field(default="eu-west-1", validation_alias="AWS_DEFAULT_REGION")
+    customers_table: str = "rm-customers"
+    interactions_table: str = "rm-interactions"
+    identities_table: str = "rm-identities"
+    scores_table: str = "rm-scores"
+    runs_table: str = "rm-runs"
+    campaigns_table: str = "rm-campaigns"
+    decisions_table: str = "rm-campaign-decisions"
+    event_bus_name: str = "rm-bus"
+    exports_bucket: str = "rm-exports"
+
+    # Secret used to sign consent-confirmation and unsubscribe tokens (HMAC-SHA256).
+    token_secret: str = "local-development-secret-change-me"
+    # In the cloud the secret lives in Secrets Manager; when this is set it wins over token_secret.
+    token_secret_arn: str | None = None
+    # Segment-style source write keys accepted by the tracking API (comma separated).
+    write_keys: str = "local-write-key"
+    # Origins allowed to post forms cross-site, and hosts a form may redirect to after a post.
+    allowed_origins: str = "http://localhost:8080,http://127.0.0.1:8080"
+    allowed_redirect_hosts: str = "localhost,127.0.0.1"
+    # Public base URL of the API, used to build confirmation and unsubscribe links.
+    public_base_url: str = "http://127.0.0.1:8080"
+
+    scoring_state_machine_arn: str | None = None
+    export_function_name: str | None = None
+    sender_email: str = "marketing@example.com"
+
+    interaction_ttl_days: int = 395
+    engagement_half_life_days: float = 30.0
+    consent_token_ttl_hours: int = 72
+    export_link_ttl_seconds: int = 900
+
+    @property
+    def write_key_set(self) -> frozenset[str]:
+        return frozenset(k.strip() for k in self.write_keys.split(",") if k.strip())
+
+    @property
+    def allowed_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]
+
+    @property
+    def allowed_redirect_host_set(self) -> frozenset[str]:
+        return frozenset(h.strip().lower() for h in self.allowed_redirect_hosts.split(",") if h.strip())
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Tracking domain: inbound payloads (Segment spec, HTML forms), identity, consent, engagement."""

@@ -1,0 +1,67 @@
+"""Interaction kinds and the engagement they add to a customer's aggregates.
+
+Lead scores decay exponentially with a half-life. To keep the aggregate update a pure atomic ``ADD``
+(no read-modify-write), each event adds ``2 ** ((t - EPOCH) / half_life)`` to a per-kind sum; the
+scoring run multiplies the sum by ``2 ** (-(now - EPOCH) / half_life)``, which gives
+``sum_i 2 ** (-(now - t_i) / half_life)``: every event's weight halves every half-life.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Final, Literal
+
+InteractionKind = Literal[
+    "identify",
+    "page_view",
+    "purchase",
+    "email_click",
+    "signup",
+    "contact_request",
+    "download",
+    "consent_granted",
+    "unsubscribe",
+    "track",
+]
+
+EngagementKind = Literal["page_view", "form_post", "email_click", "download", "contact_request", "other"]
+ENGAGEMENT_KINDS: Final[tuple[EngagementKind, ...]] = (
+    "page_view",
+    "form_post",
+    "email_click",
+    "download",
+    "contact_request",
+    "other",
+)
+
+_ENGAGEMENT_OF_KIND: Final[dict[str, EngagementKind]] = {
+    "page_view": "page_view",
+    "signup": "form_post",
+    "email_click": "email_click",
+    "download": "download",
+    "contact_request": "contact_request",
+    "track": "other",
+}
+
+# Kinds published on the bus as InteractionTracked, because campaigns can react to them.
+CAMPAIGN_RELEVANT_KINDS: Final[frozenset[str]] = frozenset({"purchase", "signup", "consent_granted"})
+
+DECAY_EPOCH: Final[datetime] = datetime(2020, 1, 1, tzinfo=UTC)
+_SECONDS_PER_DAY: Final[float] = 86_400.0
+
+
+def engagement_kind(kind: str) -> EngagementKind | None:
+    """The engagement bucket an interaction kind counts in (None: no engagement, e.g. a purchase)."""
+    return _ENGAGEMENT_OF_KIND.get(kind)
+
+
+def decay_weight(occurred_at: datetime, half_life_days: float) -> float:
+    """What one event at ``occurred_at`` adds to a decayed engagement sum (see module docstring)."""
+    elapsed_days = (occurred_at - DECAY_EPOCH).total_seconds() / _SECONDS_PER_DAY
+    return float(2.0 ** (elapsed_days / half_life_days))
+
+
+def decay_factor(now: datetime, half_life_days: float) -> float:
+    """Multiply a stored decayed sum by this to read it at ``now``."""
+    elapsed_days = (now - DECAY_EPOCH).total_seconds() / _SECONDS_PER_DAY
+    return float(2.0 ** (-elapsed_days / half_life_days))

@@ -1,0 +1,37 @@
+"""Form definitions (which kind of interaction a form records and how it asks for consent)."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events import Channel
+
+DEFAULT_FORMS_FILE = Path(__file__).with_name("forms.yaml")
+
+
+class FormDefinition(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["signup", "contact_request", "download"]
+    double_opt_in: bool = True
+    consent_wording_version: str
+    consent_channels_default: list[Channel] = Field(default_factory=list)
+
+
+class FormCatalogue(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    version: str
+    forms: dict[str, FormDefinition]
+
+
+@lru_cache(maxsize=1)
+def load_forms(path: str | None = None) -> FormCatalogue:
+    source = Path(path or os.environ.get("RM_FORMS_FILE") or DEFAULT_FORMS_FILE)
+    return FormCatalogue.model_validate(yaml.safe_load(source.read_text()))

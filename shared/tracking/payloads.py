@@ -1,0 +1,226 @@
+"""Inbound payloads: the Segment HTTP API call shapes, and HTML form submissions.
+
+Validation rules (each failure is a 422 naming the field, nothing is stored):
+- a call needs ``userId`` or ``anonymousId`` (as the Segment API does); ids are at most 200 characters;
+- ``traits`` and ``properties`` are JSON objects of at most :data:`MAX_TRAITS_KEYS` keys and
+  :data:`MAX_OBJECT_BYTES` bytes once serialised; ``context`` is kept to what we use (ip, userAgent, page);
+- ``timestamp`` must be after :data:`EARLIEST_TIMESTAMP`; a timestamp in the future is corrected for the
+  client's clock skew with ``sentAt`` (as Segment does) and then clamped to the time of receipt;
+- purchases (``Order Completed``) need ``properties.order_id``; ``revenue``/``total`` and product prices
+  must be >= 0 and the currency an ISO 4217 code.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+
+from shared.tracking.currencies import ISO_4217
+
+MAX_TRAITS_KEYS: Final = 100
+MAX_OBJECT_BYTES: Final = 16 * 1024
+MAX_BATCH_CALLS: Final = 100
+MAX_BATCH_BYTES: Final = 500 * 1024
+MAX_CALL_BYTES: Final = 32 * 1024
+EARLIEST_TIMESTAMP: Final = datetime(1990, 1, 1, tzinfo=UTC)
+
+Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _check_object(value: dict[str, Any] | None, field: str) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if len(value) > MAX_TRAITS_KEYS:
+        raise ValueError(f"{field} has {len(value)} keys; at most {MAX_TRAITS_KEYS} are accepted")
+    size = len(json.dumps(value, default=str))
+    if size > MAX_OBJECT_BYTES:
+        raise ValueError(f"{field} is {size} bytes once serialised; at most {MAX_OBJECT_BYTES} are accepted")
+    return value
+
+
+class _Call(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    message_id: Id | None = None
+    user_id: Id | None = None
+    anonymous_id: Id | None = None
+    timestamp: datetime | None = None
+    sent_at: datetime | None = None
+    context: dict[str, Any] | None = None
+
+    @field_validator("timestamp", "sent_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        if value < EARLIEST_TIMESTAMP:
+            raise ValueError(f"must be after {EARLIEST_TIMESTAMP.date().isoformat()}")
+        return value.astimezone(UTC)
+
+    @field_validator("context")
+    @classmethod
+    def _context_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return _check_object(value, "context")
+
+    @model_validator(mode="after")
+    def _needs_an_id(self) -> _Call:
+        if not self.user_id and not self.anonymous_id:
+            raise ValueError("userId or anonymousId is required")
+        return self
+
+
+class IdentifyCall(_Call):
+    type: Literal["identify"] = "identify"
+    traits: dict[str, Any] | None = None
+
+    @field_validator("traits")
+    @classmethod
+    def _traits_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return _check_object(value, "traits")
+
+
+class TrackCall(_Call):
+    type: Literal["track"] = "track"
+    event: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    properties: dict[str, Any] | None = None
+
+    @field_validator("properties")
+    @classmethod
+    def _properties_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return _check_object(value, "properties")
+
+    @model_validator(mode="after")
+    def _purchase_rules(self) -> TrackCall:
+        if self.event == ORDER_COMPLETED:
+            try:
+                OrderProperties.model_validate(self.properties or {})
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in ("properties", *first["loc"]))
+                raise ValueError(f"{where}: {first['msg']}") from None
+        return self
+
+    @property
+    def order(self) -> OrderProperties:
+        return OrderProperties.model_validate(self.properties or {})
+
+
+class PageCall(_Call):
+    type: Literal["page"] = "page"
+    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    properties: dict[str, Any] | None = None
+
+    @field_validator("properties")
+    @classmethod
+    def _properties_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return _check_object(value, "properties")
+
+
+SegmentCall = Annotated[IdentifyCall | TrackCall | PageCall, Field(discriminator="type")]
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    batch: list[SegmentCall] = Field(min_length=1, max_length=MAX_BATCH_CALLS)
+    context: dict[str, Any] | None = None
+
+
+ORDER_COMPLETED: Final = "Order Completed"
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class Product(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    product_id: Id | None = None
+    sku: Id | None = None
+    name: Annotated[str, StringConstraints(max_length=300)] | None = None
+    category: Annotated[str, StringConstraints(max_length=200)] | None = None
+    price: NonNegative | None = None
+    quantity: Annotated[int, Field(ge=0, le=100_000)] = 1
+
+    @property
+    def key(self) -> str | None:
+        return self.product_id or self.sku
+
+
+class OrderProperties(BaseModel):
+    """Segment e-commerce spec, ``Order Completed``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    order_id: Id
+    total: NonNegative | None = None
+    revenue: NonNegative | None = None
+    currency: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)] = "USD"
+    products: Annotated[list[Product], Field(max_length=500)] = Field(default_factory=list)
+
+    @field_validator("currency")
+    @classmethod
+    def _iso_currency(cls, value: str) -> str:
+        if value not in ISO_4217:
+            raise ValueError(f"unknown currency {value!r}: use an ISO 4217 code such as USD or EUR")
+        return value
+
+    @property
+    def amount(self) -> float:
+        """What the order brought: ``total`` if given, else ``revenue``, else the sum of the products."""
+        if self.total is not None:
+            return self.total
+        if self.revenue is not None:
+            return self.revenue
+        return sum((p.price or 0.0) * p.quantity for p in self.products)
+
+
+class FormSubmission(BaseModel):
+    """An HTML form post (``application/x-www-form-urlencoded``) or its JSON equivalent.
+
+    Checkbox values "on", "yes", "true" and "1" count as ticked. ``website`` is the honeypot: a field
+    hidden from people; bots fill it in.
+    """
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    email: Annotated[str, StringConstraints(min_length=3, max_length=254)]
+    first_name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    last_name: Annotated[str, StringConstraints(max_length=100)] | None = None
+    phone: Annotated[str, StringConstraints(max_length=40)] | None = None
+    company: Annotated[str, StringConstraints(max_length=200)] | None = None
+    job_title: Annotated[str, StringConstraints(max_length=200)] | None = None
+    message: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    consent_email: bool = False
+    consent_sms: bool = False
+    consent_phone: bool = False
+    consent_post: bool = False
+    anonymous_id: Id | None = None
+    redirect: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    website: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+    @field_validator("consent_email", "consent_sms", "consent_phone", "consent_post", mode="before")
+    @classmethod
+    def _checkbox(cls, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        return str(value).strip().lower() in {"on", "yes", "true", "1"}
+
+    @field_validator(
+        "first_name", "last_name", "phone", "company", "job_title", "message", "redirect", "website"
+    )
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
