@@ -24,6 +24,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
+from functions.common.http import ApiError, register_error_handlers
 from functions.common.observability import logger, metrics, tracer
 from shared.services import tracking
 from shared.settings import get_settings
@@ -50,6 +51,7 @@ app = APIGatewayRestResolver(
     if settings.allowed_origin_list
     else None,
 )
+register_error_handlers(app)
 
 
 class Accepted(BaseModel):
@@ -57,34 +59,6 @@ class Accepted(BaseModel):
     customer_id: str | None = None
     stored: int
     duplicates: int
-
-
-class ErrorBody(BaseModel):
-    message: str
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
-
-
-@app.exception_handler(ApiError)
-def _api_error(exc: ApiError) -> Response[Any]:
-    return Response(exc.status, content_types.APPLICATION_JSON, {"message": exc.message}, headers=exc.headers)
-
-
-@app.exception_handler(RequestValidationError)
-def _invalid_request(exc: RequestValidationError) -> Response[Any]:
-    """422 with a message that names each field at fault."""
-    problems = [
-        {"field": ".".join(str(p) for p in error.get("loc", ())), "message": error.get("msg", "is invalid")}
-        for error in exc.errors()
-    ]
-    message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
-    return Response(422, content_types.APPLICATION_JSON, {"message": message, "errors": problems})
 
 
 @app.exception_handler(InvalidEmailError)

@@ -1,0 +1,1 @@
+"""Local mode: the whole stack on this machine, on moto, with the real handlers."""

@@ -1,0 +1,210 @@
+"""Local dispatcher: delivers DynamoDB stream records and queued bus events to the real handlers.
+
+It behaves like Lambda's event source mappings: batches, partial batch failures (a stream batch resumes
+at the first failed record; failed queue messages are received again), a retry limit, then dead-letter.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import boto3
+
+from infra.local.lambda_context import LocalContext
+from infra.local.resources import LocalResources
+
+Handler = Callable[[dict[str, Any], Any], Any]
+STREAM_CONSUMERS = {"Interactions": "aggregate"}
+QUEUE_CONSUMERS = {"CampaignsQueue": "campaigns", "EmailQueue": "email"}
+MAX_ATTEMPTS = 5
+
+
+def load_handler(function: str) -> Handler:
+    module = importlib.import_module(f"functions.{function}.handler")
+    handler: Handler = module.handler
+    return handler
+
+
+@dataclass
+class _StreamCursor:
+    stream_arn: str
+    shard_id: str
+    after_sequence: str | None = None
+    attempts: int = 0
+
+
+@dataclass
+class DeliveryLog:
+    stream_records: int = 0
+    queue_messages: int = 0
+    dead_lettered: list[dict[str, Any]] = field(default_factory=list)
+
+
+class Dispatcher:
+    def __init__(self, resources: LocalResources, region: str, batch_size: int = 100) -> None:
+        self.resources = resources
+        self.batch_size = batch_size
+        self.streams = boto3.client("dynamodbstreams", region_name=region)
+        self.sqs = boto3.client("sqs", region_name=region)
+        self.region = region
+        self.log = DeliveryLog()
+        self._cursors: list[tuple[str, _StreamCursor]] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        for table, stream_arn in resources.stream_arns.items():
+            shards = self.streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
+            for shard in shards:
+                self._cursors.append((STREAM_CONSUMERS[table], _StreamCursor(stream_arn, shard["ShardId"])))
+
+    # -- streams -------------------------------------------------------------------------------
+    def _read_stream(self, cursor: _StreamCursor) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"StreamArn": cursor.stream_arn, "ShardId": cursor.shard_id}
+        if cursor.after_sequence is None:
+            kwargs["ShardIteratorType"] = "TRIM_HORIZON"
+        else:
+            kwargs["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
+            kwargs["SequenceNumber"] = cursor.after_sequence
+        iterator = self.streams.get_shard_iterator(**kwargs)["ShardIterator"]
+        records: list[dict[str, Any]] = self.streams.get_records(
+            ShardIterator=iterator, Limit=self.batch_size
+        )["Records"]
+        return records
+
+    def _deliver_stream(self, function: str, cursor: _StreamCursor) -> int:
+        records = self._read_stream(cursor)
+        if not records:
+            return 0
+        event = {"Records": [self._lambda_stream_record(r, cursor.stream_arn) for r in records]}
+        failed: str | None = None
+        try:
+            response = load_handler(function)(event, LocalContext(function))
+            failures = (response or {}).get("batchItemFailures") or []
+            if failures:
+                failed = min((f["itemIdentifier"] for f in failures), key=int)
+        except Exception as exc:  # the whole batch failed: retry it, as Lambda does
+            failed = records[0]["dynamodb"]["SequenceNumber"]
+            print(f"  ! {function} failed on a stream batch: {exc!r}")
+        delivered_up_to = records[-1]["dynamodb"]["SequenceNumber"]
+        if failed is None:
+            cursor.after_sequence, cursor.attempts = delivered_up_to, 0
+            self.log.stream_records += len(records)
+            return len(records)
+        cursor.attempts += 1
+        before_failed = [r for r in records if int(r["dynamodb"]["SequenceNumber"]) < int(failed)]
+        if before_failed:
+            cursor.after_sequence = before_failed[-1]["dynamodb"]["SequenceNumber"]
+            self.log.stream_records += len(before_failed)
+        if cursor.attempts >= MAX_ATTEMPTS:
+            poisoned = next(r for r in records if r["dynamodb"]["SequenceNumber"] == failed)
+            self.log.dead_lettered.append({"source": "stream", "function": function, "record": poisoned})
+            cursor.after_sequence, cursor.attempts = failed, 0
+        return max(1, len(before_failed))
+
+    def _lambda_stream_record(self, record: dict[str, Any], stream_arn: str) -> dict[str, Any]:
+        dynamodb = dict(record["dynamodb"])
+        created = dynamodb.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            dynamodb["ApproximateCreationDateTime"] = created.timestamp()
+        return {
+            "eventID": record.get("eventID"),
+            "eventName": record["eventName"],
+            "eventVersion": "1.1",
+            "eventSource": "aws:dynamodb",
+            "awsRegion": self.region,
+            "dynamodb": dynamodb,
+            "eventSourceARN": stream_arn,
+        }
+
+    # -- queues --------------------------------------------------------------------------------
+    def _deliver_queue(self, queue_name: str, function: str) -> int:
+        url = self.resources.queue_urls[queue_name]
+        messages = self.sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"], VisibilityTimeout=0
+        ).get("Messages", [])
+        if not messages:
+            return 0
+        event = {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": f"arn:aws:sqs:{self.region}:000000000000:{queue_name}",
+                    "awsRegion": self.region,
+                }
+                for m in messages
+            ]
+        }
+        failed_ids: set[str]
+        try:
+            response = load_handler(function)(event, LocalContext(function))
+            failed_ids = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures") or []}
+        except Exception as exc:
+            print(f"  ! {function} failed on a queue batch: {exc!r}")
+            failed_ids = {m["MessageId"] for m in messages}
+        for message in messages:
+            receives = int(message.get("Attributes", {}).get("ApproximateReceiveCount", "1"))
+            if message["MessageId"] in failed_ids and receives < MAX_ATTEMPTS:
+                continue  # visible again at once (timeout 0): received again on the next pass
+            if message["MessageId"] in failed_ids:
+                self.sqs.send_message(
+                    QueueUrl=self.resources.dead_letter_urls[queue_name], MessageBody=message["Body"]
+                )
+                self.log.dead_lettered.append(
+                    {"source": queue_name, "function": function, "body": message["Body"]}
+                )
+            self.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        self.log.queue_messages += len(messages) - len(failed_ids)
+        return len(messages)
+
+    # -- driving -------------------------------------------------------------------------------
+    def pump(self) -> int:
+        """Deliver what is pending once; returns how many records/messages were handled."""
+        with self._lock:
+            handled = 0
+            for function, cursor in self._cursors:
+                handled += self._deliver_stream(function, cursor)
+            for queue_name, function in QUEUE_CONSUMERS.items():
+                if queue_name in self.resources.queue_urls:
+                    handled += self._deliver_queue(queue_name, function)
+            return handled
+
+    def drain(self, max_rounds: int = 10_000) -> int:
+        """Deliver until nothing is pending (streams feed the bus, the bus feeds queues...)."""
+        total = 0
+        for _ in range(max_rounds):
+            handled = self.pump()
+            total += handled
+            if handled == 0:
+                return total
+        raise RuntimeError("the dispatcher did not settle: a consumer keeps producing work")
+
+    def start(self, interval: float = 0.2) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    if self.pump() == 0:
+                        self._stop.wait(interval)
+                except Exception as exc:
+                    print(f"  ! dispatcher: {exc!r}")
+                    self._stop.wait(interval)
+
+        self._thread = threading.Thread(target=loop, name="dispatcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+            time.sleep(0)

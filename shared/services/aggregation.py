@@ -1,0 +1,53 @@
+"""Aggregation service: apply one stored interaction to its customer's aggregates, exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from shared.dal import customers
+from shared.events import InteractionTracked
+from shared.settings import get_settings
+from shared.tracking.aggregates import StoredInteraction, delta_of
+from shared.tracking.engagement import CAMPAIGN_RELEVANT_KINDS
+
+
+def stored_interaction(image: Mapping[str, Any]) -> StoredInteraction:
+    amount = image.get("amount")
+    return StoredInteraction(
+        customer_id=str(image["customer_id"]),
+        event_id=str(image["event_id"]),
+        kind=str(image["kind"]),
+        occurred_at=datetime.fromisoformat(str(image["occurred_at"])),
+        amount=float(amount) if amount is not None else None,
+    )
+
+
+def apply(image: Mapping[str, Any], sequence_number: str) -> InteractionTracked | None:
+    """Count a new interaction in its customer's aggregates (a no-op when already counted).
+
+    Returns the bus event to publish when campaigns may react to it.
+    """
+    item = stored_interaction(image)
+    delta = delta_of([item], get_settings().engagement_half_life_days)
+    applied = customers.apply_aggregates(item.customer_id, delta, sequence_number, sequence_number)
+    if not applied or item.kind not in CAMPAIGN_RELEVANT_KINDS or image.get("merged_from"):
+        return None
+    properties = image.get("properties") or {}
+    products = properties.get("products") or []
+    return InteractionTracked(
+        customer_id=item.customer_id,
+        event_id=item.event_id,
+        kind=item.kind,
+        name=image.get("name"),
+        occurred_at=item.occurred_at.isoformat(),
+        amount=item.amount,
+        currency=image.get("currency"),
+        order_id=image.get("order_id"),
+        product_ids=[
+            str(p.get("product_id") or p.get("sku"))
+            for p in products
+            if isinstance(p, Mapping) and (p.get("product_id") or p.get("sku"))
+        ],
+    )

@@ -1,0 +1,96 @@
+"""Customer service: the profile view, the GDPR access export, and erasure."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.models import Model
+
+from shared.dal import customers, decisions, identities, interactions, scores
+from shared.dal.customers import CONSENT_ATTRIBUTES
+
+
+class CustomerNotFoundError(LookupError):
+    pass
+
+
+def _plain(model: Model | None, drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    if model is None:
+        return {}
+    values: dict[str, Any] = {}
+    for name, value in model.attribute_values.items():
+        if name in drop:
+            continue
+        if hasattr(value, "as_dict"):
+            value = value.as_dict()
+        elif isinstance(value, set):
+            value = sorted(value)
+        values[name] = value
+    return values
+
+
+def profile(customer_id: str) -> dict[str, Any]:
+    customer = customers.get(customer_id)
+    if customer is None or customer.merged_into:
+        raise CustomerNotFoundError(customer_id)
+    data = _plain(customer, drop=("last_stream_seq", "purchase_days"))
+    consent = {channel: data.pop(f"consent_{channel}", None) for channel in CONSENT_ATTRIBUTES}
+    engagement = {name.removeprefix("cnt_"): data.pop(name) for name in list(data) if name.startswith("cnt_")}
+    for name in [n for n in data if n.startswith("eng_")]:
+        data.pop(name)
+    purchase_days = sorted(customer.purchase_days or ())
+    purchase_count = int(customer.purchase_count or 0)
+    total = float(customer.total_spent or 0)
+    return {
+        "customer_id": customer_id,
+        "profile": {k: v for k, v in data.items() if k not in {"customer_id", "interaction_count"}},
+        "consent": {k: v for k, v in consent.items() if v},
+        "aggregates": {
+            "first_seen_at": customer.first_seen_at,
+            "last_seen_at": customer.last_seen_at,
+            "first_purchase_date": purchase_days[0] if purchase_days else None,
+            "last_purchase_date": purchase_days[-1] if purchase_days else None,
+            "purchase_count": purchase_count,
+            "purchase_days": len(purchase_days),
+            "total_spent": round(total, 2),
+            "average_order_value": round(total / purchase_count, 2) if purchase_count else None,
+            "interaction_count": int(customer.interaction_count or 0),
+            "engagement": {k: int(v) for k, v in engagement.items()},
+        },
+        "scores": _plain(scores.get(customer_id), drop=("customer_id",)) or None,
+    }
+
+
+def access_export(customer_id: str) -> dict[str, Any]:
+    """Everything held on one person (GDPR right of access)."""
+    view = profile(customer_id)
+    customer = customers.get(customer_id)
+    assert customer is not None
+    merged = sorted(customer.merged_ids or ())
+    view["raw_profile"] = _plain(customer)
+    view["aliases"] = sorted(customer.aliases or ())
+    view["interactions"] = [
+        _plain(item) for cid in (customer_id, *merged) for item in interactions.for_customer(cid)
+    ]
+    view["campaign_decisions"] = [_plain(item) for item in decisions.for_customer(customer_id)]
+    return view
+
+
+def erase(customer_id: str) -> dict[str, int]:
+    """Delete a person everywhere (GDPR erasure): interactions, scores, decisions, aliases, profile,
+    and the anonymous profiles merged into it. Idempotent: erasing twice is harmless."""
+    customer = customers.get(customer_id)
+    if customer is None:
+        raise CustomerNotFoundError(customer_id)
+    counts = {"interactions": 0, "decisions": 0, "aliases": 0, "profiles": 0}
+    for cid in (customer_id, *sorted(customer.merged_ids or ())):
+        record = customers.get(cid)
+        aliases = set(record.aliases or ()) if record else set()
+        counts["interactions"] += interactions.delete_all(cid)
+        counts["decisions"] += decisions.delete_all(cid)
+        identities.delete(aliases)
+        counts["aliases"] += len(aliases)
+        scores.delete(cid)
+        customers.delete(cid)
+        counts["profiles"] += 1
+    return counts
