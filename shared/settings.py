@@ -23,6 +23,7 @@ class Settings(BaseSettings):
     runs_table: str = "rm-runs"
     campaigns_table: str = "rm-campaigns"
     decisions_table: str = "rm-campaign-decisions"
+    idempotency_table: str = "rm-idempotency"
     event_bus_name: str = "rm-bus"
     exports_bucket: str = "rm-exports"
 

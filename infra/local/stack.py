@@ -81,18 +81,47 @@ class LocalStack:
 
         settings = get_settings()
         self.resources = create_all(settings)
+        from shared.services.campaigns import sync_catalogue
+
+        catalogue = sync_catalogue()
         self.dispatcher = Dispatcher(self.resources, settings.region)
         self._server_thread = threading.Thread(target=self.server.serve_forever, name="api", daemon=True)
         self._server_thread.start()
         if background_dispatch:
             self.dispatcher.start()
         self._say(f"moto server on {self.moto_url}; tables, bus, queues and bucket created")
+        self._say(f"campaign catalogue {catalogue.version} loaded: {len(catalogue.campaigns)} campaigns")
         self._say(f"API on {self.api_url} (private routes: header x-api-key: {self.api_key})")
         return self
 
     def drain(self) -> int:
         assert self.dispatcher is not None
         return self.dispatcher.drain()
+
+    def sent_emails(self) -> list[dict[str, str]]:
+        """Emails SES accepted (moto keeps them in memory; the server runs in this process)."""
+        from email import message_from_string, policy
+
+        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.ses.models import ses_backends
+
+        from shared.settings import get_settings
+
+        backend = ses_backends[DEFAULT_ACCOUNT_ID][get_settings().region]
+        emails: list[dict[str, str]] = []
+        for sent in backend.sent_messages:
+            raw = getattr(sent, "raw_data", None)
+            if raw is None:
+                continue
+            message = message_from_string(raw, policy=policy.default)
+            body = message.get_body(preferencelist=("plain",))
+            emails.append(
+                {
+                    **{k: str(v) for k, v in message.items()},
+                    "Body": body.get_content() if body is not None else "",
+                }
+            )
+        return emails
 
     def stop(self) -> None:
         if self.dispatcher:

@@ -75,3 +75,8 @@ def move_all(from_customer: str, to_customer: str) -> int:
         item.delete()
         moved += 1
     return moved
+
+
+def recent_purchases(limit: int) -> Iterator[InteractionModel]:
+    """Up to ``limit`` purchases (a sample for product recommendations)."""
+    yield from InteractionModel.scan(InteractionModel.kind == "purchase", limit=limit)

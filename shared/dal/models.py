@@ -194,10 +194,22 @@ class DecisionModel(_Base):
     trigger_id = UnicodeAttribute()
     decided_at = UnicodeAttribute()
     outcome = UnicodeAttribute()  # "sent" | "held_out" | "skipped" | "deferred"
+    catalogue_version = UnicodeAttribute(null=True)
+    trigger_occurred_at = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
     channel = UnicodeAttribute(null=True)
     send_after = UnicodeAttribute(null=True)
     by_campaign = DecisionsByCampaignIndex()
+
+
+class IdempotencyModel(_Base):
+    """Powertools idempotency records (channel sends): one per message, expiring."""
+
+    class Meta(_Base.Meta):
+        table_name = _settings.idempotency_table
+
+    id = UnicodeAttribute(hash_key=True)
+    expiration = NumberAttribute(null=True)
 
 
 ALL_MODELS: tuple[type[Model], ...] = (
@@ -208,11 +220,12 @@ ALL_MODELS: tuple[type[Model], ...] = (
     RunModel,
     CampaignModel,
     DecisionModel,
+    IdempotencyModel,
 )
 
 # Tables whose changes feed a consumer through a DynamoDB stream, and tables with a TTL attribute.
 STREAM_TABLES: frozenset[type[Model]] = frozenset({InteractionModel})
-TTL_ATTRIBUTES: dict[type[Model], str] = {InteractionModel: "expires_at"}
+TTL_ATTRIBUTES: dict[type[Model], str] = {InteractionModel: "expires_at", IdempotencyModel: "expiration"}
 
 
 @dataclass(frozen=True)
@@ -257,6 +270,7 @@ _ENV_VARS: dict[type[Model], tuple[str, str]] = {
     RunModel: ("Runs", "RM_RUNS_TABLE"),
     CampaignModel: ("Campaigns", "RM_CAMPAIGNS_TABLE"),
     DecisionModel: ("CampaignDecisions", "RM_DECISIONS_TABLE"),
+    IdempotencyModel: ("Idempotency", "RM_IDEMPOTENCY_TABLE"),
 }
 
 

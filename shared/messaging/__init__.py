@@ -1,0 +1,1 @@
+"""Outbound messages: templates and their rendering (pure)."""

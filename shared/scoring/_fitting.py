@@ -1,0 +1,74 @@
+"""Maximum-likelihood helpers shared by the BG/NBD and Gamma-Gamma fitters."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import OptimizeResult, minimize
+
+ObjectiveWithGradient = Callable[[NDArray[np.float64]], tuple[float, NDArray[np.float64]]]
+
+# Parameters are optimised on the log scale; this box keeps exp() finite and the fit away from 0/inf.
+LOG_PARAM_BOUND = 18.0
+# A result the optimiser did not flag as converged is still accepted when the gradient of the *mean*
+# negative log-likelihood (per customer, on the log-parameter scale) is this small.
+_GRADIENT_ACCEPT = 1e-5
+
+
+class FitError(RuntimeError):
+    """The optimiser found no finite maximum of the likelihood."""
+
+
+def minimise_log_params(
+    objective: ObjectiveWithGradient, starts: Sequence[Sequence[float]]
+) -> NDArray[np.float64]:
+    """Minimise ``objective(log_params)`` from several starting points; return the best log-params.
+
+    Each start runs L-BFGS-B with the analytic gradient inside ``[-LOG_PARAM_BOUND, LOG_PARAM_BOUND]``; a
+    result counts when its value is finite and it converged (or its gradient is negligible). If no start
+    gives such a result, a Nelder-Mead polish from the best finite point is tried before giving up with
+    :class:`FitError`.
+    """
+    best: OptimizeResult | None = None
+    best_finite: tuple[float, NDArray[np.float64]] | None = None
+    for start in starts:
+        theta0 = np.clip(np.log(np.asarray(start, dtype=np.float64)), -LOG_PARAM_BOUND, LOG_PARAM_BOUND)
+        try:
+            with np.errstate(all="ignore"):
+                res = minimize(
+                    objective,
+                    theta0,
+                    jac=True,
+                    method="L-BFGS-B",
+                    bounds=[(-LOG_PARAM_BOUND, LOG_PARAM_BOUND)] * theta0.size,
+                    options={"maxiter": 3000, "ftol": 1e-14, "gtol": 1e-10},
+                )
+        except (ValueError, FloatingPointError, OverflowError):
+            continue
+        if not np.isfinite(res.fun) or not np.all(np.isfinite(res.x)):
+            continue
+        if best_finite is None or res.fun < best_finite[0]:
+            best_finite = (float(res.fun), np.asarray(res.x, dtype=np.float64))
+        accepted = bool(res.success) or float(np.max(np.abs(res.jac))) < _GRADIENT_ACCEPT
+        if accepted and (best is None or res.fun < best.fun):
+            best = res
+    if best is not None:
+        return np.asarray(best.x, dtype=np.float64)
+    if best_finite is None:
+        raise FitError("no finite likelihood at any starting point")
+
+    def value_only(theta: NDArray[np.float64]) -> float:
+        return objective(theta)[0]
+
+    with np.errstate(all="ignore"):
+        polish = minimize(
+            value_only,
+            best_finite[1],
+            method="Nelder-Mead",
+            options={"maxiter": 20000, "xatol": 1e-10, "fatol": 1e-14},
+        )
+    if not (polish.success and np.isfinite(polish.fun) and np.all(np.isfinite(polish.x))):
+        raise FitError(f"optimiser did not converge: {polish.message}")
+    return np.clip(np.asarray(polish.x, dtype=np.float64), -LOG_PARAM_BOUND, LOG_PARAM_BOUND)

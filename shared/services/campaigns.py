@@ -1,0 +1,233 @@
+"""Campaign service: the live catalogue, decisions for bus events and the daily sweep, reports."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from shared.campaigns.catalogue import Campaign, Catalogue, load_catalogue
+from shared.campaigns.customer import CustomerView
+from shared.campaigns.matching import CampaignMatch, match_event, sweep_matches
+from shared.campaigns.recommend import co_purchase_counts, product_popularity, recommend_products
+from shared.campaigns.report import CampaignReport, Purchase, build_report
+from shared.campaigns.rules import Decision, DecisionRecord, Trigger, decide, resume_trigger
+from shared.dal import campaigns as store
+from shared.dal import customers, decisions, interactions, scores
+from shared.dal.bus import publish
+from shared.dal.customers import CONSENT_ATTRIBUTES
+from shared.dal.models import DecisionModel
+from shared.events import BusEvent, CampaignTriggered
+from shared.services.tracking import unsubscribe_url
+
+
+class CampaignNotFoundError(LookupError):
+    pass
+
+
+def sync_catalogue(now: datetime | None = None) -> Catalogue:
+    """Load the packaged catalogue into the Campaigns table (keeping each campaign's enabled switch)."""
+    now = now or datetime.now(UTC)
+    catalogue = load_catalogue()
+    existing = {item.campaign_id: item for item in store.all_campaigns()}
+    for campaign in catalogue.campaigns:
+        current = existing.get(campaign.id)
+        if current is None or current.catalogue_version != catalogue.version:
+            enabled = current.enabled if current is not None else campaign.enabled
+            store.save_campaign(
+                campaign.id, catalogue.version, enabled, campaign.model_dump(mode="json"), now
+            )
+    return live_catalogue()
+
+
+def live_catalogue() -> Catalogue:
+    """The packaged catalogue with the enabled switches of the Campaigns table."""
+    catalogue = load_catalogue()
+    switches = {item.campaign_id: item.enabled for item in store.all_campaigns()}
+    live = [c.model_copy(update={"enabled": switches.get(c.id, c.enabled)}) for c in catalogue.campaigns]
+    return catalogue.model_copy(update={"campaigns": live})
+
+
+def list_campaigns() -> list[dict[str, Any]]:
+    catalogue = live_catalogue()
+    return [
+        {**c.model_dump(mode="json"), "catalogue_version": catalogue.version} for c in catalogue.campaigns
+    ]
+
+
+def set_enabled(campaign_id: str, enabled: bool) -> dict[str, Any]:
+    if load_catalogue().get(campaign_id) is None:
+        raise CampaignNotFoundError(campaign_id)
+    if not store.set_enabled(campaign_id, enabled, datetime.now(UTC)):
+        sync_catalogue()
+        store.set_enabled(campaign_id, enabled, datetime.now(UTC))
+    return next(c for c in list_campaigns() if c["id"] == campaign_id)
+
+
+def customer_view(customer_id: str) -> CustomerView | None:
+    customer = customers.get(customer_id)
+    if customer is None or customer.merged_into:
+        return None
+    data: dict[str, Any] = {
+        name: value
+        for name, value in customer.attribute_values.items()
+        if not name.startswith(("consent_", "cnt_", "eng_"))
+        and name not in {"aliases", "merged_ids", "traits"}
+    }
+    data["consent"] = {
+        channel: getattr(customer, f"consent_{channel}").as_dict()
+        for channel in CONSENT_ATTRIBUTES
+        if getattr(customer, f"consent_{channel}") is not None
+    }
+    data["traits"] = customer.traits.as_dict() if customer.traits else {}
+    score = scores.get(customer_id)
+    if score is not None:
+        data.update({k: v for k, v in score.attribute_values.items() if k not in {"customer_id", "run_id"}})
+    return CustomerView.model_validate(data)
+
+
+def _recent(customer_id: str) -> list[DecisionRecord]:
+    return [
+        DecisionRecord.model_validate(item.attribute_values) for item in decisions.for_customer(customer_id)
+    ]
+
+
+_co_purchase_cache: dict[str, Any] = {}
+
+
+def _recommendations(customer_id: str, top_n: int = 3) -> list[str]:
+    """Products bought by customers who bought what this customer bought (sampled, cached per container)."""
+    if "co" not in _co_purchase_cache:
+        histories: dict[str, set[str]] = defaultdict(set)
+        for item in interactions.recent_purchases(limit=5000):
+            histories[item.customer_id].update(_product_ids(item.properties))
+        _co_purchase_cache["co"] = co_purchase_counts(histories)
+        _co_purchase_cache["popular"] = product_popularity(histories)
+    mine: set[str] = set()
+    for item in interactions.for_customer(customer_id):
+        if item.kind == "purchase":
+            mine.update(_product_ids(item.properties))
+    return recommend_products(
+        mine, _co_purchase_cache["co"], top_n=top_n, popularity=_co_purchase_cache["popular"]
+    )
+
+
+def _product_ids(properties: Any) -> list[str]:
+    values = properties.as_dict() if hasattr(properties, "as_dict") else (properties or {})
+    return [
+        str(p.get("product_id") or p.get("sku"))
+        for p in values.get("products") or []
+        if isinstance(p, dict) and (p.get("product_id") or p.get("sku"))
+    ]
+
+
+def _triggered_event(campaign: Campaign, decision: Decision, customer: CustomerView) -> CampaignTriggered:
+    return CampaignTriggered(
+        campaign_id=campaign.id,
+        customer_id=customer.customer_id,
+        trigger_id=decision.trigger_id,
+        channel=campaign.channel,
+        template=campaign.template,
+        email=customer.email,
+        phone=customer.phone,
+        first_name=customer.first_name,
+        segment=customer.segment,
+        recommended_products=_recommendations(customer.customer_id) if campaign.recommend_products else [],
+        unsubscribe_url=unsubscribe_url(customer.customer_id, "email")
+        if campaign.channel == "email"
+        else None,
+    )
+
+
+def _decide_and_record(
+    catalogue: Catalogue, campaign: Campaign, customer: CustomerView, trigger: Trigger, now: datetime
+) -> tuple[Decision, bool]:
+    decision = decide(catalogue, campaign, trigger, customer, _recent(customer.customer_id), now)
+    item = DecisionModel(
+        customer.customer_id,
+        decision.decision_key,
+        campaign_id=campaign.id,
+        trigger_id=decision.trigger_id,
+        decided_at=decision.decided_at.isoformat(),
+        outcome=decision.outcome,
+        reason=decision.reason,
+        channel=decision.channel,
+        send_after=decision.send_after.isoformat() if decision.send_after else None,
+        catalogue_version=catalogue.version,
+        trigger_occurred_at=trigger.occurred_at.isoformat(),
+    )
+    return decision, store.record_decision(item)
+
+
+def _apply(matches: list[CampaignMatch], catalogue: Catalogue, now: datetime) -> list[Decision]:
+    made: list[Decision] = []
+    outgoing: list[BusEvent] = []
+    for match in matches:
+        customer = customer_view(match.customer_id)
+        if customer is None:
+            continue  # erased or merged: nobody to contact
+        decision, recorded = _decide_and_record(catalogue, match.campaign, customer, match.trigger, now)
+        if not recorded:
+            continue  # this trigger was already decided: a replayed or duplicated event
+        made.append(decision)
+        if decision.outcome == "sent":
+            outgoing.append(_triggered_event(match.campaign, decision, customer))
+    if outgoing:
+        publish(outgoing)
+    return made
+
+
+def handle_event(event: BusEvent, now: datetime | None = None) -> list[Decision]:
+    now = now or datetime.now(UTC)
+    catalogue = live_catalogue()
+    return _apply(match_event(catalogue, event, now), catalogue, now)
+
+
+def sweep(now: datetime | None = None) -> dict[str, int]:
+    """Daily: inactivity and date triggers for every customer, and deferred decisions now due."""
+    now = now or datetime.now(UTC)
+    catalogue = live_catalogue()
+    counts: dict[str, int] = defaultdict(int)
+    for customer_item in customers.scan_segment(0, 1):
+        if customer_item.merged_into:
+            continue
+        view = customer_view(customer_item.customer_id)
+        if view is None:
+            continue
+        for decision in _apply(sweep_matches(catalogue, view, now), catalogue, now):
+            counts[decision.outcome] += 1
+    outgoing: list[BusEvent] = []
+    for item in store.due_deferred(now):
+        campaign = catalogue.get(item.campaign_id)
+        customer = customer_view(item.customer_id)
+        if campaign is None or customer is None or item.send_after is None:
+            continue
+        trigger = resume_trigger(campaign, item.trigger_id, datetime.fromisoformat(item.send_after))
+        recent = [r for r in _recent(item.customer_id) if r.trigger_id != item.trigger_id]
+        decision = decide(catalogue, campaign, trigger, customer, recent, now)
+        if decision.outcome == "deferred":
+            continue
+        if store.resolve_deferred(item, decision.outcome, decision.reason, now.isoformat()):
+            counts[f"resumed_{decision.outcome}"] += 1
+            if decision.outcome == "sent":
+                outgoing.append(_triggered_event(campaign, decision, customer))
+    if outgoing:
+        publish(outgoing)
+    return dict(counts)
+
+
+def report(campaign_id: str, as_of: datetime | None = None) -> CampaignReport:
+    campaign = load_catalogue().get(campaign_id)
+    if campaign is None:
+        raise CampaignNotFoundError(campaign_id)
+    records = [
+        DecisionRecord.model_validate(item.attribute_values) for item in store.for_campaign(campaign_id)
+    ]
+    purchases: list[Purchase] = []
+    for customer_id in {r.customer_id for r in records if r.outcome in ("sent", "held_out")}:
+        purchases += [
+            Purchase(customer_id=customer_id, occurred_at=item.occurred_at, amount=float(item.amount or 0))
+            for item in interactions.for_customer(customer_id)
+            if item.kind == "purchase"
+        ]
+    return build_report(campaign_id, records, purchases, campaign.attribution_window_days, as_of=as_of)
