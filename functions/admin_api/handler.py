@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
 
-from functions.common.http import register_error_handlers
+from functions.common.http import ApiError, json_response, register_error_handlers
 from functions.common.observability import logger, metrics, tracer
-from shared.services import customers
+from shared.services import campaigns, customers, runs
+from shared.services.campaigns import CampaignNotFoundError
 from shared.services.customers import CustomerNotFoundError
+from shared.services.runs import RunNotFoundError
 
 app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app)
+
+
+@app.exception_handler(RunNotFoundError)
+def _run_not_found(exc: RunNotFoundError) -> Response[Any]:
+    return json_response(404, {"message": f"run {exc} not found"})
+
+
+@app.exception_handler(CampaignNotFoundError)
+def _campaign_not_found(exc: CampaignNotFoundError) -> Response[Any]:
+    return json_response(404, {"message": f"campaign {exc} not found"})
 
 
 @app.exception_handler(CustomerNotFoundError)
@@ -48,6 +63,55 @@ def erase_customer(customer_id: str) -> dict[str, Any]:
     counts = customers.erase(customer_id)
     metrics.add_metric(name="CustomersErased", unit=MetricUnit.Count, value=1)
     return {"customer_id": customer_id, "erased": counts}
+
+
+class ScoringRunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    as_of: date | None = Field(default=None, description="Score as of this date (default: today, UTC)")
+    segments: int = Field(default=4, ge=1, le=1000, description="Parallel scan segments")
+
+
+@app.post(
+    "/v1/scoring/runs",
+    summary="Start a scoring run",
+    tags=["scoring"],
+    responses={202: {"description": "Started"}},
+)
+def start_scoring_run(request: Annotated[ScoringRunRequest, Body()]) -> Response[Any]:
+    if request.as_of and request.as_of > datetime.now(UTC).date():
+        raise ApiError(422, "as_of: cannot score as of a date in the future")
+    return json_response(202, runs.start_scoring(request.as_of, request.segments))
+
+
+@app.get("/v1/scoring/runs/<run_id>", summary="Progress and summary of a scoring run", tags=["scoring"])
+def get_scoring_run(run_id: str) -> dict[str, Any]:
+    return runs.view(run_id)
+
+
+@app.get("/v1/campaigns", summary="The campaign catalogue, with each campaign's switch", tags=["campaigns"])
+def list_campaigns() -> dict[str, Any]:
+    return {"campaigns": campaigns.list_campaigns()}
+
+
+class CampaignSwitch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool
+
+
+@app.patch("/v1/campaigns/<campaign_id>", summary="Enable or disable a campaign", tags=["campaigns"])
+def switch_campaign(campaign_id: str, switch: Annotated[CampaignSwitch, Body()]) -> dict[str, Any]:
+    return campaigns.set_enabled(campaign_id, switch.enabled)
+
+
+@app.get(
+    "/v1/campaigns/<campaign_id>/report",
+    summary="Sent, held out, skipped; conversions, revenue and lift versus the hold-out group",
+    tags=["campaigns"],
+)
+def campaign_report(campaign_id: str) -> dict[str, Any]:
+    return campaigns.report(campaign_id).model_dump(mode="json")
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from pynamodb.exceptions import DoesNotExist
 
 from shared.dal.models import ScoreModel
@@ -16,3 +18,21 @@ def get(customer_id: str) -> ScoreModel | None:
 
 def delete(customer_id: str) -> None:
     ScoreModel(customer_id).delete()
+
+
+def batch_get(customer_ids: list[str]) -> dict[str, ScoreModel]:
+    found: dict[str, ScoreModel] = {}
+    for start in range(0, len(customer_ids), 100):
+        for item in ScoreModel.batch_get(customer_ids[start : start + 100]):
+            found[item.customer_id] = item
+    return found
+
+
+def save_all(items: list[ScoreModel]) -> None:
+    with ScoreModel.batch_write() as batch:
+        for item in items:
+            batch.save(item)
+
+
+def scan_all(segment: int = 0, total_segments: int = 1) -> Iterator[ScoreModel]:
+    yield from ScoreModel.scan(segment=segment, total_segments=total_segments)
