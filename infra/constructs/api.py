@@ -1,0 +1,297 @@
+"""The REST API, built from the route table of :mod:`infra.routes` (read from the handlers' generated
+OpenAPI document, shared with the local HTTP adapter):
+
+* public operations (no ``security`` in the document) are served by ``track`` with no gateway auth - the
+  handler checks Segment write keys, form ids and signed tokens - and are validated, throttled, CORS-enabled;
+* every other operation is served by ``admin_api`` behind AWS_IAM (SigV4) authorization.
+
+Each operation gets its own method, so a path the handlers do not declare is refused by API Gateway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aws_cdk import Aws, CfnOutput, Duration
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_events as events
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_wafv2 as wafv2
+from constructs import Construct
+
+from infra import routes as route_table
+from infra.config import EXPORTS_PREFIX, RUNS_PREFIX, StageConfig
+from infra.constructs.data import DataTables
+from infra.constructs.functions import EngineFunction, FunctionFactory, log_group
+from infra.constructs.nag import acknowledge
+
+# JSON-schema model (for application/json bodies) per public POST path; other content types pass through.
+JSON_MODELS = {
+    "/v1/track": "Event",
+    "/v1/identify": "Event",
+    "/v1/page": "Event",
+    "/v1/batch": "Batch",
+    "/v1/forms/{form_id}": "Event",
+}
+# Public resources opened to navigation only (no cross-site XHR/fetch): no CORS preflight.
+NO_CORS_PATHS = frozenset({"/v1/consent/confirm"})
+FORM_ROUTE = "/v1/forms/{form_id}"
+ADMIN_EXCLUDED_TABLES = frozenset({"Idempotency"})
+
+
+def check_route_tree(paths: Iterable[str]) -> None:
+    """API Gateway refuses sibling path variables with different names (``/{id}`` next to ``/{run_id}``)."""
+    variables: dict[str, str] = {}
+    for path in paths:
+        parts = path.strip("/").split("/")
+        for depth, part in enumerate(parts):
+            if part.startswith("{"):
+                parent = "/".join(parts[:depth])
+                if variables.setdefault(parent, part) != part:
+                    raise ValueError(
+                        f"routes below /{parent} use two path variables: {variables[parent]} and {part}"
+                    )
+
+
+def public_base_url(api: apigw.IRestApi, stage_name: str) -> str:
+    """The stage URL built from the API id (``api.url`` would reference the Stage and create a cycle)."""
+    return f"https://{api.rest_api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}/{stage_name}"
+
+
+class Api(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        factory: FunctionFactory,
+        data: DataTables,
+        bus: events.IEventBus,
+        bucket: s3.IBucket,
+        token_secret: secretsmanager.ISecret,
+        state_machine: sfn.IStateMachine,
+        export: EngineFunction,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.stage_name = config.stage
+        self.access_logs = log_group(self, "AccessLogs", config)
+        method_options = {
+            f"{FORM_ROUTE}/POST": apigw.MethodDeploymentOptions(
+                throttling_rate_limit=config.form_throttle_rate_limit,
+                throttling_burst_limit=config.form_throttle_burst_limit,
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                metrics_enabled=True,
+                data_trace_enabled=False,
+            )
+        }
+        self.rest_api = apigw.RestApi(
+            self,
+            "RestApi",
+            rest_api_name=f"relationship-marketing-{config.stage}",
+            description="Relationship-marketing engine: tracking, consent and admin API",
+            endpoint_types=[apigw.EndpointType.REGIONAL],
+            cloud_watch_role=config.api_cloudwatch_role,
+            deploy_options=apigw.StageOptions(
+                stage_name=config.stage,
+                throttling_rate_limit=config.api_throttle_rate_limit,
+                throttling_burst_limit=config.api_throttle_burst_limit,
+                method_options=method_options,
+                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
+                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+                    caller=True,
+                    http_method=True,
+                    ip=True,
+                    protocol=True,
+                    request_time=True,
+                    resource_path=True,
+                    response_length=True,
+                    status=True,
+                    user=True,
+                ),
+                logging_level=apigw.MethodLoggingLevel.ERROR,
+                data_trace_enabled=False,  # full request logging would copy personal data into logs
+                metrics_enabled=True,
+                tracing_enabled=True,
+            ),
+        )
+        self.base_url = config.public_base_url or public_base_url(self.rest_api, config.stage)
+
+        # -- functions ------------------------------------------------------------------------------------
+        self.track = factory.create(
+            self,
+            "track",
+            description="Public tracking, forms, consent confirmation and unsubscribe routes",
+            memory_size=512,
+            timeout=Duration.seconds(15),
+        )
+        (
+            self.track.use_table(data.table("Customers"), data.spec("Customers"), write=True)
+            .use_table(data.table("Interactions"), data.spec("Interactions"), write=True)
+            .use_table(data.table("Identities"), data.spec("Identities"), write=True)
+            .use_bus(bus)
+            .use_secret(token_secret)
+            .env("RM_WRITE_KEYS", ",".join(config.write_keys))
+            .env("RM_ALLOWED_ORIGINS", ",".join(config.allowed_origins))
+            .env("RM_ALLOWED_REDIRECT_HOSTS", ",".join(config.allowed_redirect_hosts))
+            .env("RM_INTERACTION_TTL_DAYS", str(config.interaction_ttl_days))
+            .env("RM_CONSENT_TOKEN_TTL_HOURS", str(config.consent_token_ttl_hours))
+            .env("RM_PUBLIC_BASE_URL", self.base_url)
+        )
+        self.admin = factory.create(
+            self,
+            "admin_api",
+            description="Private admin routes: customers, erasure, scoring runs, campaigns, segments",
+            memory_size=512,
+            timeout=Duration.seconds(29),
+        )
+        # Every business table (erasure touches them all); not the email channel's idempotency records.
+        for logical_name, table in data.tables.items():
+            if logical_name not in ADMIN_EXCLUDED_TABLES:
+                self.admin.use_table(table, data.spec(logical_name), write=True)
+        (
+            self.admin.use_bucket(bucket, write=[EXPORTS_PREFIX], read=[RUNS_PREFIX])
+            .use_state_machine(state_machine)
+            .use_function(export)
+            .env("RM_EXPORT_LINK_TTL_SECONDS", str(config.export_link_ttl_seconds))
+        )
+
+        # -- routes ---------------------------------------------------------------------------------------
+        # Preflight for cross-site posts from the configured origins (the handler sets CORS headers on its
+        # own responses). With no origins configured, preflights match nothing.
+        cors_origins = list(config.allowed_origins) or ["https://invalid.example"]
+        self.validator = self.rest_api.add_request_validator(
+            "Validator", validate_request_body=True, validate_request_parameters=True
+        )
+        models = {
+            "Event": self.rest_api.add_model(
+                "EventModel",
+                content_type="application/json",
+                model_name="Event",
+                schema=apigw.JsonSchema(
+                    schema=apigw.JsonSchemaVersion.DRAFT4,
+                    title="Event",
+                    type=apigw.JsonSchemaType.OBJECT,
+                ),
+            ),
+            "Batch": self.rest_api.add_model(
+                "BatchModel",
+                content_type="application/json",
+                model_name="Batch",
+                schema=apigw.JsonSchema(
+                    schema=apigw.JsonSchemaVersion.DRAFT4,
+                    title="Batch",
+                    type=apigw.JsonSchemaType.OBJECT,
+                    required=["batch"],
+                    properties={"batch": apigw.JsonSchema(type=apigw.JsonSchemaType.ARRAY, min_items=1)},
+                ),
+            ),
+        }
+        self.routes = route_table.routes()
+        check_route_tree(r.path for r in self.routes)
+        integrations = {
+            "track": apigw.LambdaIntegration(self.track.function, proxy=True, allow_test_invoke=False),
+            "admin_api": apigw.LambdaIntegration(self.admin.function, proxy=True, allow_test_invoke=False),
+        }
+        self.methods: dict[tuple[str, str], apigw.Method] = {}
+        for route in self.routes:
+            resource = self.rest_api.root.resource_for_path(route.path.lstrip("/"))
+            if not route.is_public:
+                self.methods[(route.method, route.path)] = resource.add_method(
+                    route.method,
+                    integrations[route.function],
+                    authorization_type=apigw.AuthorizationType.IAM,
+                    request_validator=self.validator,
+                )
+                continue
+            has_preflight = any(
+                isinstance(c, apigw.Method) and c.http_method == "OPTIONS" for c in resource.node.children
+            )
+            if route.path not in NO_CORS_PATHS and not has_preflight:
+                resource.add_cors_preflight(
+                    allow_origins=cors_origins,
+                    allow_methods=["GET", "POST", "OPTIONS"],
+                    allow_headers=["Content-Type", "Authorization", "X-Write-Key"],
+                    max_age=Duration.hours(1),
+                )
+            model = JSON_MODELS.get(route.path) if route.method == "POST" else None
+            method = resource.add_method(
+                route.method,
+                integrations[route.function],
+                authorization_type=apigw.AuthorizationType.NONE,
+                request_validator=self.validator if model else None,
+                request_models={"application/json": models[model]} if model else None,
+            )
+            acknowledge(
+                method,
+                "AwsSolutions-APIG4",
+                f"Public route {route.method} {route.path}: called by browsers and sites without AWS "
+                "credentials; the handler authenticates it (Segment write key, signed token or form id); "
+                "it is size/JSON-validated, throttled, and rate-limited by WAF when waf_enabled.",
+            )
+            self.methods[(route.method, route.path)] = method
+
+        acknowledge(
+            self.rest_api,
+            "AwsSolutions-COG4",
+            "No Cognito user pool by design: admin routes use AWS_IAM (SigV4) authorization, public "
+            "routes are authenticated by the handler (write keys, HMAC-signed tokens).",
+        )
+        if config.api_cloudwatch_role:
+            acknowledge(
+                self.rest_api,
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonAPIGatewayPushToCloudWatchLogs]",
+                "Account-level API Gateway logging role (AWS::ApiGateway::Account); AWS maintains this "
+                "service-role policy and API Gateway requires exactly these permissions.",
+            )
+
+        self.web_acl: wafv2.CfnWebACL | None = None
+        if config.waf_enabled:
+            self.web_acl = self._web_acl(config)
+        else:
+            acknowledge(
+                self.rest_api.deployment_stage,
+                "AwsSolutions-APIG3",
+                f"WAF is disabled for the {config.stage} stage by configuration (waf_enabled=false); "
+                "stage and method throttling still apply. Enable it with -c waf_enabled=true.",
+            )
+        CfnOutput(self, "ApiUrl", value=self.base_url, description="Base URL of the API (routes below /v1)")
+
+    def _web_acl(self, config: StageConfig) -> wafv2.CfnWebACL:
+        metric = f"rm-{config.stage}-api"
+        acl = wafv2.CfnWebACL(
+            self,
+            "WebAcl",
+            scope="REGIONAL",
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True
+            ),
+            rules=[
+                wafv2.CfnWebACL.RuleProperty(
+                    name="rate-limit-per-ip",
+                    priority=0,
+                    action=wafv2.CfnWebACL.RuleActionProperty(block={}),
+                    statement=wafv2.CfnWebACL.StatementProperty(
+                        rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                            limit=config.waf_rate_limit, aggregate_key_type="IP"
+                        )
+                    ),
+                    visibility_config=wafv2.CfnWebACL.VisibilityConfigProperty(
+                        cloud_watch_metrics_enabled=True,
+                        metric_name=f"{metric}-rate-limit",
+                        sampled_requests_enabled=True,
+                    ),
+                )
+            ],
+        )
+        wafv2.CfnWebACLAssociation(
+            self,
+            "WebAclAssociation",
+            resource_arn=self.rest_api.deployment_stage.stage_arn,
+            web_acl_arn=acl.attr_arn,
+        )
+        return acl
