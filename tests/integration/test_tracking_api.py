@@ -17,6 +17,7 @@ from shared.dal.models import IdentityModel, InteractionModel
 from shared.services import tracking
 from shared.tracking.identity import Identifiers
 from shared.tracking.normalise import Interaction
+from tests.helpers import daytime_zone
 
 
 def _unique(prefix: str) -> str:
