@@ -28,9 +28,10 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.linalg import eigh_tridiagonal
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
-from shared.scoring._fitting import FitError, minimise_log_params
+from shared.scoring._fitting import FitError, dot, matvec, minimise_log_params
 
 __all__ = [
     "DAYS_PER_WEEK",
@@ -51,6 +52,9 @@ WEEKS_PER_MONTH = 4.345
 # The conditional expectation has a removable singularity at a = 1; within this distance it is taken as
 # the mean of the values at a = 1 -/+ _A_ONE_EPS (error O(eps^2)).
 _A_ONE_EPS = 1e-4
+# Gauss-Jacobi nodes of the quadrature fallback, and rows evaluated per block (bounds memory).
+_QUADRATURE_NODES = 160
+_QUADRATURE_BLOCK = 8192
 
 _KEY_BITS = 21
 _KEY_LIMIT = 1 << _KEY_BITS
@@ -172,30 +176,28 @@ def _neg_mean_loglik(theta: NDArray[np.float64], g: _Grouped) -> tuple[float, ND
     d = np.where(g.repeat, ln_ratio_x[g.ix] - rx * ln_atx[g.itx] - a3, -np.inf)
     pi = expit(d)  # weight of the "dropped out after the last purchase" branch
     w = g.w
-    ll = float(g.wx @ lg_x) + big_w * r * np.log(alpha) + float(w @ (a3 + np.logaddexp(0.0, d)))
+    ll = dot(g.wx, lg_x) + big_w * r * np.log(alpha) + dot(w, a3 + np.logaddexp(0.0, d))
 
     wpi = w * pi
     w1pi = w - wpi
     d_r = (
-        float(g.wx @ (digamma(r + ux) - digamma(r)))
+        dot(g.wx, digamma(r + ux) - digamma(r))
         + big_w * np.log(alpha)
-        - float(w1pi @ ln_a_age[g.i_age])
-        - float(wpi @ ln_atx[g.itx])
+        - dot(w1pi, ln_a_age[g.i_age])
+        - dot(wpi, ln_atx[g.itx])
     )
-    d_alpha = big_w * r / alpha - float((w1pi * rx) @ inv_a_age[g.i_age]) - float((wpi * rx) @ inv_atx[g.itx])
+    d_alpha = big_w * r / alpha - dot(w1pi * rx, inv_a_age[g.i_age]) - dot(wpi * rx, inv_atx[g.itx])
     psi_ab = digamma(a + b)
-    d_a = float(g.wx @ (psi_ab - digamma(a + b + ux))) + float(wpi.sum()) / a
-    d_b = float(g.wx @ (psi_ab + digamma(b + ux) - digamma(b) - digamma(a + b + ux))) - float(
-        wpi @ inv_bx1[g.ix]
-    )
+    d_a = dot(g.wx, psi_ab - digamma(a + b + ux)) + float(wpi.sum()) / a
+    d_b = dot(g.wx, psi_ab + digamma(b + ux) - digamma(b) - digamma(a + b + ux)) - dot(wpi, inv_bx1[g.ix])
     grad = np.array([r * d_r, alpha * d_alpha, a * d_a, b * d_b], dtype=np.float64)
     if not np.isfinite(ll):
         return float("inf"), np.zeros(4)
-    return -ll / big_w, -grad / big_w
+    return float(-ll / big_w), -grad / big_w
 
 
 def _starts(g: _Grouped) -> list[list[float]]:
-    mean_t = float(g.w @ g.u_age[g.i_age]) / g.total_weight if g.total_weight > 0 else 1.0
+    mean_t = dot(g.w, g.u_age[g.i_age]) / g.total_weight if g.total_weight > 0 else 1.0
     scale = max(mean_t, 1e-3)
     return [[1.0, 1.0, 1.0, 1.0], [0.5, scale / 4.0, 1.0, 2.0], [1.0, scale, 0.5, 5.0]]
 
@@ -234,7 +236,9 @@ def fit_bgnbd(
     if not np.isfinite(value):
         raise FitError("non-finite log-likelihood at the estimate")
     r, alpha, a, b = (float(v) for v in np.exp(theta))
-    return BgNbdParams(r, alpha, a, b, loglik=-value * g.total_weight, n_customers=round(float(wa.sum())))
+    return BgNbdParams(
+        r, alpha, a, b, loglik=float(-value * g.total_weight), n_customers=round(float(wa.sum()))
+    )
 
 
 def p_alive(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> NDArray[np.float64]:  # noqa: N803
@@ -254,17 +258,14 @@ def _log_hyp2f1(
     aa: NDArray[np.float64], bb: NDArray[np.float64], cc: NDArray[np.float64], z: NDArray[np.float64]
 ) -> NDArray[np.float64]:
     """log 2F1(aa, bb; cc; z) for 0 <= z < 1, with Euler's transformation where the direct value overflows."""
+    a1, b1, c1, z1 = (np.atleast_1d(v).astype(np.float64) for v in np.broadcast_arrays(aa, bb, cc, z))
     with np.errstate(all="ignore"):
-        direct = np.log(hyp2f1(aa, bb, cc, z))
-        bad = ~np.isfinite(direct)
+        out: NDArray[np.float64] = np.log(hyp2f1(a1, b1, c1, z1))
+        bad = ~np.isfinite(out)
         if np.any(bad):
-            alt = np.log(hyp2f1(cc[bad] - aa[bad], cc[bad] - bb[bad], cc[bad], z[bad])) + (
-                cc[bad] - aa[bad] - bb[bad]
-            ) * np.log1p(-z[bad])
-            direct = direct.copy()
-            direct[bad] = alt
-    out: NDArray[np.float64] = direct
-    return out
+            ab, bbad, cb, zb = a1[bad], b1[bad], c1[bad], z1[bad]
+            out[bad] = np.log(hyp2f1(cb - ab, cb - bbad, cb, zb)) + (cb - ab - bbad) * np.log1p(-zb)
+    return out.reshape(np.shape(aa + bb + cc + z))
 
 
 def _growth_at(
@@ -286,17 +287,76 @@ def _growth_at(
     return out
 
 
+def _beta_gauss_rule(
+    shape_a: float, shape_b: float, n: int
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Gauss nodes on (0, 1) and normalised weights for the Beta(shape_a, shape_b) density (Golub-Welsch).
+
+    The Jacobi matrix of the weight ``(1-u)**(shape_b-1) (1+u)**(shape_a-1)`` on (-1, 1), mapped by
+    ``p = (1 + u) / 2``; the weights are the squared first eigenvector components, so nothing overflows
+    for extreme shapes (unlike routines that scale by the weight's total mass).
+    """
+    al = shape_b - 1.0
+    be = shape_a - 1.0
+    k = np.arange(n, dtype=np.float64)
+    s = 2.0 * k + al + be
+    with np.errstate(divide="ignore", invalid="ignore"):
+        diag = (be * be - al * al) / (s * (s + 2.0))
+    diag[0] = (be - al) / (al + be + 2.0)
+    kk = k[1:]
+    s1 = s[1:]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        off2 = 4.0 * kk * (kk + al) * (kk + be) * (kk + al + be) / (s1 * s1 * (s1 + 1.0) * (s1 - 1.0))
+    if n > 1:
+        off2[0] = 4.0 * (1.0 + al) * (1.0 + be) / ((2.0 + al + be) ** 2 * (3.0 + al + be))
+    nodes, vectors = eigh_tridiagonal(diag, np.sqrt(off2))
+    weights = vectors[0] ** 2
+    return (1.0 + nodes) / 2.0, weights / weights.sum()
+
+
+def _growth_quadrature(
+    params: BgNbdParams, t: NDArray[np.float64], x: NDArray[np.float64], age: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """The same expectation as a 1-D integral over the dropout probability (1-D inputs).
+
+    Alive at T with ``x`` repeat purchases, ``lambda ~ Gamma(r+x, alpha+T)`` and ``p ~ Beta(a, b+x)``, and
+    ``E[purchases in t | lambda, p] = (1 - exp(-lambda p t)) / p``; integrating lambda out gives
+    ``E_p[(1 - (1 + p t/(alpha+T))**-(r+x)) / p]``, evaluated by Gauss-Jacobi quadrature.
+    """
+    out = np.empty(t.shape, dtype=np.float64)
+    for xv in np.unique(x):  # one rule per distinct purchase count, not per customer
+        rows = np.flatnonzero(x == xv)
+        p, w = _beta_gauss_rule(params.a, params.b + float(xv), _QUADRATURE_NODES)
+        k = params.r + float(xv)
+        for start in range(0, rows.size, _QUADRATURE_BLOCK):
+            block = rows[start : start + _QUADRATURE_BLOCK]
+            c = t[block] / (params.alpha + age[block])
+            out[block] = matvec(-np.expm1(-k * np.log1p(c[:, None] * p[None, :])) / p[None, :], w)
+    return out
+
+
 def _growth(params: BgNbdParams, t: ArrayLike, x: ArrayLike, T: ArrayLike) -> NDArray[np.float64]:  # noqa: N803
-    """E[purchases in (T, T+t] | alive at T, x, T]: the conditional expectation divided by P(alive)."""
+    """E[purchases in (T, T+t] | alive at T, x, T]: the conditional expectation divided by P(alive).
+
+    The closed form (paper, eq. 10, with scipy's ``hyp2f1``; Euler's transformation where the direct value
+    overflows). Where it still is not finite — extreme parameters at the edge of the parameter space, such
+    as ``r, alpha -> inf`` or ``b -> inf`` when a small data set looks Poisson — the same expectation is
+    computed as a quadrature over the dropout probability (:func:`_growth_quadrature`).
+    """
     ta, xa, age_a = (np.asarray(v, dtype=np.float64) for v in np.broadcast_arrays(_f64(t), _f64(x), _f64(T)))
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    if abs(a - 1.0) < _A_ONE_EPS:
-        lo = _growth_at(r, alpha, 1.0 - _A_ONE_EPS, b, ta, xa, age_a)
-        hi = _growth_at(r, alpha, 1.0 + _A_ONE_EPS, b, ta, xa, age_a)
-        out: NDArray[np.float64] = 0.5 * (lo + hi)
-    else:
-        out = _growth_at(r, alpha, a, b, ta, xa, age_a)
-    return np.where(ta > 0, out, 0.0)
+    with np.errstate(all="ignore"):
+        if abs(a - 1.0) < _A_ONE_EPS:
+            lo = _growth_at(r, alpha, 1.0 - _A_ONE_EPS, b, ta, xa, age_a)
+            hi = _growth_at(r, alpha, 1.0 + _A_ONE_EPS, b, ta, xa, age_a)
+            out: NDArray[np.float64] = np.asarray(0.5 * (lo + hi), dtype=np.float64)
+        else:
+            out = np.asarray(_growth_at(r, alpha, a, b, ta, xa, age_a), dtype=np.float64)
+    out = np.where(ta > 0, out, 0.0)
+    bad = ~np.isfinite(out)
+    if np.any(bad):
+        out[bad] = _growth_quadrature(params, ta[bad], xa[bad], age_a[bad])
+    return out
 
 
 def expected_purchases(
@@ -337,7 +397,7 @@ def discounted_expected_purchases(
     grid = _growth(params, steps[None, :], pairs[:, :1], pairs[:, 1:])  # (n_pairs, months + 1)
     increments = np.diff(grid, axis=1)
     discount = (1.0 + monthly_discount_rate) ** -np.arange(1, months + 1, dtype=np.float64)
-    per_pair = increments @ discount
+    per_pair = matvec(increments, discount)
     out: NDArray[np.float64] = per_pair[inverse] * p_alive(params, xa, txa, age_a)
     return out
 

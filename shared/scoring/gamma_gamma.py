@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import digamma, gammaln
 
-from shared.scoring._fitting import FitError, minimise_log_params
+from shared.scoring._fitting import FitError, dot, minimise_log_params
 from shared.scoring.bgnbd import WEEKS_PER_MONTH, BgNbdParams, discounted_expected_purchases
 from shared.scoring.distribution import DEFAULT_RELATIVE_ACCURACY
 
@@ -132,22 +132,22 @@ def _neg_mean_loglik(theta: NDArray[np.float64], g: _Grouped) -> tuple[float, ND
     big_w = float(g.wn.sum())
     pn_u = p * g.un
     ll = (
-        float(g.wn @ (gammaln(pn_u + q) - gammaln(pn_u) + pn_u * np.log(g.un)))
+        dot(g.wn, gammaln(pn_u + q) - gammaln(pn_u) + pn_u * np.log(g.un))
         + big_w * (q * math.log(v) - float(gammaln(q)))
-        + float((pn_u - 1.0) @ g.sn)
+        + dot(pn_u - 1.0, g.sn)
     )
     log_vnm = np.log(v + g.n * g.m)
     pn_rows = p * g.n
-    ll -= float((g.w * (pn_rows + q)) @ log_vnm)
+    ll -= dot(g.w * (pn_rows + q), log_vnm)
     if not math.isfinite(ll):
         return math.inf, np.zeros(3)
     psi_pnq = digamma(pn_u + q)
-    d_p = float(g.wn @ (g.un * (psi_pnq - digamma(pn_u)) + np.log(g.un) * g.un)) + float(g.un @ g.sn)
-    d_p -= float((g.w * g.n) @ log_vnm)
-    d_q = float(g.wn @ (psi_pnq - float(digamma(q)))) + big_w * math.log(v) - float(g.w @ log_vnm)
-    d_v = big_w * q / v - float((g.w * (pn_rows + q)) @ (1.0 / (v + g.n * g.m)))
+    d_p = dot(g.wn, g.un * (psi_pnq - digamma(pn_u)) + np.log(g.un) * g.un) + dot(g.un, g.sn)
+    d_p -= dot(g.w * g.n, log_vnm)
+    d_q = dot(g.wn, psi_pnq - float(digamma(q))) + big_w * math.log(v) - dot(g.w, log_vnm)
+    d_v = big_w * q / v - dot(g.w * (pn_rows + q), 1.0 / (v + g.n * g.m))
     grad = np.array([p * d_p, q * d_q, v * d_v], dtype=np.float64)
-    return -ll / big_w, -grad / big_w
+    return float(-ll / big_w), -grad / big_w
 
 
 def _fit_grouped(g: _Grouped) -> GammaGammaParams:
@@ -165,7 +165,7 @@ def _fit_grouped(g: _Grouped) -> GammaGammaParams:
         raise FitError("non-finite log-likelihood at the estimate")
     p, q, v = (float(t) for t in np.exp(theta))
     total = float(g.w.sum())
-    return GammaGammaParams(p, q, v, loglik=-value * total, n_customers=round(total))
+    return GammaGammaParams(p, q, v, loglik=float(-value * total), n_customers=round(total))
 
 
 def fit_gamma_gamma(

@@ -30,13 +30,14 @@ recent views to make a lead. Kinds without a weight count 0.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shared.tracking.engagement import DECAY_EPOCH, MAX_EXPONENT, decay_factor, decay_weight
 
 __all__ = [
     "CUSTOMER",
@@ -53,8 +54,7 @@ __all__ = [
     "lead_scores",
 ]
 
-EPOCH = datetime(2020, 1, 1, tzinfo=UTC)
-MAX_EXPONENT = 400.0
+EPOCH = DECAY_EPOCH
 _SECONDS_PER_DAY = 86400.0
 
 SUBSCRIBER = "subscriber"
@@ -92,33 +92,11 @@ class LeadScoringConfig(BaseModel):
         return self
 
 
-def _days_since_epoch(t: datetime) -> float:
-    """Days from EPOCH to ``t`` (a naive datetime is taken as UTC)."""
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    return (t - EPOCH).total_seconds() / _SECONDS_PER_DAY
-
-
-def decay_weight(t: datetime, half_life_days: float) -> float:
-    """What the tracking side ADDs to the per-kind sum for one interaction at ``t``: ``2**((t-EPOCH)/h)``.
-
-    Raises ``ValueError`` if the exponent exceeds :data:`MAX_EXPONENT` (see the module docstring).
-    """
-    if half_life_days <= 0:
-        raise ValueError("half_life_days must be > 0")
-    exponent = _days_since_epoch(t) / half_life_days
-    if exponent > MAX_EXPONENT:
-        raise ValueError(
-            f"decay exponent {exponent:.0f} > {MAX_EXPONENT:.0f}: move EPOCH forward for this half-life"
-        )
-    return math.pow(2.0, exponent)
-
-
 def decayed(stored_sums: ArrayLike, now: datetime, half_life_days: float) -> NDArray[np.float64]:
     """Decayed engagement at ``now`` from stored sums: ``stored * 2**(-(now - EPOCH)/h)``, vectorised."""
     if half_life_days <= 0:
         raise ValueError("half_life_days must be > 0")
-    factor = 2.0 ** (-_days_since_epoch(now) / half_life_days)
+    factor = decay_factor(now, half_life_days)
     stored = np.nan_to_num(np.asarray(stored_sums, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
     out: NDArray[np.float64] = stored * factor
     return out

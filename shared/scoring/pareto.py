@@ -38,13 +38,13 @@ def pareto_share(revenue: ArrayLike, top_fraction: float = DEFAULT_TOP_FRACTION)
     total = float(values.sum())
     if values.size == 0 or total <= 0 or not math.isfinite(total):
         return None
-    desc = np.sort(values)[::-1]
+    desc = np.sort(values)[::-1] / total  # shares of the total (no underflow for tiny amounts)
     take = top_fraction * values.size
     whole = math.floor(take)
     top = float(desc[:whole].sum())
     if whole < values.size:
         top += (take - whole) * float(desc[whole])
-    return min(top / total, 1.0)
+    return min(top, 1.0)
 
 
 def pareto_share_from_summary(
@@ -58,11 +58,12 @@ def pareto_share_from_summary(
     total = float(sums.sum())
     if n == 0 or total <= 0 or not math.isfinite(total):
         return None
+    shares = sums / total
     take = top_fraction * n
     cum = np.cumsum(counts)
     full = int(np.searchsorted(cum, take, side="right"))  # bins wholly inside the top
-    top = float(sums[:full].sum())
+    top = float(shares[:full].sum())
     if full < counts.size:
         taken_before = float(cum[full - 1]) if full > 0 else 0.0
-        top += (take - taken_before) / counts[full] * float(sums[full])
-    return min(top / total, 1.0)
+        top += (take - taken_before) / counts[full] * float(shares[full])
+    return min(top, 1.0)

@@ -47,6 +47,9 @@ _ENGAGEMENT_OF_KIND: Final[dict[str, EngagementKind]] = {
 CAMPAIGN_RELEVANT_KINDS: Final[frozenset[str]] = frozenset({"purchase", "signup", "consent_granted"})
 
 DECAY_EPOCH: Final[datetime] = datetime(2020, 1, 1, tzinfo=UTC)
+# DynamoDB numbers stop near 1e125 ~ 2**415: refuse larger stored weights (with a 30-day half-life that is
+# reached in 2052; a deployment with a short half-life moves the epoch forward, see shared.scoring.leads).
+MAX_EXPONENT: Final[float] = 400.0
 _SECONDS_PER_DAY: Final[float] = 86_400.0
 
 
@@ -56,12 +59,27 @@ def engagement_kind(kind: str) -> EngagementKind | None:
 
 
 def decay_weight(occurred_at: datetime, half_life_days: float) -> float:
-    """What one event at ``occurred_at`` adds to a decayed engagement sum (see module docstring)."""
-    elapsed_days = (occurred_at - DECAY_EPOCH).total_seconds() / _SECONDS_PER_DAY
-    return float(2.0 ** (elapsed_days / half_life_days))
+    """What one event at ``occurred_at`` adds to a decayed engagement sum (see module docstring).
+
+    Raises ``ValueError`` for a non-positive half-life or an exponent above :data:`MAX_EXPONENT`.
+    """
+    if half_life_days <= 0:
+        raise ValueError("half_life_days must be > 0")
+    exponent = _days_since_epoch(occurred_at) / half_life_days
+    if exponent > MAX_EXPONENT:
+        raise ValueError(
+            f"decay exponent {exponent:.0f} > {MAX_EXPONENT:.0f}: move EPOCH forward for this half-life"
+        )
+    return float(2.0**exponent)
 
 
 def decay_factor(now: datetime, half_life_days: float) -> float:
     """Multiply a stored decayed sum by this to read it at ``now``."""
-    elapsed_days = (now - DECAY_EPOCH).total_seconds() / _SECONDS_PER_DAY
-    return float(2.0 ** (-elapsed_days / half_life_days))
+    return float(2.0 ** (-_days_since_epoch(now) / half_life_days))
+
+
+def _days_since_epoch(when: datetime) -> float:
+    """Days from the epoch; a naive datetime is read as UTC."""
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return (when - DECAY_EPOCH).total_seconds() / _SECONDS_PER_DAY
