@@ -13,10 +13,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
 from functions.common.http import ApiError, json_response, register_error_handlers
-from functions.common.observability import logger, metrics, tracer
-from shared.services import campaigns, customers, runs
+from functions.common.observability import logger, metrics
+from functions.common.tracing import tracer
+from shared.services import campaigns, customers, exports, runs
 from shared.services.campaigns import CampaignNotFoundError
 from shared.services.customers import CustomerNotFoundError
+from shared.services.exports import ExportNotFoundError, ExportRequest, SegmentNotFoundError
 from shared.services.runs import RunNotFoundError
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -112,6 +114,47 @@ def switch_campaign(campaign_id: str, switch: Annotated[CampaignSwitch, Body()])
 )
 def campaign_report(campaign_id: str) -> dict[str, Any]:
     return campaigns.report(campaign_id).model_dump(mode="json")
+
+
+@app.exception_handler(SegmentNotFoundError)
+def _segment_not_found(exc: SegmentNotFoundError) -> Response[Any]:
+    known = ", ".join(exports.EXPORT_SEGMENTS)
+    return json_response(404, {"message": f"segment {exc} not found; expected one of {known}"})
+
+
+@app.exception_handler(ExportNotFoundError)
+def _export_not_found(exc: ExportNotFoundError) -> Response[Any]:
+    return json_response(404, {"message": f"export {exc} not found"})
+
+
+@app.get(
+    "/v1/segments",
+    summary="Segments of the latest scoring run: counts, change, revenue share, latest export links",
+    tags=["segments"],
+)
+def list_segments() -> dict[str, Any]:
+    return exports.segments_overview()
+
+
+@app.post(
+    "/v1/segments/<segment>/exports",
+    summary="Export a segment (name or slug, or 'prospects') to CSV, optionally filtered",
+    tags=["segments"],
+    responses={202: {"description": "Recorded (cloud: running in the export function; local: done)"}},
+)
+def export_segment(segment: str, request: Annotated[ExportRequest | None, Body()] = None) -> Response[Any]:
+    result = exports.start_export(segment, request)
+    metrics.add_metric(name="ExportsRequested", unit=MetricUnit.Count, value=1)
+    return json_response(202, result)
+
+
+@app.get(
+    "/v1/exports/<export_id>",
+    summary="Status and manifest of an export, with expiring download links",
+    tags=["segments"],
+)
+def get_export(export_id: str) -> dict[str, Any]:
+    return exports.view(export_id)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -17,7 +17,8 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.observability import logger, metrics, tracer
+from functions.common.observability import logger, metrics
+from functions.common.tracing import tracer
 from shared.dal.bus import publish
 from shared.events import InteractionTracked
 from shared.services import aggregation

@@ -15,7 +15,8 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.observability import logger, metrics, tracer
+from functions.common.observability import logger, metrics
+from functions.common.tracing import tracer
 from shared.events import parse_detail
 from shared.services import campaigns
 

@@ -23,7 +23,8 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.observability import logger, metrics, tracer
+from functions.common.observability import logger, metrics
+from functions.common.tracing import tracer
 from shared.events import CampaignTriggered, ConsentConfirmationRequested, parse_detail
 from shared.messaging.templates import render
 from shared.settings import get_settings

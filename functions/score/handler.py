@@ -11,7 +11,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.common.observability import logger, metrics, tracer
+from functions.common.observability import logger, metrics
+from functions.common.tracing import tracer
 from shared.services import scoring
 
 

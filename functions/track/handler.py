@@ -25,7 +25,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
 from functions.common.http import ApiError, register_error_handlers
-from functions.common.observability import logger, metrics, tracer
+from functions.common.observability import logger, metrics
 from shared.services import tracking
 from shared.settings import get_settings
 from shared.tracking.forms import load_forms
@@ -264,7 +264,6 @@ def _too_large(event: dict[str, Any]) -> dict[str, Any] | None:
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
-@tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _too_large(event) or app.resolve(event, context)

@@ -91,8 +91,9 @@ def track(batch: list[Interaction], base_url: str | None = None) -> list[TrackRe
     for interaction in batch:
         customer_id, linked, is_new = _resolve_customer(interaction, now)
         profile = dict(interaction.profile)
-        if interaction.identifiers.user_id:
-            profile["user_id"] = interaction.identifiers.user_id
+        user_id = interaction.identifiers.user_id
+        if user_id and f"user:{user_id}" in linked:
+            profile["user_id"] = user_id  # once, when the user id is first linked: no write per event
         if is_new or linked or profile or interaction.extra_traits:
             customers.upsert_profile(customer_id, profile, linked, now, interaction.extra_traits)
         for request in interaction.consent:
