@@ -15,7 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__)
     parser.add_argument("--once", action="store_true", help="run the scripted demo, print what it did, exit")
     parser.add_argument("--port", type=int, default=8080, help="API port (0: any free port)")
-    parser.add_argument("--customers", type=int, default=300, help="CDNOW customers to replay in the demo")
+    parser.add_argument("--customers", type=int, default=200, help="CDNOW customers to replay in the demo")
     args = parser.parse_args(argv)
 
     if args.once:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import random
+import re
 import time
 from collections import defaultdict
 from datetime import UTC, datetime
@@ -15,6 +17,7 @@ from infra.local.stack import LocalStack
 
 CDNOW_SAMPLE = Path(__file__).resolve().parents[2] / "tests" / "data" / "CDNOW_sample.txt"
 WRITE_KEY = "local-write-key"
+SIMULATED_CAMPAIGNS = ("win-back", "loyalty-reward")
 
 
 class Client:
@@ -93,60 +96,166 @@ def cdnow_orders(limit_customers: int) -> list[dict[str, Any]]:
     return calls
 
 
-def run_demo(stack: LocalStack, customers: int = 300) -> int:
+def _daytime_zone() -> str:
+    """A fixed-offset zone where it is about noon now: quiet hours would defer a night-time demo's sends."""
+    offset = 12 - datetime.now(UTC).hour
+    return "Etc/GMT" + (f"{-offset:+d}" if offset else "")
+
+
+def _confirm_links(stack: LocalStack, addresses: set[str]) -> list[str]:
+    links = []
+    for mail in stack.sent_emails():
+        if mail["To"] in addresses and "confirm" in mail["Subject"].lower():
+            found = re.search(r"http://[^/]+(/v1/consent/confirm\?token=\S+)", mail["Body"])
+            if found:
+                links.append(found.group(1))
+    return links
+
+
+def run_demo(stack: LocalStack, customers: int = 200, as_of: str = "1998-06-30") -> int:
+    """Drive the whole product through its API; returns a process exit status."""
     client = Client(stack.api_url, stack.api_key)
     started = time.perf_counter()
-    print(f"Local stack up: API {stack.api_url}, moto {stack.moto_url}")
+    rng = random.Random(7)
+    print(f"Local stack: API {stack.api_url} (x-api-key: {stack.api_key}), moto {stack.moto_url}")
 
-    status, body, headers = client.call(
+    status, _, headers = client.call(
         "POST",
         "/v1/forms/newsletter",
-        form={
-            "email": "Ann.Example@Example.com",
-            "first_name": "Ann",
-            "consent_email": "on",
-            "redirect": f"{stack.api_url}/thanks",
-        },
+        form={"email": "Ann.Example@Example.com", "first_name": "Ann", "redirect": f"{stack.api_url}/thanks"},
     )
-    print(f"1. newsletter form (form-encoded) -> {status} {headers.get('Location', '')}")
+    print(f"1. HTML newsletter form (form-encoded) -> {status}, redirect to {headers.get('Location')}")
 
     calls = cdnow_orders(customers)
-    stored = duplicates = 0
+    users = sorted({c["userId"] for c in calls})
+    subscribers = {u for u in users if rng.random() < 0.6}
+    for user in sorted(subscribers):
+        client.call(
+            "POST",
+            "/v1/identify",
+            {
+                "userId": user,
+                "traits": {
+                    "email": f"{user}@example.com",
+                    "firstName": user.title(),
+                    "timezone": _daytime_zone(),
+                },
+            },
+        )
+        client.call("POST", "/v1/forms/newsletter", form={"email": f"{user}@example.com"})
+    stack.drain()
+    links = _confirm_links(stack, {f"{u}@example.com" for u in subscribers} | {"ann.example@example.com"})
+    confirmed = sum(client.call("GET", link)[0] == 200 for link in links)
+    print(
+        f"2. {len(subscribers) + 1} newsletter sign-ups (double opt-in): "
+        f"{confirmed} confirmation links clicked"
+    )
+
+    stored = 0
     for start in range(0, len(calls), 100):
         status, body, _ = client.call("POST", "/v1/batch", {"batch": calls[start : start + 100]})
         if status != 200:
-            print(f"   batch failed: {status} {body}")
+            print(f"   batch refused: {status} {body}")
             return 1
         stored += body["stored"]
-        duplicates += body["duplicates"]
     print(
-        f"2. replayed {len(calls)} CDNOW orders of {customers} customers through /v1/batch: stored {stored}"
+        f"3. replayed {len(calls)} CDNOW orders of {len(users)} customers through /v1/batch: {stored} stored"
     )
     status, body, _ = client.call("POST", "/v1/batch", {"batch": calls[:100]})
-    print(f"   the first 100 again: stored {body['stored']}, duplicates {body['duplicates']} (exactly once)")
+    print(f"   the first 100 again: {body['stored']} stored, {body['duplicates']} duplicates (exactly once)")
     status, body, _ = client.call(
         "POST",
         "/v1/track",
         {"userId": "u1", "event": "Order Completed", "properties": {"order_id": "x", "total": -5}},
     )
     print(f"   a negative order total -> {status}: {body['message']}")
-
     delivered = stack.drain()
-    print(f"3. dispatcher delivered {delivered} stream records and bus messages to the real handlers")
-    status, profile, _ = client.call(
-        "GET", "/v1/customers/" + _customer_of(client, calls[0]["userId"]), private=True
-    )
-    aggregates = profile["aggregates"]
+    print(f"   dispatcher: {delivered} stream records and queued bus events delivered to the real handlers")
+
+    print(f"4. scoring run as of {as_of} (the CDNOW data ends in June 1998):")
+    status, run, _ = client.call("POST", "/v1/scoring/runs", {"as_of": as_of}, private=True)
+    if status != 202 or run.get("status") != "succeeded":
+        print(f"   scoring failed: {status} {run}")
+        return 1
+    summary = run["summary"]
+    bgnbd = summary["bgnbd"] or {}
     print(
-        f"   customer {calls[0]['userId']}: {aggregates['purchase_count']} purchases, "
-        f"{aggregates['total_spent']} USD, last purchase {aggregates['last_purchase_date']}"
+        f"   {summary['customers_scored']} customers scored in {summary['duration_seconds']} s; "
+        f"top 20% bring {summary['pareto_top20_revenue_share']:.0%} of revenue"
     )
+    print(
+        f"   BG/NBD r={bgnbd.get('r', float('nan')):.3f} alpha={bgnbd.get('alpha', float('nan')):.3f} "
+        f"a={bgnbd.get('a', float('nan')):.3f} b={bgnbd.get('b', float('nan')):.3f}"
+    )
+    for segment, count in sorted(summary["segment_counts"].items(), key=lambda item: -item[1]):
+        print(f"   {segment:<20} {count:>5}")
+    delivered = stack.drain()
+
+    print("5. campaigns fired by the segment changes (consent, caps, hold-out applied):")
+    reports = _campaign_reports(client)
+    for campaign_id, report in reports.items():
+        if report["decisions"]:
+            skipped = ", ".join(f"{k} {v}" for k, v in sorted(report["skipped"].items())) or "none"
+            print(
+                f"   {campaign_id:<28} sent {report['sent']:>3}  held out {report['held_out']:>3}  "
+                f"skipped: {skipped}"
+            )
+    emails = stack.sent_emails()
+    print(
+        f"   SES accepted {len(emails)} emails (confirmations, welcome, campaigns), "
+        "campaign emails with List-Unsubscribe headers"
+    )
+
+    converted = _simulate_conversions(client, rng)
+    stack.drain()
+    print(f"6. simulated purchases after the campaigns ({converted} orders); lift versus the hold-out group:")
+    for campaign_id, report in _campaign_reports(client).items():
+        if campaign_id in SIMULATED_CAMPAIGNS and report["sent"] and report["held_out"]:
+            low, high = report["lift_ci_low"], report["lift_ci_high"]
+            print(
+                f"   {campaign_id:<28} treatment {report['treatment']['conversion_rate']:.0%} vs control "
+                f"{report['control']['conversion_rate']:.0%}: lift {report['absolute_lift']:+.0%} "
+                f"(95% CI {low:+.0%} .. {high:+.0%})"
+            )
     print(f"Demo finished in {time.perf_counter() - started:.1f} s")
     return 0
 
 
-def _customer_of(client: Client, user_id: str) -> str:
-    _, body, _ = client.call(
-        "POST", "/v1/identify", {"userId": user_id, "messageId": f"demo-identify-{user_id}"}
+def _campaign_reports(client: Client) -> dict[str, dict[str, Any]]:
+    _, listing, _ = client.call("GET", "/v1/campaigns", private=True)
+    reports: dict[str, dict[str, Any]] = {}
+    for campaign in listing["campaigns"]:
+        _, report, _ = client.call("GET", f"/v1/campaigns/{campaign['id']}/report", private=True)
+        reports[campaign["id"]] = report
+    return reports
+
+
+def _simulate_conversions(client: Client, rng: random.Random) -> int:
+    """Purchases after the campaigns: contacted customers buy more often than held-out ones (30% vs 12%)."""
+    from shared.dal.models import DecisionModel
+
+    orders = 0
+    for decision in DecisionModel.scan(DecisionModel.outcome.is_in("sent", "held_out")):
+        if decision.campaign_id not in SIMULATED_CAMPAIGNS:
+            continue
+        if rng.random() < (0.30 if decision.outcome == "sent" else 0.12):
+            orders += _order_for(client, decision.customer_id, rng)
+    return orders
+
+
+def _order_for(client: Client, customer_id: str, rng: random.Random) -> int:
+    from shared.dal.models import CustomerModel
+
+    customer = CustomerModel.get(customer_id)
+    if not customer.user_id:
+        return 0
+    status, _, _ = client.call(
+        "POST",
+        "/v1/track",
+        {
+            "userId": customer.user_id,
+            "event": "Order Completed",
+            "properties": {"order_id": f"after-{customer_id}", "total": round(rng.uniform(10, 80), 2)},
+        },
     )
-    return str(body["customer_id"])
+    return int(status == 200)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -53,6 +54,7 @@ class LocalStack:
             print(line, flush=True)
 
     def start(self, background_dispatch: bool = True) -> LocalStack:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
         moto_port = _free_port(self.host)
         self.moto = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
         self.moto.start()
