@@ -16,6 +16,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--once", action="store_true", help="run the scripted demo, print what it did, exit")
     parser.add_argument("--port", type=int, default=8080, help="API port (0: any free port)")
     parser.add_argument("--customers", type=int, default=200, help="CDNOW customers to replay in the demo")
+    parser.add_argument("--seed", action="store_true", help="serve mode: load the demo data first")
+    parser.add_argument(
+        "--score-every",
+        type=float,
+        default=60.0,
+        help="serve mode: minutes between scheduled scoring runs (0: off)",
+    )
     args = parser.parse_args(argv)
 
     if args.once:
@@ -25,7 +32,13 @@ def main(argv: list[str] | None = None) -> int:
             return run_demo(stack, customers=args.customers)
 
     stack = LocalStack(api_port=args.port).start()
+    if args.seed:
+        from infra.local.demo import run_demo
+
+        run_demo(stack, customers=args.customers)
     stopped = threading.Event()
+    if args.score_every > 0:
+        threading.Thread(target=_scheduler, args=(stopped, args.score_every * 60), daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     print(f"Serving on {stack.api_url} — dashboard: {stack.api_url}/dashboard/ — Ctrl-C to stop", flush=True)
     try:
@@ -36,6 +49,21 @@ def main(argv: list[str] | None = None) -> int:
         print("stopping…", flush=True)
         stack.stop()
     return 0
+
+
+def _scheduler(stopped: threading.Event, interval_seconds: float) -> None:
+    """The local stand-in for the EventBridge schedule: a scoring run every interval."""
+    from shared.services import scoring
+
+    while not stopped.wait(interval_seconds):
+        try:
+            result = scoring.run_in_process(progress=print)
+            print(
+                f"scheduled scoring run {result['run_id']}: {result['customers_scored']} customers",
+                flush=True,
+            )
+        except Exception as exc:
+            print(f"scheduled scoring run failed: {exc!r}", flush=True)
 
 
 if __name__ == "__main__":
