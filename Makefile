@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 LAYERS := build/layers/.built
 
-.PHONY: venv layers local demo test lint typecheck unit synth bench clean
+.PHONY: venv layers browser local demo test lint typecheck unit synth bench clean
 
 venv: $(INSTALLED)
 
@@ -20,6 +20,16 @@ layers: $(LAYERS)
 
 $(LAYERS): $(INSTALLED) pyproject.toml infra/build_layers.py
 	$(BIN)/python -m infra.build_layers
+
+# Headless Chromium for the browser tests: Debian's package (Playwright drives it; it never downloads one).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+		else \
+			echo "chromium is missing: run 'sudo apt-get install -y chromium'" >&2; exit 1; \
+		fi; \
+	}
 
 # The main job: the whole stack on this machine, on moto. Ctrl-C stops it.
 local: $(INSTALLED)
@@ -36,12 +46,12 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(BIN)/mypy shared
 
-# The test command (.ci/run calls exactly this): lint, types, unit + integration (moto) + infra tests.
-test: $(INSTALLED) $(LAYERS)
+# The test command (.ci/run calls exactly this): lint, types, unit + integration (moto) + infra + browser tests.
+test: $(INSTALLED) $(LAYERS) browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
 
 node_modules/.bin/cdk: package.json
 	npm install --no-audit --no-fund --loglevel=error

@@ -189,6 +189,9 @@ def run_demo(stack: LocalStack, customers: int = 200, as_of: str = "1998-06-30")
     )
     for segment, count in sorted(summary["segment_counts"].items(), key=lambda item: -item[1]):
         print(f"   {segment:<20} {count:>5}")
+    status, segments, _ = client.call("GET", "/v1/segments", private=True)
+    links = [s for s in segments.get("segments", []) if (s.get("latest_export") or {}).get("download_url")]
+    print(f"   CSV exports written to S3 for {len(links)} segments (presigned links in GET /v1/segments)")
     delivered = stack.drain()
 
     print("5. campaigns fired by the segment changes (consent, caps, hold-out applied):")
@@ -217,6 +220,7 @@ def run_demo(stack: LocalStack, customers: int = 200, as_of: str = "1998-06-30")
                 f"{report['control']['conversion_rate']:.0%}: lift {report['absolute_lift']:+.0%} "
                 f"(95% CI {low:+.0%} .. {high:+.0%})"
             )
+    print(f"Dashboard (while `make local` serves): {stack.api_url}/dashboard/?key={stack.api_key}")
     print(f"Demo finished in {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -12,6 +12,7 @@ from moto.server import ThreadedMotoServer
 
 from infra.local.dispatcher import Dispatcher
 from infra.local.http_adapter import ApiAdapter, make_server
+from infra.local.presigned import enforce_link_expiry
 from infra.local.resources import LocalResources, create_all
 
 LOCAL_API_KEY = "local-api-key"
@@ -26,12 +27,13 @@ def _free_port(host: str) -> int:
 
 def reset_clients() -> None:
     """Forget cached settings and AWS clients (after the environment changed)."""
-    from shared.dal import bus
+    from shared.dal import blobs, bus
     from shared.dal.models import ALL_MODELS
     from shared.settings import get_settings
 
     get_settings.cache_clear()
     bus._client.cache_clear()
+    blobs.client.cache_clear()
     for model in ALL_MODELS:
         model._connection = None
 
@@ -58,6 +60,7 @@ class LocalStack:
         moto_port = _free_port(self.host)
         self.moto = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
         self.moto.start()
+        enforce_link_expiry(self.moto._server)
         self.moto_url = f"http://{self.host}:{moto_port}"
         self.server = make_server(
             ApiAdapter(self.api_key, on_request=self._say if self.verbose else None), self.host, self.api_port

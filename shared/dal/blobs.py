@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.config import Config
 
 from shared.settings import get_settings
 
@@ -16,7 +17,9 @@ if TYPE_CHECKING:
 
 @lru_cache(maxsize=1)
 def client() -> S3Client:
-    return boto3.client("s3", region_name=get_settings().region)
+    # SigV4 everywhere: botocore still signs S3 links with SigV2 in older regions, and buckets created
+    # since mid-2020 refuse SigV2 links.
+    return boto3.client("s3", region_name=get_settings().region, config=Config(signature_version="s3v4"))
 
 
 def put_json(key: str, value: Any) -> None:

@@ -55,4 +55,7 @@ def start_scoring(as_of: date | None, total_segments: int) -> dict[str, Any]:
     from shared.services import scoring  # local mode only: numpy/scipy are not in the API's layer
 
     scoring.run_in_process(as_of, total_segments, run_id=run_id)
+    from shared.services import exports  # the state machine's last step, in local mode
+
+    exports.export_scoring_run(run_id)
     return view(run_id)

@@ -1,0 +1,178 @@
+"""The marketing dashboard in a real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright):
+after a scoring run and its export, the page shows the RFM heat map, segments with download links that
+work, the funnel and campaign results. Saves a screenshot to artifacts/dashboard.png."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.local.demo import Client, cdnow_orders
+from infra.local.dispatcher import load_handler
+from infra.local.lambda_context import LocalContext
+from infra.local.stack import LocalStack
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("RM_CHROMIUM") or (
+    "/usr/bin/chromium"
+    if Path("/usr/bin/chromium").exists()
+    else shutil.which("chromium") or "/usr/bin/chromium"
+)
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+AS_OF = "1998-06-30"
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make test` installs Debian's chromium package"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@pytest.fixture(scope="module")
+def scored_and_exported(stack: LocalStack, client: Client) -> dict[str, Any]:
+    prefix = f"dash-{uuid.uuid4().hex[:6]}"
+    calls = cdnow_orders(60)
+    for call in calls:
+        call["userId"] = f"{prefix}-{call['userId']}"
+        call["properties"]["order_id"] = f"{prefix}-{call['properties']['order_id']}"
+    for start in range(0, len(calls), 100):
+        status, body, _ = client.call("POST", "/v1/batch", {"batch": calls[start : start + 100]})
+        assert status == 200, body
+    stack.drain()
+    status, run, _ = client.call("POST", "/v1/scoring/runs", {"as_of": AS_OF, "segments": 2}, private=True)
+    assert status == 202, run
+    assert run["status"] == "succeeded", run
+    exported = load_handler("export")(
+        {"trigger": "scoring_run", "run_id": run["run_id"]}, LocalContext("export")
+    )
+    assert exported["status"] == "succeeded", exported
+    return {"run": run, "export_id": exported["export_id"]}
+
+
+def _open_dashboard(browser: Any, url: str) -> tuple[Any, Any, list[str]]:
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    page.goto(url, wait_until="domcontentloaded")
+    return context, page, problems
+
+
+def test_dashboard_shows_heat_map_segments_links_funnel_and_campaigns(
+    browser: Any, stack: LocalStack, client: Client, scored_and_exported: dict[str, Any]
+) -> None:
+    run = scored_and_exported["run"]
+    summary = run["summary"]
+    context, page, problems = _open_dashboard(browser, f"{stack.api_url}/dashboard/?key={stack.api_key}")
+    try:
+        page.wait_for_selector("#app[data-state='ready']", timeout=TIMEOUT_MS)
+        assert "key=" not in page.url  # the key moved to sessionStorage, out of the address bar
+        assert page.get_by_test_id("run-id").inner_text() == run["run_id"]
+
+        # RFM heat map: 25 cells, each with the run summary's count.
+        cells = page.locator("[data-testid^='rfm-cell-']")
+        assert cells.count() == 25
+        for r in range(1, 6):
+            for f in range(1, 6):
+                cell = page.get_by_test_id(f"rfm-cell-{r}{f}")
+                expected = int(summary["rfm_grid"].get(f"{r}{f}", 0))
+                assert int(cell.get_attribute("data-count") or -1) == expected
+                assert cell.inner_text().replace(",", "") == str(expected)
+        assert sum(int(c.get_attribute("data-count") or 0) for c in cells.all()) == sum(
+            summary["segment_counts"].values()
+        )
+
+        # Pareto share of the top 20 %.
+        share = summary["pareto_top20_revenue_share"]
+        assert page.get_by_test_id("pareto-share").inner_text() == f"{share * 100:.1f} %"
+
+        # Segments: sizes, and a download link to this run's export that really downloads the CSV.
+        from shared.services.exports import slug
+
+        present = {s: n for s, n in summary["segment_counts"].items() if n}
+        for segment, count in present.items():
+            key = slug(segment)
+            assert page.get_by_test_id(f"segment-count-{key}").inner_text().replace(",", "") == str(count)
+            link = page.get_by_test_id(f"download-{key}")
+            assert link.count() == 1
+            href = link.get_attribute("href") or ""
+            assert "X-Amz-Expires=" in href
+            assert scored_and_exported["export_id"] in (link.get_attribute("title") or "")
+            response = page.request.get(href)
+            assert response.status == 200
+            assert response.body().startswith(b"customer_id,email,first_name,last_name,consent_email")
+        assert page.get_by_test_id("download-prospects").count() == 1
+
+        # Funnel: one bar per stage, counts from the run.
+        for stage in ("subscriber", "lead", "marketing_qualified", "customer"):
+            item = page.get_by_test_id(f"funnel-{stage}")
+            assert int(item.get_attribute("data-count") or -1) == int(summary["stage_counts"].get(stage, 0))
+
+        # Campaign results: one row per campaign of the catalogue, with its report.
+        status, listing, _ = client.call("GET", "/v1/campaigns", private=True)
+        assert status == 200
+        for campaign in listing["campaigns"]:
+            row = page.get_by_test_id(f"campaign-row-{campaign['id']}")
+            assert row.count() == 1
+            sent = page.get_by_test_id(f"campaign-sent-{campaign['id']}").inner_text()
+            assert sent.isdigit(), sent
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+        # "Export now" runs an export and the segment's link then points to the new file.
+        biggest = slug(max(present, key=lambda s: present[s]))
+        page.get_by_test_id(f"export-{biggest}").click()
+        page.wait_for_function(
+            "([id, old]) => !document.querySelector(`[data-testid='download-${id}']`).title.includes(old)",
+            arg=[biggest, scored_and_exported["export_id"]],
+            timeout=TIMEOUT_MS,
+        )
+        assert "succeeded" in page.locator("#status").inner_text()
+        assert problems == []
+    finally:
+        context.close()
+
+
+def test_dashboard_asks_for_the_key_and_uses_the_one_entered(
+    browser: Any, stack: LocalStack, scored_and_exported: dict[str, Any]
+) -> None:
+    context, page, problems = _open_dashboard(browser, f"{stack.api_url}/dashboard/")
+    try:
+        page.wait_for_selector("#app[data-state='needs-key']", timeout=TIMEOUT_MS)
+        page.fill("#api-key", "wrong-key")
+        page.click("#save-key")
+        page.wait_for_selector("#app[data-state='error']", timeout=TIMEOUT_MS)
+        assert "API key" in page.locator("#status").inner_text()
+        page.fill("#api-key", stack.api_key)
+        page.click("#save-key")
+        page.wait_for_selector("#app[data-state='ready']", timeout=TIMEOUT_MS)
+        assert page.get_by_test_id("rfm-cell-55").count() == 1
+        assert [p for p in problems if "403" not in p] == []  # the wrong key's 403 is logged by Chromium
+    finally:
+        context.close()
