@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -16,28 +16,11 @@ from functions.common.http import ApiError, json_response, register_error_handle
 from functions.common.observability import logger, metrics
 from functions.common.tracing import tracer
 from shared.services import campaigns, customers, exports, runs
-from shared.services.campaigns import CampaignNotFoundError
-from shared.services.customers import CustomerNotFoundError
-from shared.services.exports import ExportNotFoundError, ExportRequest, SegmentNotFoundError
-from shared.services.runs import RunNotFoundError
+from shared.services.errors import NotFoundError
+from shared.services.exports import ExportRequest, SegmentNotFoundError
 
 app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app)
-
-
-@app.exception_handler(RunNotFoundError)
-def _run_not_found(exc: RunNotFoundError) -> Response[Any]:
-    return json_response(404, {"message": f"run {exc} not found"})
-
-
-@app.exception_handler(CampaignNotFoundError)
-def _campaign_not_found(exc: CampaignNotFoundError) -> Response[Any]:
-    return json_response(404, {"message": f"campaign {exc} not found"})
-
-
-@app.exception_handler(CustomerNotFoundError)
-def _not_found(exc: CustomerNotFoundError) -> Response[Any]:
-    return Response(404, content_types.APPLICATION_JSON, {"message": f"customer {exc} not found"})
 
 
 @app.get(
@@ -116,15 +99,12 @@ def campaign_report(campaign_id: str) -> dict[str, Any]:
     return campaigns.report(campaign_id).model_dump(mode="json")
 
 
-@app.exception_handler(SegmentNotFoundError)
-def _segment_not_found(exc: SegmentNotFoundError) -> Response[Any]:
-    known = ", ".join(exports.EXPORT_SEGMENTS)
-    return json_response(404, {"message": f"segment {exc} not found; expected one of {known}"})
-
-
-@app.exception_handler(ExportNotFoundError)
-def _export_not_found(exc: ExportNotFoundError) -> Response[Any]:
-    return json_response(404, {"message": f"export {exc} not found"})
+@app.exception_handler(NotFoundError)
+def _not_found(exc: NotFoundError) -> Response[Any]:
+    message = exc.message
+    if isinstance(exc, SegmentNotFoundError):
+        message += f"; expected one of {', '.join(exports.EXPORT_SEGMENTS)}"
+    return json_response(404, {"message": message})
 
 
 @app.get(

@@ -18,11 +18,12 @@ from shared.dal.bus import publish
 from shared.dal.customers import CONSENT_ATTRIBUTES
 from shared.dal.models import DecisionModel
 from shared.events import BusEvent, CampaignTriggered
+from shared.services.errors import NotFoundError
 from shared.services.tracking import unsubscribe_url
 
 
-class CampaignNotFoundError(LookupError):
-    pass
+class CampaignNotFoundError(NotFoundError):
+    kind = "campaign"
 
 
 def sync_catalogue(now: datetime | None = None) -> Catalogue:

@@ -8,10 +8,11 @@ from pynamodb.models import Model
 
 from shared.dal import customers, decisions, identities, interactions, scores
 from shared.dal.customers import CONSENT_ATTRIBUTES
+from shared.services.errors import NotFoundError
 
 
-class CustomerNotFoundError(LookupError):
-    pass
+class CustomerNotFoundError(NotFoundError):
+    kind = "customer"
 
 
 def _plain(model: Model | None, drop: tuple[str, ...] = ()) -> dict[str, Any]:

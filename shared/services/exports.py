@@ -48,6 +48,7 @@ from shared.campaigns.catalogue import SEGMENTS
 from shared.dal import blobs, runs
 from shared.dal import exports as store
 from shared.dal.models import CustomerModel, RunModel, ScoreModel
+from shared.services.errors import NotFoundError
 from shared.services.runs import RunNotFoundError
 from shared.settings import get_settings
 
@@ -87,12 +88,12 @@ _ROWS_PER_CHUNK = 1000
 _PROGRESS_EVERY = 50_000
 
 
-class SegmentNotFoundError(LookupError):
-    pass
+class SegmentNotFoundError(NotFoundError):
+    kind = "segment"
 
 
-class ExportNotFoundError(LookupError):
-    pass
+class ExportNotFoundError(NotFoundError):
+    kind = "export"
 
 
 def slug(segment: str) -> str:

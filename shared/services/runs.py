@@ -10,11 +10,12 @@ from typing import Any
 import boto3
 
 from shared.dal import runs
+from shared.services.errors import NotFoundError
 from shared.settings import get_settings
 
 
-class RunNotFoundError(LookupError):
-    pass
+class RunNotFoundError(NotFoundError):
+    kind = "run"
 
 
 def view(run_id: str) -> dict[str, Any]:
