@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -184,13 +185,14 @@ def handle_event(event: BusEvent, now: datetime | None = None) -> list[Decision]
     return _apply(match_event(catalogue, event, now), catalogue, now)
 
 
-def sweep(now: datetime | None = None) -> dict[str, int]:
-    """Daily: inactivity and date triggers for every customer, and deferred decisions now due."""
+def sweep(now: datetime | None = None, only: Collection[str] | None = None) -> dict[str, int]:
+    """Daily: inactivity and date triggers for every customer (or ``only`` these), and deferred decisions
+    now due."""
     now = now or datetime.now(UTC)
     catalogue = live_catalogue()
     counts: dict[str, int] = defaultdict(int)
     for customer_item in customers.scan_segment(0, 1):
-        if customer_item.merged_into:
+        if customer_item.merged_into or (only is not None and customer_item.customer_id not in only):
             continue
         view = customer_view(customer_item.customer_id)
         if view is None:
@@ -199,6 +201,8 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             counts[decision.outcome] += 1
     outgoing: list[BusEvent] = []
     for item in store.due_deferred(now):
+        if only is not None and item.customer_id not in only:
+            continue
         campaign = catalogue.get(item.campaign_id)
         customer = customer_view(item.customer_id)
         if campaign is None or customer is None or item.send_after is None:

@@ -136,7 +136,8 @@ def test_purchases_to_segments_events_and_campaigns(stack: LocalStack, client: C
 
 def test_campaign_report_measures_lift_against_the_hold_out(stack: LocalStack, client: Client) -> None:
     """Seeded: treatment 30/100 converted, control 10/100 -> lift 0.20 with a CI around it."""
-    campaign = "first-purchase-anniversary"  # only the daily sweep triggers it, which no other test runs
+    # Only a sweep over everyone triggers it (inactive for a year), which no other test runs.
+    campaign = "re-permission"
     decided = datetime.now(UTC) - timedelta(days=40)
     run = uuid.uuid4().hex[:6]
     for group, size, converting in (("sent", 100, 30), ("held_out", 100, 10)):
