@@ -27,19 +27,8 @@ from collections.abc import Iterator
 from typing import Any
 from urllib import error, request
 
-SEGMENTS = (
-    "Champions",
-    "Loyal",
-    "Potential loyalist",
-    "New customers",
-    "Promising",
-    "Need attention",
-    "About to sleep",
-    "At risk",
-    "Can't lose them",
-    "Hibernating",
-    "Lost",
-)
+from shared.scoring.segment_names import SEGMENTS
+
 CONSENT = ("granted", None, "pending", None, "revoked")
 
 

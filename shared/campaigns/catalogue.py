@@ -21,23 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from shared.campaigns.customer import AUDIENCE_FIELDS
 from shared.events import Channel
+from shared.scoring.segment_names import SEGMENTS
 
 CampaignChannel = Literal["email", "sms", "webhook"]
 Operator = Literal["eq", "ne", "gt", "gte", "lt", "lte", "in", "exists"]
 
-SEGMENTS: Final[tuple[str, ...]] = (
-    "Champions",
-    "Loyal",
-    "Potential loyalist",
-    "New customers",
-    "Promising",
-    "Need attention",
-    "About to sleep",
-    "At risk",
-    "Can't lose them",
-    "Hibernating",
-    "Lost",
-)
 """The RFM segment names produced by scoring; segment triggers are validated against them."""
 
 DEFAULT_CATALOGUE: Final[str] = "catalogue.yaml"

@@ -50,6 +50,20 @@ from shared.scoring.distribution import (
     DistributionSummary,
     QuintileBreakpoints,
 )
+from shared.scoring.segment_names import (
+    ABOUT_TO_SLEEP,
+    AT_RISK,
+    CANT_LOSE_THEM,
+    CHAMPIONS,
+    HIBERNATING,
+    LOST,
+    LOYAL,
+    NEED_ATTENTION,
+    NEW_CUSTOMERS,
+    POTENTIAL_LOYALIST,
+    PROMISING,
+    SEGMENTS,
+)
 
 __all__ = [
     "SEGMENTS",
@@ -62,32 +76,6 @@ __all__ = [
     "score_population",
     "segment_for",
 ]
-
-CHAMPIONS = "Champions"
-LOYAL = "Loyal"
-POTENTIAL_LOYALIST = "Potential loyalist"
-NEW_CUSTOMERS = "New customers"
-PROMISING = "Promising"
-NEED_ATTENTION = "Need attention"
-ABOUT_TO_SLEEP = "About to sleep"
-AT_RISK = "At risk"
-CANT_LOSE_THEM = "Can't lose them"
-HIBERNATING = "Hibernating"
-LOST = "Lost"
-
-SEGMENTS: tuple[str, ...] = (
-    CHAMPIONS,
-    LOYAL,
-    POTENTIAL_LOYALIST,
-    NEW_CUSTOMERS,
-    PROMISING,
-    NEED_ATTENTION,
-    ABOUT_TO_SLEEP,
-    AT_RISK,
-    CANT_LOSE_THEM,
-    HIBERNATING,
-    LOST,
-)
 
 # SEGMENT_GRID[fm - 1][r - 1]: rows FM = 1..5 (bottom to top of the docstring table), columns R = 1..5.
 SEGMENT_GRID: tuple[tuple[str, str, str, str, str], ...] = (

@@ -44,10 +44,10 @@ from pydantic import (
     model_validator,
 )
 
-from shared.campaigns.catalogue import SEGMENTS
 from shared.dal import blobs, runs
 from shared.dal import exports as store
 from shared.dal.models import CustomerModel, RunModel, ScoreModel
+from shared.scoring.segment_names import SEGMENTS
 from shared.services.errors import NotFoundError
 from shared.services.runs import RunNotFoundError
 from shared.settings import get_settings
