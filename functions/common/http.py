@@ -6,6 +6,15 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PynamoDBException
+
+from functions.common.observability import logger
+from shared.dal.bus import PublishError
+from shared.dal.errors import is_transient_failure
+
+# Seconds a client should wait before retrying a request refused because AWS was busy.
+RETRY_AFTER_SECONDS = 2
 
 
 class ApiError(Exception):
@@ -38,3 +47,19 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
         ]
         message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
         return json_response(422, {"message": message, "errors": problems})
+
+    def _aws_failure(exc: Exception) -> Response[Any]:
+        if not is_transient_failure(exc):
+            raise exc  # a real fault: the function fails, its error alarm sees it
+        # Throttling or a brief AWS failure that outlasted the SDK's retries. Nothing the request
+        # committed is lost and a retry of the same request stores nothing twice (writes are keyed by
+        # event id), so tell the client to retry instead of answering a bare 502.
+        logger.warning("AWS busy; answering 503", exc_info=exc)
+        return json_response(
+            503,
+            {"message": "The service is busy; retry the same request shortly."},
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    for error_type in (PynamoDBException, ClientError, BotoCoreError, PublishError):
+        app.exception_handler(error_type)(_aws_failure)

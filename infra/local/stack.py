@@ -10,6 +10,7 @@ from types import TracebackType
 
 from moto.server import ThreadedMotoServer
 
+from infra.local import faults
 from infra.local.dispatcher import Dispatcher
 from infra.local.http_adapter import ApiAdapter, make_server
 from infra.local.presigned import enforce_link_expiry
@@ -61,6 +62,7 @@ class LocalStack:
         self.moto = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
         self.moto.start()
         enforce_link_expiry(self.moto._server)
+        self.faults = faults.install(self.moto._server)  # tests inject AWS faults through it
         self.moto_url = f"http://{self.host}:{moto_port}"
         self.server = make_server(
             ApiAdapter(self.api_key, on_request=self._say if self.verbose else None), self.host, self.api_port

@@ -1,5 +1,44 @@
-"""Recognising DynamoDB outcomes that are not failures (a condition that did not hold)."""
+"""Recognising DynamoDB and AWS outcomes: conditions that did not hold, and transient failures."""
+
+from __future__ import annotations
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+# Error codes that mean "the service is busy or briefly failing": the same request may succeed later.
+TRANSIENT_ERROR_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "TransactionConflictException",
+        "InternalServerError",
+        "InternalFailure",
+        "ServiceUnavailable",
+        "SlowDown",
+    }
+)
 
 
 def is_conditional_failure(exc: Exception) -> bool:
     return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
+def is_transient_failure(exc: BaseException) -> bool:
+    """Throttling, a 5xx or a network failure that outlasted the SDK's own retries (PynamoDB wraps the
+    botocore error in ``cause``); a bus publish that EventBridge kept refusing counts too."""
+    from shared.dal.bus import PublishError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, PublishError | BotoCoreError):
+            return True
+        if isinstance(current, ClientError):
+            error = current.response.get("Error", {})
+            status = current.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            return error.get("Code") in TRANSIENT_ERROR_CODES or status >= 500
+        current = getattr(current, "cause", None) or current.__cause__
+    return False

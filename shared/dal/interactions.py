@@ -47,6 +47,10 @@ def put_new(item: InteractionModel) -> bool:
     return True
 
 
+def exists(customer_id: str, event_id: str) -> bool:
+    return InteractionModel.count(customer_id, InteractionModel.event_key == event_key(event_id)) > 0
+
+
 def for_customer(customer_id: str) -> Iterator[InteractionModel]:
     yield from InteractionModel.query(customer_id)
 

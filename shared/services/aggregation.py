@@ -27,12 +27,14 @@ def stored_interaction(image: Mapping[str, Any]) -> StoredInteraction:
 def apply(image: Mapping[str, Any], sequence_number: str) -> InteractionTracked | None:
     """Count a new interaction in its customer's aggregates (a no-op when already counted).
 
-    Returns the bus event to publish when campaigns may react to it.
+    Returns the bus event to publish when campaigns may react to it, also when the record was already
+    counted: a record is only redelivered when its batch failed, possibly before or while its events
+    were published, so publishing is at least once (consumers key their work on ``event_id``).
     """
     item = stored_interaction(image)
     delta = delta_of([item], get_settings().engagement_half_life_days)
-    applied = customers.apply_aggregates(item.customer_id, delta, sequence_number, sequence_number)
-    if not applied or item.kind not in CAMPAIGN_RELEVANT_KINDS or image.get("merged_from"):
+    customers.apply_aggregates(item.customer_id, delta, sequence_number, sequence_number)
+    if item.kind not in CAMPAIGN_RELEVANT_KINDS or image.get("merged_from"):
         return None
     properties = image.get("properties") or {}
     products = properties.get("products") or []

@@ -81,14 +81,16 @@ def unsubscribe_url(customer_id: str, channel: str = "email", base_url: str | No
 def track(batch: list[Interaction], base_url: str | None = None) -> list[TrackResult]:
     """Store a batch of validated interactions. Safe to retry: a replay stores and sends nothing new.
 
-    For each interaction the profile and consent are written first and the interaction last: the
-    interaction is the commit point, so a request that fails half-way is completed by its retry.
+    For each interaction the profile and consent are written first, then its events published, and the
+    interaction stored last: the interaction is the commit point, so a request that fails half-way is
+    completed by its retry (which republishes a confirmation request an earlier attempt may not have
+    published; the email channel sends each one once).
     """
     settings = get_settings()
     now = datetime.now(UTC)
     results: list[TrackResult] = []
-    events: list[BusEvent] = []
     for interaction in batch:
+        events: list[BusEvent] = []
         customer_id, linked, is_new = _resolve_customer(interaction, now)
         profile = dict(interaction.profile)
         user_id = interaction.identifiers.user_id
@@ -101,7 +103,11 @@ def track(batch: list[Interaction], base_url: str | None = None) -> list[TrackRe
             changed = customers.set_consent(
                 customer_id, request.channel, record, keep_granted=request.status != "revoked"
             )
-            if changed and request.status == "pending" and profile.get("email"):
+            if (
+                request.status == "pending"
+                and profile.get("email")
+                and (changed or _unfinished_by_earlier_attempt(customer_id, request.channel, interaction))
+            ):
                 events.append(
                     ConsentConfirmationRequested(
                         customer_id=customer_id,
@@ -112,12 +118,22 @@ def track(batch: list[Interaction], base_url: str | None = None) -> list[TrackRe
                         form_id=interaction.source.removeprefix("form:"),
                     )
                 )
+        if events:
+            publish(events)
         item = interactions.to_model(customer_id, interaction, settings.interaction_ttl_days)
         stored = interactions.put_new(item)
         results.append(TrackResult(customer_id, interaction.event_id, stored))
-    if events:
-        publish(events)
     return results
+
+
+def _unfinished_by_earlier_attempt(customer_id: str, channel: str, interaction: Interaction) -> bool:
+    """Whether an earlier attempt of this same request set the consent record but failed before its
+    commit point (the interaction is not stored), so its confirmation request may never have gone out."""
+    customer = customers.get(customer_id)
+    record = getattr(customer, f"consent_{channel}", None) if customer is not None else None
+    if record is None or record.as_dict().get("event_id") != interaction.event_id:
+        return False
+    return not interactions.exists(customer_id, interaction.event_id)
 
 
 def change_consent(token: str, purpose: tokens.Purpose, source: str) -> tuple[str, str, bool]:

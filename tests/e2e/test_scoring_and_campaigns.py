@@ -3,51 +3,18 @@ SegmentChanged events on the bus (through an SQS target) -> campaigns decided, e
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-import boto3
 import pytest
 
 from infra.local.demo import Client, cdnow_orders
 from infra.local.stack import LocalStack
 from shared.dal.models import DecisionModel, IdentityModel, InteractionModel
-from shared.events import SOURCE
-from shared.settings import get_settings
-from tests.helpers import daytime_zone
+from tests.helpers import bus_tap, daytime_zone, drain_queue
 
 AS_OF = "1998-06-30"
-
-
-def _bus_tap(detail_type: str) -> tuple[Any, str]:
-    """An SQS queue subscribed to one detail-type on the bus (as a consumer team would add one)."""
-    settings = get_settings()
-    sqs = boto3.client("sqs", region_name=settings.region)
-    events = boto3.client("events", region_name=settings.region)
-    name = f"tap-{detail_type}-{uuid.uuid4().hex[:6]}"
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(
-        Name=name,
-        EventBusName=settings.event_bus_name,
-        EventPattern=json.dumps({"source": [SOURCE], "detail-type": [detail_type]}),
-    )
-    events.put_targets(Rule=name, EventBusName=settings.event_bus_name, Targets=[{"Id": "tap", "Arn": arn}])
-    return sqs, url
-
-
-def _drain_queue(sqs: Any, url: str) -> list[dict[str, Any]]:
-    bodies: list[dict[str, Any]] = []
-    while True:
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            return bodies
-        for message in messages:
-            bodies.append(json.loads(message["Body"]))
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
 
 
 def _subscribe(stack: LocalStack, client: Client, user_id: str, email: str) -> None:
@@ -65,7 +32,7 @@ def _subscribe(stack: LocalStack, client: Client, user_id: str, email: str) -> N
 
 def test_purchases_to_segments_events_and_campaigns(stack: LocalStack, client: Client) -> None:
     run = uuid.uuid4().hex[:6]
-    sqs, tap = _bus_tap("SegmentChanged")
+    sqs, tap = bus_tap("SegmentChanged")
     calls = cdnow_orders(80)
     for call in calls:
         call["userId"] = f"{run}-{call['userId']}"
@@ -100,7 +67,7 @@ def test_purchases_to_segments_events_and_campaigns(stack: LocalStack, client: C
         segments[customer_id] = scores["segment"]
     assert len(set(segments.values())) >= 4  # 80 real customers spread over the grid
 
-    changed = [e for e in _drain_queue(sqs, tap) if e["detail"]["customer_id"] in segments]
+    changed = [e for e in drain_queue(sqs, tap) if e["detail"]["customer_id"] in segments]
     assert {e["detail"]["customer_id"]: e["detail"]["segment"] for e in changed} == segments
     assert all(e["detail"]["run_id"] == result["run_id"] for e in changed)
 
@@ -129,7 +96,7 @@ def test_purchases_to_segments_events_and_campaigns(stack: LocalStack, client: C
     # A second run with nothing new: no score rewritten for these customers, no new events, no new sends.
     status, _, _ = client.call("POST", "/v1/scoring/runs", {"as_of": AS_OF, "segments": 2}, private=True)
     assert status == 202
-    assert [e for e in _drain_queue(sqs, tap) if e["detail"]["customer_id"] in segments] == []
+    assert [e for e in drain_queue(sqs, tap) if e["detail"]["customer_id"] in segments] == []
     stack.drain()
     assert len([d for cid in segments for d in DecisionModel.query(cid)]) == len(decisions)
 
