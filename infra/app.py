@@ -47,7 +47,10 @@ def build_app(
     ``build/app`` on every synth, so the asset never lags behind the sources.
     """
     app = App(context=context, outdir=outdir)
-    config: StageConfig = load_config(node=app.node)
+    try:
+        config: StageConfig = load_config(node=app.node)
+    except ValueError as exc:  # a one-line message for `cdk synth/deploy` rather than a traceback
+        raise SystemExit(f"Invalid stage configuration: {exc}") from exc
     if app_dir is None:
         app_dir = build_layers.stage_app()
     if not build_layers.layers_ready():
@@ -60,6 +63,7 @@ def build_app(
         layers_dir=build_layers.LAYERS_DIR,
         env=environment(),
         description=f"Relationship-marketing engine ({config.stage})",
+        termination_protection=config.deletion_protection,
     )
     pack = None
     if nag:

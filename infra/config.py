@@ -6,7 +6,9 @@ Select a stage with ``cdk synth -c stage=prod``. Every field can be overridden f
 
     "stages": {"prod": {"sender_email": "hello@example.com", "allowed_origins": ["https://www.example.com"]}}
 
-Lists may be given as JSON arrays or comma-separated strings; booleans as true/false.
+Lists may be given as JSON arrays or comma-separated strings; booleans as true/false. ``prod`` has no
+usable default for ``write_keys`` and ``sender_email`` (:data:`REQUIRED_SETTINGS`): synth fails until they
+are given.
 """
 
 from __future__ import annotations
@@ -53,7 +55,8 @@ class StageConfig:
     api_cloudwatch_role: bool = True
     waf_enabled: bool = False
     waf_rate_limit: int = 1000  # requests per 5 minutes per client IP
-    # Data protection.
+    # Data protection: retain_data keeps tables, buckets, log groups and the token secret when the stack
+    # is deleted; deletion_protection turns on DynamoDB deletion protection and stack termination protection.
     retain_data: bool = False
     deletion_protection: bool = False
     log_retention_days: int = 30
@@ -89,6 +92,11 @@ STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
         "write_keys": (),
     },
 }
+
+
+# Settings a stage has no usable default for: without them it would deploy a stack that cannot work (no
+# write key accepted, no verified SES sender), so they must be given in context (``-c`` or ``stages``).
+REQUIRED_SETTINGS: dict[str, tuple[str, ...]] = {"dev": (), "prod": ("write_keys", "sender_email")}
 
 
 def _coerce(name: str, annotation: Any, value: Any) -> Any:
@@ -139,17 +147,27 @@ def load_config(context: dict[str, Any] | None = None, *, node: Any = None) -> S
     per_stage = get("stages") or {}
     if isinstance(per_stage, str):
         per_stage = json.loads(per_stage)
-    values.update(per_stage.get(stage, {}))
+    stage_values = dict(per_stage.get(stage, {}))
+    values.update(stage_values)
+    explicit = set(stage_values)
     for f in dataclasses.fields(StageConfig):
         if f.name == "stage":
             continue
         override = get(f.name)
         if override is not None:
             values[f.name] = override
+            explicit.add(f.name)
     unknown = set(values) - set(hints)
     if unknown:
         raise ValueError(f"unknown stage settings: {sorted(unknown)}")
     coerced = {name: _coerce(name, hints[name], value) for name, value in values.items()}
+    missing = [n for n in REQUIRED_SETTINGS[stage] if n not in explicit or not coerced[n]]
+    if missing:
+        raise ValueError(
+            f"the {stage} stage needs {' and '.join(missing)} set explicitly and non-empty, e.g. "
+            "-c write_keys=KEY1,KEY2 -c sender_email=hello@your-verified-domain.com "
+            f'(or in cdk.json: "stages": {{"{stage}": {{...}}}})'
+        )
     config = StageConfig(stage=stage, **coerced)
     _validate(config)
     return config

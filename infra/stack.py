@@ -116,6 +116,7 @@ class RelationshipMarketingStack(Stack):
 
         CfnOutput(self, "EventBusName", value=self.routing.bus.event_bus_name)
         CfnOutput(self, "ExportsBucketName", value=self.exports.bucket.bucket_name)
+        CfnOutput(self, "AccessLogsBucketName", value=self.exports.access_logs_bucket.bucket_name)
         CfnOutput(self, "ScoringStateMachineArn", value=self.scoring.state_machine.state_machine_arn)
         for logical_name, table in self.data.tables.items():
             CfnOutput(self, f"{logical_name}TableName", value=table.table_name)

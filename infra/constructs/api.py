@@ -258,7 +258,10 @@ class Api(Construct):
                 f"WAF is disabled for the {config.stage} stage by configuration (waf_enabled=false); "
                 "stage and method throttling still apply. Enable it with -c waf_enabled=true.",
             )
-        CfnOutput(self, "ApiUrl", value=self.base_url, description="Base URL of the API (routes below /v1)")
+        api_url = CfnOutput(
+            self, "ApiUrl", value=self.base_url, description="Base URL of the API (routes below /v1)"
+        )
+        api_url.override_logical_id("ApiUrl")  # a stable output name for scripts and the README
 
     def _web_acl(self, config: StageConfig) -> wafv2.CfnWebACL:
         metric = f"rm-{config.stage}-api"

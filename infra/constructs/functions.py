@@ -206,7 +206,6 @@ class EngineFunction(Construct):
                 "POWERTOOLS_LOG_LEVEL": "INFO",
             },
         )
-        self.function.node.add_dependency(self.role)
         wildcard_actions = "xray:PutTraceSegments/PutTelemetryRecords (active tracing)"
         if extra_wildcard_actions:
             wildcard_actions += f" and {extra_wildcard_actions}"

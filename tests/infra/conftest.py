@@ -24,8 +24,14 @@ from infra import build_layers
 from infra.app import build_app, cdk_json_context
 from infra.stack import RelationshipMarketingStack
 
-# Alarm email set so the SNS topic path is synthesised too.
-PROD_CONTEXT = {"stage": "prod", "alarm_email": "ops@example.com", "write_keys": "prod-key"}
+# prod's required settings (infra.config.REQUIRED_SETTINGS); alarm email set so the SNS topic path is
+# synthesised too.
+PROD_CONTEXT = {
+    "stage": "prod",
+    "write_keys": "prod-key",
+    "sender_email": "hello@example.com",
+    "alarm_email": "ops@example.com",
+}
 
 
 @dataclass

@@ -11,6 +11,8 @@ from aws_cdk import RemovalPolicy
 from infra import build_layers
 from infra.config import load_config
 
+from .conftest import Synth
+
 
 def test_dev_defaults() -> None:
     config = load_config({})
@@ -23,11 +25,43 @@ def test_dev_defaults() -> None:
     assert config.alarm_email is None
 
 
+PROD_REQUIRED = {"write_keys": "k1", "sender_email": "hello@example.com"}
+
+
 def test_prod_retains_and_protects() -> None:
-    config = load_config({"stage": "prod"})
+    config = load_config({"stage": "prod", **PROD_REQUIRED})
     assert config.removal_policy == RemovalPolicy.RETAIN
     assert config.deletion_protection
     assert config.waf_enabled
+    assert config.allowed_origins == ()
+    assert config.allowed_redirect_hosts == ()
+
+
+@pytest.mark.parametrize(
+    ("context", "missing"),
+    [
+        ({}, "write_keys and sender_email"),
+        ({"sender_email": "hello@example.com"}, "write_keys"),
+        ({"write_keys": "k1"}, "sender_email"),
+        ({"write_keys": "", "sender_email": "hello@example.com"}, "write_keys"),
+        ({"write_keys": "[]", "sender_email": "hello@example.com"}, "write_keys"),
+        ({"stages": {"dev": PROD_REQUIRED}}, "write_keys and sender_email"),  # another stage's settings
+    ],
+)
+def test_prod_requires_write_keys_and_sender(context: dict[str, Any], missing: str) -> None:
+    """Without them prod would deploy a stack that accepts no event and cannot send email."""
+    with pytest.raises(ValueError, match=f"prod stage needs {missing} set explicitly"):
+        load_config({"stage": "prod", **context})
+
+
+@pytest.mark.parametrize(
+    "context",
+    [PROD_REQUIRED, {"stages": {"prod": {"write_keys": ["k1"], "sender_email": "hello@example.com"}}}],
+)
+def test_prod_required_settings_from_context_or_stages(context: dict[str, Any]) -> None:
+    config = load_config({"stage": "prod", **context})
+    assert config.write_keys == ("k1",)
+    assert config.sender_email == "hello@example.com"
 
 
 def test_overrides_from_context() -> None:
@@ -56,6 +90,19 @@ def test_overrides_from_context() -> None:
 def test_invalid_config(context: dict[str, Any]) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - each case has its own message
         load_config(context)
+
+
+def test_prod_stack_is_protected(dev: Synth, prod: Synth) -> None:
+    assert prod.stack.termination_protection is True
+    assert dev.stack.termination_protection is False
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_outputs_the_deploy_instructions_use(request: pytest.FixtureRequest, stage: str) -> None:
+    """README.md (Deploy) reads these stack outputs by name."""
+    synth: Synth = request.getfixturevalue(stage)
+    outputs = synth.template.to_json()["Outputs"]
+    assert {"ApiUrl", "ExportsBucketName", "AccessLogsBucketName"} <= set(outputs)
 
 
 def test_layers_follow_pyproject() -> None:
