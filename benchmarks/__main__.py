@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("bench_tracking", "bench_scoring_compute", "bench_scoring_run", "bench_export")
+BENCHMARKS = ("bench_tracking", "bench_scoring_compute", "bench_scoring_run", "bench_export", "bench_load")
 
 
 def main(argv: list[str]) -> int:

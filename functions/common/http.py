@@ -11,6 +11,7 @@ from pynamodb.exceptions import PynamoDBException
 
 from functions.common.observability import logger
 from shared.dal.bus import PublishError
+from shared.dal.customers import ProfileErasedError
 from shared.dal.errors import is_transient_failure
 
 # Seconds a client should wait before retrying a request refused because AWS was busy.
@@ -49,9 +50,10 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
         return json_response(422, {"message": message, "errors": problems})
 
     def _aws_failure(exc: Exception) -> Response[Any]:
-        if not is_transient_failure(exc):
+        if not isinstance(exc, ProfileErasedError) and not is_transient_failure(exc):
             raise exc  # a real fault: the function fails, its error alarm sees it
-        # Throttling or a brief AWS failure that outlasted the SDK's retries. Nothing the request
+        # Throttling or a brief AWS failure that outlasted the SDK's retries, or a request that met the
+        # person's erasure half-way (retried, it is a new person). Nothing the request
         # committed is lost and a retry of the same request stores nothing twice (writes are keyed by
         # event id), so tell the client to retry instead of answering a bare 502.
         logger.warning("AWS busy; answering 503", exc_info=exc)
@@ -61,5 +63,5 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
             {"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 
-    for error_type in (PynamoDBException, ClientError, BotoCoreError, PublishError):
+    for error_type in (PynamoDBException, ClientError, BotoCoreError, PublishError, ProfileErasedError):
         app.exception_handler(error_type)(_aws_failure)

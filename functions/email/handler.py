@@ -3,6 +3,13 @@
 Every campaign email carries ``List-Unsubscribe`` and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``
 (RFC 8058) with a signed token. Sends are idempotent (powertools idempotency on the bus event id), so a
 redelivered queue message sends nothing twice.
+
+The decision to send was taken earlier, on what the profile said then. At send time the profile is read
+again: nothing goes to a person who was erased meanwhile (or is being erased), and a campaign email goes
+only while email consent is still granted, to the address on the profile now. Such a send is skipped:
+counted, logged without personal data, and not retried. The idempotency record stores the return value,
+so it holds only ``sent`` and ``skipped`` (no message id, no address): it outlives an erasure by up to
+its expiry.
 """
 
 from __future__ import annotations
@@ -25,7 +32,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.observability import logger, metrics
 from functions.common.tracing import tracer
-from shared.events import CampaignTriggered, ConsentConfirmationRequested, parse_detail
+from shared.dal import customers
+from shared.events import BusEvent, CampaignTriggered, ConsentConfirmationRequested, parse_detail
 from shared.messaging.templates import render
 from shared.settings import get_settings
 
@@ -43,7 +51,27 @@ def _ses() -> SESClient:
     return boto3.client("ses", region_name=settings.region)
 
 
-def build_message(detail_type: str, detail: dict[str, Any]) -> EmailMessage | None:
+def recipient(event: BusEvent) -> tuple[str | None, str | None]:
+    """(address to send to, None) or (None, why the send is skipped), from the profile as it is now."""
+    if not isinstance(event, ConsentConfirmationRequested | CampaignTriggered):
+        return None, "not_an_email"
+    customer = customers.live(event.customer_id)
+    if customer is None:
+        return None, "customer_gone"  # erased (or being erased) since the event was published
+    if isinstance(event, ConsentConfirmationRequested):
+        return event.email, None  # the address being confirmed
+    if customer.merged_into:
+        return None, "customer_merged"
+    consent = customer.consent_email.attribute_values if customer.consent_email else {}
+    if consent.get("status") != "granted":
+        return None, "no_consent"  # withdrawn since the decision
+    if not customer.email:
+        return None, "no_address"
+    return customer.email, None
+
+
+def build_message(detail_type: str, detail: dict[str, Any], to: str | None = None) -> EmailMessage | None:
+    """The email for a bus event (``to`` overrides the address the event carries)."""
     event = parse_detail(detail_type, detail)
     message = EmailMessage()
     message["From"] = settings.sender_email
@@ -51,8 +79,8 @@ def build_message(detail_type: str, detail: dict[str, Any]) -> EmailMessage | No
         subject, body = render(
             "confirm-subscription", {"first_name": event.first_name or "", "confirm_url": event.confirm_url}
         )
-        message["To"] = event.email
-    elif isinstance(event, CampaignTriggered) and event.email:
+        message["To"] = to or event.email
+    elif isinstance(event, CampaignTriggered) and (to or event.email):
         subject, body = render(
             event.template,
             {
@@ -60,7 +88,7 @@ def build_message(detail_type: str, detail: dict[str, Any]) -> EmailMessage | No
                 "recommended_products": ", ".join(event.recommended_products),
             },
         )
-        message["To"] = event.email
+        message["To"] = to or event.email
         if event.unsubscribe_url:
             message["List-Unsubscribe"] = f"<{event.unsubscribe_url}>"
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
@@ -75,17 +103,33 @@ def build_message(detail_type: str, detail: dict[str, Any]) -> EmailMessage | No
 
 @idempotent_function(data_keyword_argument="envelope", persistence_store=persistence, config=idempotency)
 def send(envelope: dict[str, Any]) -> dict[str, Any]:
-    message = build_message(envelope["detail-type"], envelope["detail"])
+    """Send one bus event's email. The return value is stored in the idempotency table: no personal data."""
+    event = parse_detail(envelope["detail-type"], envelope["detail"])
+    address, skipped = recipient(event)
+    if address is None:
+        return {"sent": False, "skipped": skipped}
+    message = build_message(envelope["detail-type"], envelope["detail"], to=address)
     if message is None:
-        return {"sent": False}
-    response = _ses().send_raw_email(RawMessage={"Data": message.as_bytes()})
-    return {"sent": True, "message_id": response["MessageId"]}
+        return {"sent": False, "skipped": "not_an_email"}
+    _ses().send_raw_email(RawMessage={"Data": message.as_bytes()})
+    return {"sent": True}
 
 
 def record_handler(record: SQSRecord) -> None:
-    result = send(envelope=json.loads(record.body))
+    envelope = json.loads(record.body)
+    result = send(envelope=envelope)
     if result.get("sent"):
         metrics.add_metric(name="EmailsSent", unit=MetricUnit.Count, value=1)
+    elif result.get("skipped"):
+        metrics.add_metric(name="EmailsSkipped", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "email skipped",
+            extra={
+                "reason": result["skipped"],
+                "event_id": envelope.get("id"),
+                "type": envelope["detail-type"],
+            },
+        )
 
 
 @logger.inject_lambda_context

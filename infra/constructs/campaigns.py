@@ -85,9 +85,14 @@ class Campaigns(Construct):
             memory_size=256,
             timeout=routing.consumer_timeout("EmailQueue"),
         )
-        # Everything the email needs travels in the event (address, name, signed unsubscribe URL); it keeps
-        # powertools idempotency records so a redelivered message never sends twice.
-        self.email.use_table(data.table("Idempotency"), data.spec("Idempotency"), write=True).use_ses(config)
+        # The content travels in the event (name, signed unsubscribe URL); the profile is read again at
+        # send time (nothing to an erased person, campaign emails only while consent is still granted).
+        # Powertools idempotency records make a redelivered message send nothing twice.
+        (
+            self.email.use_table(data.table("Idempotency"), data.spec("Idempotency"), write=True)
+            .use_table(data.table("Customers"), data.spec("Customers"))
+            .use_ses(config)
+        )
         self.email.function.add_event_source(
             sources.SqsEventSource(
                 routing.queues["EmailQueue"],

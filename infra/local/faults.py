@@ -97,6 +97,9 @@ class FaultInjector:
         self._rules: list[Fault] = []
         self._lock = threading.Lock()
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)  # markers of the wrappers inside (e.g. presigned-link expiry)
+
     @contextmanager
     def inject(self, fault: Fault) -> Iterator[Fault]:
         with self._lock:

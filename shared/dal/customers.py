@@ -1,12 +1,26 @@
-"""Customers table: profiles, consent and aggregates."""
+"""Customers table: profiles, consent and aggregates.
+
+Erasure and late writers. Erasing a person first marks the profile (and the profiles merged into it) with
+``erasing_at``, then deletes everything keyed by the person, and deletes the profile last, so an erasure
+that fails half-way is completed by its retry. Writers that may run late (a stream record stored before the
+erasure and delivered after it, a consent link clicked, a merge) only touch a *live* profile: one that
+exists and carries no erasure mark. Nothing here creates a profile except :func:`upsert_profile`, which
+tracking calls for a new customer before it stores the customer's first interaction. Writers to other
+tables (scores, campaign decisions) write first and then check :func:`live_ids`, deleting what they wrote
+for a person no longer live: a write either precedes the mark (and the erasure deletes it) or the check
+after it sees the mark.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 
 from shared.dal.errors import is_conditional_failure
@@ -31,16 +45,75 @@ _PROFILE_ATTRIBUTES: dict[str, Any] = {
 }
 
 
+# The erasure mark: not a declared attribute of CustomerModel, so a profile read through the model never
+# shows it; only this module reads and writes it.
+_ERASING_AT = UnicodeAttribute(attr_name="erasing_at", null=True)
+ERASING_AT = Path(_ERASING_AT)
+_LIVE: Condition = CustomerModel.customer_id.exists() & ERASING_AT.does_not_exist()
+_BATCH_GET_LIMIT = 100
+
+
+class ProfileErasedError(Exception):
+    """A write would have added to a person whose erasure has started (the request may be retried: the
+    person's aliases are then gone, so it is a new person)."""
+
+
 def seq_key(sequence_number: str) -> str:
     """Stream sequence numbers compare as numbers; zero-padded they compare as strings too."""
     return sequence_number.zfill(40)
 
 
 def get(customer_id: str) -> CustomerModel | None:
+    """The profile, also while it is being erased (erasure itself reads it)."""
     try:
         return CustomerModel.get(customer_id, consistent_read=True)
     except DoesNotExist:
         return None
+
+
+def live(customer_id: str) -> CustomerModel | None:
+    """The profile if it exists and its erasure has not started (a strongly consistent read)."""
+    item = CustomerModel._get_connection().get_item(customer_id, consistent_read=True).get("Item")
+    if not item or _ERASING_AT.attr_name in item:
+        return None
+    return CustomerModel.from_raw_data(item)
+
+
+def live_ids(customer_ids: Iterable[str]) -> set[str]:
+    """Those of ``customer_ids`` whose profile exists and is not being erased (strongly consistent)."""
+    pending = list(dict.fromkeys(customer_ids))
+    found: set[str] = set()
+    connection = CustomerModel._get_connection()
+    table, key_name = CustomerModel.Meta.table_name, "customer_id"
+    while pending:
+        page, pending = pending[:_BATCH_GET_LIMIT], pending[_BATCH_GET_LIMIT:]
+        while page:
+            # PynamoDB annotates ``keys`` as strings; it takes {hash key name: value} maps.
+            response = connection.batch_get_item(
+                [{key_name: cid} for cid in page],  # type: ignore[misc]
+                consistent_read=True,
+                attributes_to_get=[key_name, _ERASING_AT.attr_name],
+            )
+            for item in response.get("Responses", {}).get(table, []):
+                if _ERASING_AT.attr_name not in item:
+                    found.add(item[key_name]["S"])
+            unprocessed = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+            page = [key[key_name]["S"] for key in unprocessed]
+    return found
+
+
+def mark_erasing(customer_id: str, now: datetime) -> bool:
+    """Start erasing a profile (False if there is none). Idempotent: the first mark stays."""
+    try:
+        CustomerModel(customer_id).update(
+            actions=[ERASING_AT.set(ERASING_AT | now.isoformat())],
+            condition=CustomerModel.customer_id.exists(),
+        )
+    except UpdateError as exc:
+        if is_conditional_failure(exc):
+            return False
+        raise
+    return True
 
 
 def upsert_profile(
@@ -50,7 +123,10 @@ def upsert_profile(
     now: datetime,
     extra_traits: Mapping[str, Any] | None = None,
 ) -> None:
-    """Create the customer if new; set the given profile fields; remember its aliases."""
+    """Create the customer if new; set the given profile fields; remember its aliases.
+
+    Raises :class:`ProfileErasedError` if the person's erasure has started meanwhile.
+    """
     actions: list[Action] = [CustomerModel.created_at.set(CustomerModel.created_at | now.isoformat())]
     actions += [_PROFILE_ATTRIBUTES[name].set(value) for name, value in profile.items()]
     if aliases:
@@ -58,15 +134,27 @@ def upsert_profile(
     if extra_traits:
         # Traits are small (size-limited at the API); the latest value of each wins.
         actions.append(CustomerModel.traits.set(CustomerModel.traits | {}))
-    CustomerModel(customer_id).update(actions=actions)
+    _update_unless_erasing(customer_id, actions, ERASING_AT.does_not_exist())
     if extra_traits:
-        CustomerModel(customer_id).update(
-            actions=[CustomerModel.traits[name].set(value) for name, value in extra_traits.items()]
+        _update_unless_erasing(
+            customer_id,
+            [CustomerModel.traits[name].set(value) for name, value in extra_traits.items()],
+            _LIVE,
         )
 
 
+def _update_unless_erasing(customer_id: str, actions: list[Action], condition: Condition) -> None:
+    try:
+        CustomerModel(customer_id).update(actions=actions, condition=condition)
+    except UpdateError as exc:
+        if is_conditional_failure(exc):
+            raise ProfileErasedError(customer_id) from exc
+        raise
+
+
 def set_consent(customer_id: str, channel: str, record: dict[str, Any], keep_granted: bool) -> bool:
-    """Set one channel's consent record; returns whether it changed.
+    """Set one channel's consent record; returns whether it changed (never for a profile that is gone or
+    being erased: that would create a profile holding nothing but the consent).
 
     The same request (``record["event_id"]``) never applies twice, so a retry sends no second
     confirmation email. With ``keep_granted`` a granted consent is left as it is: a second sign-up must
@@ -77,6 +165,7 @@ def set_consent(customer_id: str, channel: str, record: dict[str, Any], keep_gra
     condition = attribute.does_not_exist() | not_this_request
     if keep_granted:
         condition = attribute.does_not_exist() | ((attribute["status"] != "granted") & not_this_request)
+    condition = _LIVE & condition
     try:
         CustomerModel(customer_id).update(actions=[attribute.set(record)], condition=condition)
     except UpdateError as exc:
@@ -91,7 +180,9 @@ def apply_aggregates(customer_id: str, delta: AggregateDelta, first_seq: str, la
 
     The condition on ``last_stream_seq`` makes a retried stream batch a no-op: every record of this
     customer up to ``last_seq`` is then already counted. Returns False when the group was already applied
-    (or partly: the caller then applies records one by one, each with its own sequence number).
+    (or partly: the caller then applies records one by one, each with its own sequence number), and when
+    the profile is gone or being erased: a record stored before an erasure and delivered after it must not
+    recreate the person (a new customer's profile is written before its first interaction is stored).
     ``first_seen_at``/``last_seen_at`` are min/max: set optimistically, corrected below for events that
     arrive out of order.
     """
@@ -112,8 +203,8 @@ def apply_aggregates(customer_id: str, delta: AggregateDelta, first_seq: str, la
     for kind, count in delta.engagement_counts.items():
         actions.append(getattr(CustomerModel, f"cnt_{kind}").add(count))
         actions.append(getattr(CustomerModel, f"eng_{kind}").add(delta.engagement_weights[kind]))
-    condition = CustomerModel.last_stream_seq.does_not_exist() | (
-        CustomerModel.last_stream_seq < seq_key(first_seq)
+    condition = _LIVE & (
+        CustomerModel.last_stream_seq.does_not_exist() | (CustomerModel.last_stream_seq < seq_key(first_seq))
     )
     try:
         response = CustomerModel._get_connection().update_item(
@@ -152,14 +243,21 @@ def _conditional_set(customer_id: str, attribute: Any, value: str, only_if_below
 
 
 def mark_merged(customer_id: str, into: str) -> None:
-    CustomerModel(customer_id).update(actions=[CustomerModel.merged_into.set(into)])
+    """Point a merged profile at its survivor (nothing if that profile is gone or being erased)."""
+    try:
+        CustomerModel(customer_id).update(actions=[CustomerModel.merged_into.set(into)], condition=_LIVE)
+    except UpdateError as exc:
+        if not is_conditional_failure(exc):
+            raise
 
 
 def record_merge(survivor: str, merged_id: str, aliases: set[str]) -> None:
+    """Remember on the survivor what was merged into it (erasure deletes all of it). The survivor may be
+    new (a concurrent request is creating it); raises :class:`ProfileErasedError` if it is being erased."""
     actions: list[Action] = [CustomerModel.merged_ids.add({merged_id})]
     if aliases:
         actions.append(CustomerModel.aliases.add(aliases))
-    CustomerModel(survivor).update(actions=actions)
+    _update_unless_erasing(survivor, actions, ERASING_AT.does_not_exist())
 
 
 def delete(customer_id: str) -> None:

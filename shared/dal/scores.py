@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from pynamodb.exceptions import DoesNotExist
 
+from shared.dal import customers
 from shared.dal.models import ScoreModel
 
 
@@ -28,10 +29,25 @@ def batch_get(customer_ids: list[str]) -> dict[str, ScoreModel]:
     return found
 
 
-def save_all(items: list[ScoreModel]) -> None:
+def save_all(items: list[ScoreModel]) -> int:
+    """Write scores, keeping only those of customers still on record; returns how many were kept.
+
+    A scoring run reads the customers long before it writes: a person erased meanwhile must not get a
+    score back. Write first, then check (see :mod:`shared.dal.customers`): a score written before the
+    erasure started is deleted by the erasure, one written after it is deleted here.
+    """
+    if not items:
+        return 0
     with ScoreModel.batch_write() as batch:
         for item in items:
             batch.save(item)
+    live = customers.live_ids(item.customer_id for item in items)
+    gone = [item for item in items if item.customer_id not in live]
+    if gone:
+        with ScoreModel.batch_write() as batch:
+            for item in gone:
+                batch.delete(ScoreModel(item.customer_id))
+    return len(items) - len(gone)
 
 
 def scan_all(segment: int = 0, total_segments: int = 1) -> Iterator[ScoreModel]:

@@ -33,9 +33,11 @@ def apply(image: Mapping[str, Any], sequence_number: str) -> InteractionTracked 
     """
     item = stored_interaction(image)
     delta = delta_of([item], get_settings().engagement_half_life_days)
-    customers.apply_aggregates(item.customer_id, delta, sequence_number, sequence_number)
+    applied = customers.apply_aggregates(item.customer_id, delta, sequence_number, sequence_number)
     if item.kind not in CAMPAIGN_RELEVANT_KINDS or image.get("merged_from"):
         return None
+    if not applied and not customers.live_ids([item.customer_id]):
+        return None  # erased (or being erased) since the interaction was stored: nobody to tell about
     properties = image.get("properties") or {}
     products = properties.get("products") or []
     return InteractionTracked(

@@ -67,7 +67,8 @@ def set_enabled(campaign_id: str, enabled: bool) -> dict[str, Any]:
 
 
 def customer_view(customer_id: str) -> CustomerView | None:
-    customer = customers.get(customer_id)
+    """The customer as campaigns see it; None if erased (or being erased) or merged into another."""
+    customer = customers.live(customer_id)
     if customer is None or customer.merged_into:
         return None
     data: dict[str, Any] = {
@@ -158,7 +159,14 @@ def _decide_and_record(
         catalogue_version=catalogue.version,
         trigger_occurred_at=trigger.occurred_at.isoformat(),
     )
-    return decision, store.record_decision(item)
+    if not store.record_decision(item):
+        return decision, False
+    if customer.customer_id not in customers.live_ids([customer.customer_id]):
+        # Erased while this was being decided: the erasure may already have deleted the decisions, so
+        # this one would outlive the person (and its email must not go out).
+        decisions.discard(item)
+        return decision, False
+    return decision, True
 
 
 def _apply(matches: list[CampaignMatch], catalogue: Catalogue, now: datetime) -> list[Decision]:
@@ -170,7 +178,7 @@ def _apply(matches: list[CampaignMatch], catalogue: Catalogue, now: datetime) ->
             continue  # erased or merged: nobody to contact
         decision, recorded = _decide_and_record(catalogue, match.campaign, customer, match.trigger, now)
         if not recorded:
-            continue  # this trigger was already decided: a replayed or duplicated event
+            continue  # already decided (a replayed or duplicated event), or the person was just erased
         made.append(decision)
         if decision.outcome == "sent":
             outgoing.append(_triggered_event(match.campaign, decision, customer))

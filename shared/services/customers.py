@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.models import Model
@@ -31,7 +32,7 @@ def _plain(model: Model | None, drop: tuple[str, ...] = ()) -> dict[str, Any]:
 
 
 def profile(customer_id: str) -> dict[str, Any]:
-    customer = customers.get(customer_id)
+    customer = customers.live(customer_id)
     if customer is None or customer.merged_into:
         raise CustomerNotFoundError(customer_id)
     data = _plain(customer, drop=("last_stream_seq", "purchase_days"))
@@ -65,8 +66,9 @@ def profile(customer_id: str) -> dict[str, Any]:
 def access_export(customer_id: str) -> dict[str, Any]:
     """Everything held on one person (GDPR right of access)."""
     view = profile(customer_id)
-    customer = customers.get(customer_id)
-    assert customer is not None
+    customer = customers.live(customer_id)
+    if customer is None:
+        raise CustomerNotFoundError(customer_id)
     merged = sorted(customer.merged_ids or ())
     view["raw_profile"] = _plain(customer)
     view["aliases"] = sorted(customer.aliases or ())
@@ -79,12 +81,23 @@ def access_export(customer_id: str) -> dict[str, Any]:
 
 def erase(customer_id: str) -> dict[str, int]:
     """Delete a person everywhere (GDPR erasure): interactions, scores, decisions, aliases, profile,
-    and the anonymous profiles merged into it. Idempotent: erasing twice is harmless."""
+    and the anonymous profiles merged into it.
+
+    The profiles are marked first, so no late writer (a stream record delivered after this, a scoring run
+    or a campaign decision in progress) adds to the person from then on (see :mod:`shared.dal.customers`),
+    and the customer's own profile is deleted last: it lists what else to delete, so an erasure that
+    failed half-way is completed by its retry. Erasing someone already erased raises
+    :class:`CustomerNotFoundError`.
+    """
     customer = customers.get(customer_id)
     if customer is None:
         raise CustomerNotFoundError(customer_id)
+    merged = sorted(customer.merged_ids or ())
+    now = datetime.now(UTC)
+    for cid in (customer_id, *merged):
+        customers.mark_erasing(cid, now)
     counts = {"interactions": 0, "decisions": 0, "aliases": 0, "profiles": 0}
-    for cid in (customer_id, *sorted(customer.merged_ids or ())):
+    for cid in (*merged, customer_id):
         record = customers.get(cid)
         aliases = set(record.aliases or ()) if record else set()
         counts["interactions"] += interactions.delete_all(cid)
@@ -92,6 +105,10 @@ def erase(customer_id: str) -> dict[str, int]:
         identities.delete(aliases)
         counts["aliases"] += len(aliases)
         scores.delete(cid)
-        customers.delete(cid)
-        counts["profiles"] += 1
+        if record is not None:
+            customers.delete(cid)
+            counts["profiles"] += 1
+    # An interaction stored by a request that resolved the person just before the mark.
+    for cid in (*merged, customer_id):
+        counts["interactions"] += interactions.delete_all(cid)
     return counts

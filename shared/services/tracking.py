@@ -23,14 +23,29 @@ class TrackResult:
     stored: bool  # False: a duplicate of an interaction already stored
 
 
-def _resolve_customer(interaction: Interaction, now: datetime) -> tuple[str, set[str], bool]:
-    """(customer id, aliases newly linked to it, whether the customer is new)."""
+def _resolve_customer(
+    interaction: Interaction, profile: dict[str, str], now: datetime
+) -> tuple[str, set[str], str | None]:
+    """(customer id, aliases newly linked to it, id of the profile written here or None).
+
+    A new customer's profile is written before the aliases that lead to it: a request failing in between
+    leaves a profile its retry completes, never aliases pointing at no profile.
+    """
     aliases = interaction.identifiers.aliases()
     known = identities.resolve(aliases)
     survivor = next((known[a] for a in aliases if a in known), None)
-    is_new = survivor is None
+    written: str | None = None
     if survivor is None:
         survivor = customer_id_for(aliases[0])
+        user_id = interaction.identifiers.user_id
+        customers.upsert_profile(
+            survivor,
+            {**profile, "user_id": user_id} if user_id else profile,
+            set(aliases),
+            now,
+            interaction.extra_traits,
+        )
+        written = survivor
     for other in {cid for cid in known.values() if cid != survivor}:
         _merge(other, survivor, now)
     linked: set[str] = set()
@@ -39,11 +54,10 @@ def _resolve_customer(interaction: Interaction, now: datetime) -> tuple[str, set
             winner = identities.link(alias, survivor, now)
             if winner != survivor:
                 # A concurrent request linked this alias first: that customer is the one.
-                if not is_new:
-                    _merge(survivor, winner, now)
+                _merge(survivor, winner, now)
                 survivor = winner
             linked.add(alias)
-    return survivor, linked, is_new
+    return survivor, linked, written
 
 
 def _merge(merged_id: str, survivor: str, now: datetime) -> None:
@@ -91,12 +105,12 @@ def track(batch: list[Interaction], base_url: str | None = None) -> list[TrackRe
     results: list[TrackResult] = []
     for interaction in batch:
         events: list[BusEvent] = []
-        customer_id, linked, is_new = _resolve_customer(interaction, now)
         profile = dict(interaction.profile)
+        customer_id, linked, written = _resolve_customer(interaction, profile, now)
         user_id = interaction.identifiers.user_id
         if user_id and f"user:{user_id}" in linked:
             profile["user_id"] = user_id  # once, when the user id is first linked: no write per event
-        if is_new or linked or profile or interaction.extra_traits:
+        if written != customer_id and (linked or profile or interaction.extra_traits):
             customers.upsert_profile(customer_id, profile, linked, now, interaction.extra_traits)
         for request in interaction.consent:
             record = _consent_record(request, interaction.event_id, now)

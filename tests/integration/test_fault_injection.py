@@ -106,6 +106,24 @@ def test_throttling_that_outlasts_retries_is_a_503_and_the_clients_retry_stores_
     assert _customer(body["customer_id"]).purchase_count == 1
 
 
+def test_a_new_customer_whose_profile_write_failed_is_completed_by_the_retry(
+    settled: LocalStack, client: Client
+) -> None:
+    """The profile is written before the aliases that lead to it, so a retry never finds aliases
+    pointing at no profile (whose interactions could then never be counted)."""
+    user = _unique("half")
+    event = {"userId": user, "event": "Product Viewed", "messageId": _unique("msg")}
+    fault = Fault("dynamodb", "UpdateItem", times=1000, match=f"user:{user}", **THROTTLED)
+    with settled.faults.inject(fault):
+        assert client.call("POST", "/v1/track", event)[0] == 503
+    status, body, _ = client.call("POST", "/v1/track", event)
+    assert (status, body["stored"]) == (200, 1)
+    settled.drain()
+    customer = _customer(body["customer_id"])
+    assert customer.interaction_count == 1
+    assert f"user:{user}" in (customer.aliases or set())
+
+
 def test_a_write_whose_answer_is_lost_is_stored_and_counted_once(settled: LocalStack, client: Client) -> None:
     """The put commits, the answer is lost, the SDK retries: the conditional put meets its own write."""
     user, order = _unique("lost"), _unique("order")
