@@ -14,6 +14,8 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.openapi.models import Server
 
+from functions.common.responses import ERROR_DESCRIPTIONS, ErrorMessage
+
 DOCUMENT = Path(__file__).with_name("openapi.json")
 TITLE = "Relationship-marketing engine API"
 VERSION = "1.0.0"
@@ -38,16 +40,43 @@ def build() -> dict[str, Any]:
     for operations in private["paths"].values():
         for operation in operations.values():
             operation["security"] = [{"ApiKey": []}]
+            # Answered by API Gateway (IAM) / the local adapter (x-api-key) before the function runs.
+            operation["responses"]["403"] = {
+                "description": ERROR_DESCRIPTIONS[403],
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorMessage"}}},
+            }
     document = dict(public)
     document["info"]["description"] = DESCRIPTION
     document["paths"] = {**public["paths"], **private["paths"]}
     components: dict[str, Any] = document.setdefault("components", {})
-    components.setdefault("schemas", {}).update(private.get("components", {}).get("schemas", {}))
+    schemas = components.setdefault("schemas", {})
+    schemas.update(private.get("components", {}).get("schemas", {}))
+    schemas.setdefault("ErrorMessage", ErrorMessage.model_json_schema())  # the 403s added above
+    # powertools always adds its own validation-error schemas; the routes document ours instead.
+    components["schemas"] = {name: schemas[name] for name in sorted(_referenced(document["paths"], schemas))}
     components["securitySchemes"] = {
         "ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
         "WriteKey": {"type": "http", "scheme": "basic"},
     }
     return document
+
+
+def _referenced(node: Any, schemas: dict[str, Any], found: set[str] | None = None) -> set[str]:
+    """Names of the component schemas ``node`` refers to, directly or through other schemas."""
+    found = set() if found is None else found
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            name = ref.rsplit("/", 1)[1]
+            if name not in found:
+                found.add(name)
+                _referenced(schemas[name], schemas, found)
+        for value in node.values():
+            _referenced(value, schemas, found)
+    elif isinstance(node, list):
+        for value in node:
+            _referenced(value, schemas, found)
+    return found
 
 
 def render() -> str:

@@ -61,6 +61,9 @@ class ConsentConfirmationRequested(BusEvent):
     first_name: str | None = None
     confirm_url: str
     form_id: str | None = None
+    # Identifies the message: the email channel sends each key once, so a republished event (a retried
+    # request or a redelivered record) sends nothing twice.
+    message_key: str | None = None
 
 
 class ConsentChanged(BusEvent):
@@ -104,6 +107,7 @@ class CampaignTriggered(BusEvent):
     segment: str | None = None
     recommended_products: list[str] = Field(default_factory=list)
     unsubscribe_url: str | None = None
+    message_key: str | None = None  # one message per decision (see ConsentConfirmationRequested)
 
 
 EVENT_TYPES: dict[str, type[BusEvent]] = {

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from functions.common.http import ApiError, json_response, register_error_handlers
 from functions.common.observability import logger, metrics
+from functions.common.responses import documented, unreadable_body
 from functions.common.tracing import tracer
 from shared.services import campaigns, customers, exports, runs
 from shared.services.errors import NotFoundError
@@ -27,6 +28,7 @@ register_error_handlers(app)
     "/v1/customers/<customer_id>",
     summary="Profile, consent, aggregates and latest scores",
     tags=["customers"],
+    responses=documented(200, 404, e404="Unknown customer"),
 )
 def get_customer(customer_id: str) -> dict[str, Any]:
     return customers.profile(customer_id)
@@ -36,13 +38,17 @@ def get_customer(customer_id: str) -> dict[str, Any]:
     "/v1/customers/<customer_id>/export",
     summary="Everything held on one person (GDPR access)",
     tags=["customers"],
+    responses=documented(200, 404, e404="Unknown customer"),
 )
 def export_customer(customer_id: str) -> dict[str, Any]:
     return customers.access_export(customer_id)
 
 
 @app.delete(
-    "/v1/customers/<customer_id>", summary="Erase a person everywhere (GDPR erasure)", tags=["customers"]
+    "/v1/customers/<customer_id>",
+    summary="Erase a person everywhere (GDPR erasure)",
+    tags=["customers"],
+    responses=documented(200, 404, e404="Unknown customer (or already erased)"),
 )
 def erase_customer(customer_id: str) -> dict[str, Any]:
     counts = customers.erase(customer_id)
@@ -61,7 +67,7 @@ class ScoringRunRequest(BaseModel):
     "/v1/scoring/runs",
     summary="Start a scoring run",
     tags=["scoring"],
-    responses={202: {"description": "Started"}},
+    responses=documented({202: {"description": "Started"}}, 400, 415),
 )
 def start_scoring_run(request: Annotated[ScoringRunRequest, Body()]) -> Response[Any]:
     if request.as_of and request.as_of > datetime.now(UTC).date():
@@ -69,12 +75,22 @@ def start_scoring_run(request: Annotated[ScoringRunRequest, Body()]) -> Response
     return json_response(202, runs.start_scoring(request.as_of, request.segments))
 
 
-@app.get("/v1/scoring/runs/<run_id>", summary="Progress and summary of a scoring run", tags=["scoring"])
+@app.get(
+    "/v1/scoring/runs/<run_id>",
+    summary="Progress and summary of a scoring run",
+    tags=["scoring"],
+    responses=documented(200, 404, e404="Unknown run"),
+)
 def get_scoring_run(run_id: str) -> dict[str, Any]:
     return runs.view(run_id)
 
 
-@app.get("/v1/campaigns", summary="The campaign catalogue, with each campaign's switch", tags=["campaigns"])
+@app.get(
+    "/v1/campaigns",
+    summary="The campaign catalogue, with each campaign's switch",
+    tags=["campaigns"],
+    responses=documented(200),
+)
 def list_campaigns() -> dict[str, Any]:
     return {"campaigns": campaigns.list_campaigns()}
 
@@ -85,7 +101,12 @@ class CampaignSwitch(BaseModel):
     enabled: bool
 
 
-@app.patch("/v1/campaigns/<campaign_id>", summary="Enable or disable a campaign", tags=["campaigns"])
+@app.patch(
+    "/v1/campaigns/<campaign_id>",
+    summary="Enable or disable a campaign",
+    tags=["campaigns"],
+    responses=documented(200, 400, 404, 415, e404="Unknown campaign"),
+)
 def switch_campaign(campaign_id: str, switch: Annotated[CampaignSwitch, Body()]) -> dict[str, Any]:
     return campaigns.set_enabled(campaign_id, switch.enabled)
 
@@ -94,6 +115,7 @@ def switch_campaign(campaign_id: str, switch: Annotated[CampaignSwitch, Body()])
     "/v1/campaigns/<campaign_id>/report",
     summary="Sent, held out, skipped; conversions, revenue and lift versus the hold-out group",
     tags=["campaigns"],
+    responses=documented(200, 404, e404="Unknown campaign"),
 )
 def campaign_report(campaign_id: str) -> dict[str, Any]:
     return campaigns.report(campaign_id).model_dump(mode="json")
@@ -111,6 +133,7 @@ def _not_found(exc: NotFoundError) -> Response[Any]:
     "/v1/segments",
     summary="Segments of the latest scoring run: counts, change, revenue share, latest export links",
     tags=["segments"],
+    responses=documented(200),
 )
 def list_segments() -> dict[str, Any]:
     return exports.segments_overview()
@@ -120,7 +143,11 @@ def list_segments() -> dict[str, Any]:
     "/v1/segments/<segment>/exports",
     summary="Export a segment (name or slug, or 'prospects') to CSV, optionally filtered",
     tags=["segments"],
-    responses={202: {"description": "Recorded (cloud: running in the export function; local: done)"}},
+    responses=documented(
+        {202: {"description": "Recorded (cloud: running in the export function; local: done)"}},
+        *(400, 404, 415),
+        e404="Unknown segment",
+    ),
 )
 def export_segment(segment: str, request: Annotated[ExportRequest | None, Body()] = None) -> Response[Any]:
     result = exports.start_export(segment, request)
@@ -132,6 +159,7 @@ def export_segment(segment: str, request: Annotated[ExportRequest | None, Body()
     "/v1/exports/<export_id>",
     summary="Status and manifest of an export, with expiring download links",
     tags=["segments"],
+    responses=documented(200, 404, e404="Unknown export"),
 )
 def get_export(export_id: str) -> dict[str, Any]:
     return exports.view(export_id)
@@ -141,4 +169,5 @@ def get_export(export_id: str) -> dict[str, Any]:
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    # Bodies are JSON: 415 for any other media type, 400 for bytes that are not text, before parsing.
+    return unreadable_body(event) or app.resolve(event, context)

@@ -1,8 +1,8 @@
 """Email channel: sends confirmation and campaign emails through SES.
 
 Every campaign email carries ``List-Unsubscribe`` and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``
-(RFC 8058) with a signed token. Sends are idempotent (powertools idempotency on the bus event id), so a
-redelivered queue message sends nothing twice.
+(RFC 8058) with a signed token. Sends are idempotent (powertools idempotency on the event's message key),
+so a redelivered queue message or a republished event sends nothing twice.
 
 The decision to send was taken earlier, on what the profile said then. At send time the profile is read
 again: nothing goes to a person who was erased meanwhile (or is being erased), and a campaign email goes
@@ -42,7 +42,11 @@ if TYPE_CHECKING:
 
 settings = get_settings()
 persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
-idempotency = IdempotencyConfig(event_key_jmespath="id", expires_after_seconds=7 * 24 * 3600)
+# Keyed on the message (one per decision or confirmation request, see shared.events), so an event published
+# twice - a retried request, a redelivered record - sends once; events without a key fall back to their id.
+idempotency = IdempotencyConfig(
+    event_key_jmespath="detail.message_key || id", expires_after_seconds=7 * 24 * 3600
+)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 

@@ -19,6 +19,8 @@ from urllib.parse import parse_qs, urlparse
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -26,6 +28,7 @@ from pydantic import BaseModel, ValidationError
 
 from functions.common.http import ApiError, register_error_handlers
 from functions.common.observability import logger, metrics
+from functions.common.responses import HTML, HTML_PAGE, JSON, documented, unreadable_body
 from shared.services import tracking
 from shared.settings import get_settings
 from shared.tracking.forms import load_forms
@@ -106,22 +109,46 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-@app.post("/v1/track", summary="Record an event (Segment `track`)", tags=["tracking"])
+# What every Segment-style call can answer besides 200.
+SEGMENT_ERRORS = (400, 401, 413, 415, 422)
+
+
+@app.post(
+    "/v1/track",
+    summary="Record an event (Segment `track`)",
+    tags=["tracking"],
+    responses=documented(200, *SEGMENT_ERRORS),
+)
 def track(call: Annotated[TrackCall, Body()]) -> Accepted:
     return _store([from_segment_call(call, _source_of_write_key(), _now())])
 
 
-@app.post("/v1/identify", summary="Identify a person and set traits (Segment `identify`)", tags=["tracking"])
+@app.post(
+    "/v1/identify",
+    summary="Identify a person and set traits (Segment `identify`)",
+    tags=["tracking"],
+    responses=documented(200, *SEGMENT_ERRORS),
+)
 def identify(call: Annotated[IdentifyCall, Body()]) -> Accepted:
     return _store([from_segment_call(call, _source_of_write_key(), _now())])
 
 
-@app.post("/v1/page", summary="Record a page view (Segment `page`)", tags=["tracking"])
+@app.post(
+    "/v1/page",
+    summary="Record a page view (Segment `page`)",
+    tags=["tracking"],
+    responses=documented(200, *SEGMENT_ERRORS),
+)
 def page(call: Annotated[PageCall, Body()]) -> Accepted:
     return _store([from_segment_call(call, _source_of_write_key(), _now())])
 
 
-@app.post("/v1/batch", summary="Up to 100 calls in one request (Segment `batch`)", tags=["tracking"])
+@app.post(
+    "/v1/batch",
+    summary="Up to 100 calls in one request (Segment `batch`)",
+    tags=["tracking"],
+    responses=documented(200, *SEGMENT_ERRORS),
+)
 def batch(request: Annotated[BatchRequest, Body()]) -> Accepted:
     source = _source_of_write_key()
     received_at = _now()
@@ -148,6 +175,9 @@ def _parse_form_body() -> FormSubmission:
         raise RequestValidationError([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]) from None
 
 
+FORM_SCHEMA = FormSubmission.model_json_schema()
+
+
 def _redirect_target(requested: str | None) -> str | None:
     if not requested:
         return None
@@ -164,9 +194,34 @@ def _redirect_target(requested: str | None) -> str | None:
     "/v1/forms/<form_id>",
     summary="Submit an HTML form (sign-up, newsletter, contact request, download)",
     tags=["forms"],
-    responses={303: {"description": "Redirect to the form's thank-you page"}},
+    responses=documented(
+        {
+            200: {"description": "Stored (no `redirect` field)", "content": {JSON: {"model": Accepted}}},
+            303: {
+                "description": "Stored; redirect to the form's thank-you page (the `redirect` field)",
+                "headers": {"Location": {"description": "The thank-you page", "schema": {"type": "string"}}},
+                "content": {},
+            },
+        },
+        *(400, 404, 413, 415, 422),
+        e404="Unknown form",
+    ),
+    # The body is parsed by the handler (form or JSON); documented here so clients and tests know it.
+    openapi_extensions={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {"schema": FORM_SCHEMA},
+                JSON: {"schema": FORM_SCHEMA},
+            },
+        }
+    },
 )
-def submit_form(form_id: str) -> Response[Any]:
+def submit_form(
+    form_id: Annotated[
+        str, PathParam(description="A form of the forms catalogue (RM_FORMS_FILE)", examples=["newsletter"])
+    ],
+) -> Response[Any]:
     """Body: ``application/x-www-form-urlencoded`` (a plain HTML form) or JSON, with the fields of
     ``FormSubmission``: email (required), first_name, last_name, phone, company, job_title, message,
     consent_email/sms/phone/post (checkboxes), anonymous_id, redirect (allow-listed thank-you page)."""
@@ -200,10 +255,18 @@ def _consent_page(title: str, text: str, status: int = 200) -> Response[Any]:
     )
 
 
+# The consent links are opened by people: they answer HTML pages, a 400 page for a bad or expired link.
+CONSENT_PAGES: dict[int, OpenAPIResponse] = {
+    200: {"description": "Done: a page saying so", "content": {HTML: HTML_PAGE}},
+    400: {"description": "Forged, malformed or expired link: a page saying so", "content": {HTML: HTML_PAGE}},
+}
+
+
 @app.get(
     "/v1/consent/confirm",
     summary="Confirm a double opt-in (link from the confirmation email)",
     tags=["consent"],
+    responses=documented(CONSENT_PAGES),
 )
 def confirm(token: Annotated[str, Query(min_length=10, max_length=2000)]) -> Response[Any]:
     try:
@@ -223,13 +286,21 @@ def _unsubscribe(token: str) -> Response[Any]:
     return _consent_page("You are unsubscribed", "You will not receive these emails any more.")
 
 
-@app.get("/v1/unsubscribe", summary="Unsubscribe (link in every email)", tags=["consent"])
+@app.get(
+    "/v1/unsubscribe",
+    summary="Unsubscribe (link in every email)",
+    tags=["consent"],
+    responses=documented(CONSENT_PAGES),
+)
 def unsubscribe_link(token: Annotated[str, Query(min_length=10, max_length=2000)]) -> Response[Any]:
     return _unsubscribe(token)
 
 
 @app.post(
-    "/v1/unsubscribe", summary="One-click unsubscribe (RFC 8058 List-Unsubscribe-Post)", tags=["consent"]
+    "/v1/unsubscribe",
+    summary="One-click unsubscribe (RFC 8058 List-Unsubscribe-Post)",
+    tags=["consent"],
+    responses=documented(CONSENT_PAGES, 413),
 )
 def unsubscribe_one_click(token: Annotated[str, Query(min_length=10, max_length=2000)]) -> Response[Any]:
     return _unsubscribe(token)
@@ -246,6 +317,20 @@ def openapi_document() -> Response[str]:
 
 
 _BODY_LIMITS = {"/v1/batch": MAX_BATCH_BYTES}
+FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", JSON)
+SEGMENT_PATHS = frozenset({"/v1/track", "/v1/identify", "/v1/page", "/v1/batch"})
+
+
+def _unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
+    """415 (or 400 for bytes that are not text) before any parsing: Segment calls are JSON, forms are form
+    posts or JSON; the consent links read no body (a one-click unsubscribe POSTs
+    ``List-Unsubscribe=One-Click`` as a form or as multipart)."""
+    path = event.get("path") or ""
+    if path in SEGMENT_PATHS:
+        return unreadable_body(event)
+    if path.startswith("/v1/forms/"):
+        return unreadable_body(event, FORM_MEDIA_TYPES)
+    return None
 
 
 def _too_large(event: dict[str, Any]) -> dict[str, Any] | None:
@@ -266,4 +351,4 @@ def _too_large(event: dict[str, Any]) -> dict[str, Any] | None:
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return _too_large(event) or app.resolve(event, context)
+    return _too_large(event) or _unreadable_body(event) or app.resolve(event, context)

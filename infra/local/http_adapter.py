@@ -98,6 +98,9 @@ class ApiAdapter:
 def make_server(adapter: ApiAdapter, host: str, port: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes: without TCP_NODELAY each keep-alive response waits
+        # for the client's delayed ACK (about 40 ms).
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:
             return
@@ -161,7 +164,12 @@ def make_server(adapter: ApiAdapter, host: str, port: int) -> ThreadingHTTPServe
             self._send(int(response["statusCode"]), out_headers, payload)
 
         do_GET = do_POST = do_DELETE = do_PATCH = do_PUT = do_OPTIONS = do_HEAD = _handle  # noqa: N815
+        # Methods no route takes: 405 from build_event, not http.server's bare 501 page.
+        do_TRACE = do_QUERY = _handle  # noqa: N815
 
-    server = ThreadingHTTPServer((host, port), Handler)
+    class Server(ThreadingHTTPServer):
+        request_queue_size = 128  # the default backlog of 5 resets connections under concurrent load
+
+    server = Server((host, port), Handler)
     server.daemon_threads = True
     return server

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
 from shared.dal.errors import is_conditional_failure
@@ -52,6 +52,13 @@ def record_decision(item: DecisionModel) -> bool:
             return False
         raise
     return True
+
+
+def get_decision(customer_id: str, decision_key: str) -> DecisionModel | None:
+    try:
+        return DecisionModel.get(customer_id, decision_key, consistent_read=True)
+    except DoesNotExist:
+        return None
 
 
 def resolve_deferred(item: DecisionModel, outcome: str, reason: str | None, decided_at: str) -> bool:

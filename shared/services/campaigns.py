@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.campaigns.catalogue import Campaign, Catalogue, load_catalogue
@@ -139,6 +139,7 @@ def _triggered_event(campaign: Campaign, decision: Decision, customer: CustomerV
         unsubscribe_url=unsubscribe_url(customer.customer_id, "email")
         if campaign.channel == "email"
         else None,
+        message_key=f"campaign:{customer.customer_id}:{decision.decision_key}",
     )
 
 
@@ -169,6 +170,20 @@ def _decide_and_record(
     return decision, True
 
 
+# A redelivered trigger republishes its decision's message within this window (shorter than the email
+# channel's idempotency expiry, so a republished message is always recognised there).
+REPUBLISH_WINDOW = timedelta(days=6)
+
+
+def _recently_sent(customer_id: str, decision_key: str, now: datetime) -> bool:
+    existing = store.get_decision(customer_id, decision_key)
+    return (
+        existing is not None
+        and existing.outcome == "sent"
+        and now - datetime.fromisoformat(existing.decided_at) < REPUBLISH_WINDOW
+    )
+
+
 def _apply(matches: list[CampaignMatch], catalogue: Catalogue, now: datetime) -> list[Decision]:
     made: list[Decision] = []
     outgoing: list[BusEvent] = []
@@ -178,7 +193,12 @@ def _apply(matches: list[CampaignMatch], catalogue: Catalogue, now: datetime) ->
             continue  # erased or merged: nobody to contact
         decision, recorded = _decide_and_record(catalogue, match.campaign, customer, match.trigger, now)
         if not recorded:
-            continue  # already decided (a replayed or duplicated event), or the person was just erased
+            # Already decided (a replayed or duplicated event), or the person was just erased. A recent
+            # "sent" decision is published again: its first publish may have failed after the decision
+            # was written (the channel sends each decision's message once).
+            if _recently_sent(customer.customer_id, decision.decision_key, now):
+                outgoing.append(_triggered_event(match.campaign, decision, customer))
+            continue
         made.append(decision)
         if decision.outcome == "sent":
             outgoing.append(_triggered_event(match.campaign, decision, customer))
@@ -207,7 +227,10 @@ def sweep(now: datetime | None = None, only: Collection[str] | None = None) -> d
             continue
         for decision in _apply(sweep_matches(catalogue, view, now), catalogue, now):
             counts[decision.outcome] += 1
+    # Deferred decisions now due: their messages are published before the decisions are resolved, so a
+    # failed publish leaves them due for the next sweep (a message published twice is sent once).
     outgoing: list[BusEvent] = []
+    resolutions: list[tuple[DecisionModel, Decision]] = []
     for item in store.due_deferred(now):
         if only is not None and item.customer_id not in only:
             continue
@@ -220,12 +243,14 @@ def sweep(now: datetime | None = None, only: Collection[str] | None = None) -> d
         decision = decide(catalogue, campaign, trigger, customer, recent, now)
         if decision.outcome == "deferred":
             continue
-        if store.resolve_deferred(item, decision.outcome, decision.reason, now.isoformat()):
-            counts[f"resumed_{decision.outcome}"] += 1
-            if decision.outcome == "sent":
-                outgoing.append(_triggered_event(campaign, decision, customer))
+        resolutions.append((item, decision))
+        if decision.outcome == "sent":
+            outgoing.append(_triggered_event(campaign, decision, customer))
     if outgoing:
         publish(outgoing)
+    for item, decision in resolutions:
+        if store.resolve_deferred(item, decision.outcome, decision.reason, now.isoformat()):
+            counts[f"resumed_{decision.outcome}"] += 1
     return dict(counts)
 
 

@@ -130,6 +130,7 @@ def track(batch: list[Interaction], base_url: str | None = None) -> list[TrackRe
                         first_name=profile.get("first_name"),
                         confirm_url=confirmation_url(customer_id, request.channel, base_url),
                         form_id=interaction.source.removeprefix("form:"),
+                        message_key=f"confirm:{customer_id}:{request.channel}:{interaction.event_id}",
                     )
                 )
         if events:

@@ -4,16 +4,24 @@ Validation rules (each failure is a 422 naming the field, nothing is stored):
 - a call needs ``userId`` or ``anonymousId`` (as the Segment API does); ids are at most 200 characters;
 - ``traits`` and ``properties`` are JSON objects of at most :data:`MAX_TRAITS_KEYS` keys and
   :data:`MAX_OBJECT_BYTES` bytes once serialised; ``context`` is kept to what we use (ip, userAgent, page);
-- ``timestamp`` must be after :data:`EARLIEST_TIMESTAMP`; a timestamp in the future is corrected for the
-  client's clock skew with ``sentAt`` (as Segment does) and then clamped to the time of receipt;
+  what they hold must fit DynamoDB, where they are stored: no empty keys, at most :data:`MAX_NESTING`
+  levels of nesting, Unicode text, finite numbers within DynamoDB's range (at most 38 significant
+  digits, magnitude from 1e-130 to below 1e126, or 0); trait names (each one is a document path) hold
+  no ``[`` or ``]``;
+- ``timestamp`` and ``sentAt`` must be after :data:`EARLIEST_TIMESTAMP` and before :data:`LATEST_TIMESTAMP`
+  (a sentAt centuries ahead is no clock skew, and would move the event out of the calendar); a timestamp
+  in the future is corrected for the client's clock skew with ``sentAt`` (as Segment does) and then
+  clamped to the time of receipt;
 - purchases (``Order Completed``) need ``properties.order_id``; ``revenue``/``total`` and product prices
-  must be >= 0 and the currency an ISO 4217 code.
+  must be >= 0 and at most :data:`MAX_AMOUNT`, and the currency an ISO 4217 code.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
@@ -35,8 +43,69 @@ MAX_BATCH_CALLS: Final = 100
 MAX_BATCH_BYTES: Final = 500 * 1024
 MAX_CALL_BYTES: Final = 32 * 1024
 EARLIEST_TIMESTAMP: Final = datetime(1990, 1, 1, tzinfo=UTC)
+LATEST_TIMESTAMP: Final = datetime(2100, 1, 1, tzinfo=UTC)
+MAX_NESTING: Final = 16
+MAX_AMOUNT: Final = 1e15
+# DynamoDB's number type (stored as the decimal text of the JSON value).
+_LARGEST_NUMBER: Final = Decimal("9.9999999999999999999999999999999999999E+125")
+_SMALLEST_NUMBER: Final = Decimal("1E-130")
+_MAX_DIGITS: Final = 38
 
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+def _number_problem(value: float) -> str | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "must be a finite number"
+    # copy_abs, not abs(): that would round to the decimal context's 28 digits.
+    number = (Decimal(value) if isinstance(value, int) else Decimal(repr(value))).copy_abs()
+    if number and not _SMALLEST_NUMBER <= number <= _LARGEST_NUMBER:
+        return "is out of range: a number is 0 or between 1e-130 and 1e126 in magnitude"
+    if len("".join(map(str, number.as_tuple().digits)).strip("0")) > _MAX_DIGITS:
+        return f"has more than {_MAX_DIGITS} significant digits"
+    return None
+
+
+def _is_text(value: str) -> bool:
+    """False for a lone UTF-16 surrogate (JSON's ``"\\ud800"``): not text, and no store takes it."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _check_contents(value: dict[str, Any], field: str) -> None:
+    """No empty keys, at most MAX_NESTING levels, text that is Unicode, numbers DynamoDB can store
+    (walked without recursion: the nesting is what is being checked)."""
+    pending: list[tuple[Any, str, int]] = [(value, field, 0)]
+    while pending:
+        item, where, depth = pending.pop()
+        if isinstance(item, dict | list) and depth > MAX_NESTING:
+            raise ValueError(f"{where}: nested deeper than {MAX_NESTING} levels")
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if not key:
+                    raise ValueError(f"{where}: keys must not be empty")
+                if not _is_text(key):
+                    raise ValueError(f"{where}: a key is not valid Unicode text")
+                pending.append((child, f"{where}.{key}", depth + 1))
+        elif isinstance(item, list):
+            pending.extend((child, f"{where}[{i}]", depth + 1) for i, child in enumerate(item))
+        elif isinstance(item, str):
+            if not _is_text(item):
+                raise ValueError(f"{where}: not valid Unicode text")
+        elif isinstance(item, int | float) and not isinstance(item, bool):
+            problem = _number_problem(item)
+            if problem:
+                raise ValueError(f"{where}: {problem}")
+
+
+def _check_trait_names(traits: dict[str, Any], field: str) -> None:
+    """Each trait is updated on its own document path (``traits.<name>``), which brackets would break."""
+    for name in traits:
+        if "[" in name or "]" in name:
+            raise ValueError(f"{field}.{name}: trait names must not contain [ or ]")
 
 
 def _check_object(value: dict[str, Any] | None, field: str) -> dict[str, Any] | None:
@@ -44,6 +113,7 @@ def _check_object(value: dict[str, Any] | None, field: str) -> dict[str, Any] | 
         return None
     if len(value) > MAX_TRAITS_KEYS:
         raise ValueError(f"{field} has {len(value)} keys; at most {MAX_TRAITS_KEYS} are accepted")
+    _check_contents(value, field)
     size = len(json.dumps(value, default=str))
     if size > MAX_OBJECT_BYTES:
         raise ValueError(f"{field} is {size} bytes once serialised; at most {MAX_OBJECT_BYTES} are accepted")
@@ -69,11 +139,15 @@ class _Call(BaseModel):
             value = value.replace(tzinfo=UTC)
         if value < EARLIEST_TIMESTAMP:
             raise ValueError(f"must be after {EARLIEST_TIMESTAMP.date().isoformat()}")
+        if value >= LATEST_TIMESTAMP:
+            raise ValueError(f"must be before {LATEST_TIMESTAMP.date().isoformat()}")
         return value.astimezone(UTC)
 
     @field_validator("context")
     @classmethod
     def _context_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and isinstance(value.get("traits"), dict):
+            _check_trait_names(value["traits"], "context.traits")
         return _check_object(value, "context")
 
     @model_validator(mode="after")
@@ -84,16 +158,36 @@ class _Call(BaseModel):
 
 
 class IdentifyCall(_Call):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"userId": "u-1001", "traits": {"email": "ann@example.com", "first_name": "Ann"}}]
+        }
+    )
+
     type: Literal["identify"] = "identify"
     traits: dict[str, Any] | None = None
 
     @field_validator("traits")
     @classmethod
     def _traits_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            _check_trait_names(value, "traits")
         return _check_object(value, "traits")
 
 
 class TrackCall(_Call):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "userId": "u-1001",
+                    "event": "Order Completed",
+                    "properties": {"order_id": "o-5001", "total": 42.5, "currency": "EUR"},
+                }
+            ]
+        }
+    )
+
     type: Literal["track"] = "track"
     event: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
     properties: dict[str, Any] | None = None
@@ -120,6 +214,10 @@ class TrackCall(_Call):
 
 
 class PageCall(_Call):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"anonymousId": "a-2002", "name": "Pricing", "properties": {}}]}
+    )
+
     type: Literal["page"] = "page"
     name: Annotated[str, StringConstraints(max_length=200)] | None = None
     properties: dict[str, Any] | None = None
@@ -141,7 +239,7 @@ class BatchRequest(BaseModel):
 
 
 ORDER_COMPLETED: Final = "Order Completed"
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False)]
 
 
 class Product(BaseModel):
@@ -194,7 +292,13 @@ class FormSubmission(BaseModel):
     hidden from people; bots fill it in.
     """
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="ignore",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "examples": [{"email": "ann@example.com", "first_name": "Ann", "consent_email": True}]
+        },
+    )
 
     email: Annotated[str, StringConstraints(min_length=3, max_length=254)]
     first_name: Annotated[str, StringConstraints(max_length=100)] | None = None

@@ -260,3 +260,25 @@ def test_a_throttled_campaign_decision_is_redelivered_and_decided_once(
     assert [d.outcome for d in decisions] == ["sent"]  # welcome has no hold-out
     welcome = [m for m in _emails_to(settled, email) if m.get("X-Campaign-Id") == "welcome"]
     assert len(welcome) == 1
+
+
+def test_a_refused_campaign_message_is_republished_by_the_redelivery_and_sent_once(
+    settled: LocalStack, client: Client
+) -> None:
+    """The decision is written, then the bus refuses its message on every attempt: the queue redelivers
+    the trigger, the decision exists already, and its message is published again and sent once."""
+    email = f"{_unique('pub')}@example.com"
+    traits = {"email": email, "timezone": daytime_zone()}
+    customer_id = client.call("POST", "/v1/identify", {"userId": _unique("pub"), "traits": traits})[1][
+        "customer_id"
+    ]
+    _sign_up(client, email)
+    settled.drain()
+    assert client.call("GET", _confirm_link(settled, email))[0] == 200
+    fault = Fault("events", "PutEvents", kind="fail_entries", fail_every=1, times=4, match=email)
+    with settled.faults.inject(fault):
+        settled.drain()
+    assert fault.hits == 4  # every attempt of the first delivery refused
+    assert [d.outcome for d in DecisionModel.query(customer_id) if d.campaign_id == "welcome"] == ["sent"]
+    welcome = [m for m in _emails_to(settled, email) if m.get("X-Campaign-Id") == "welcome"]
+    assert len(welcome) == 1
