@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from shared.dal.bus import PublishError
+
 # Error codes that mean "the service is busy or briefly failing": the same request may succeed later.
 TRANSIENT_ERROR_CODES = frozenset(
     {
@@ -28,8 +30,6 @@ def is_conditional_failure(exc: Exception) -> bool:
 def is_transient_failure(exc: BaseException) -> bool:
     """Throttling, a 5xx or a network failure that outlasted the SDK's own retries (PynamoDB wraps the
     botocore error in ``cause``); a bus publish that EventBridge kept refusing counts too."""
-    from shared.dal.bus import PublishError
-
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
