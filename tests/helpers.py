@@ -9,8 +9,18 @@ from typing import Any
 
 import boto3
 
+from infra.local.stack import LocalStack
 from shared.events import SOURCE
 from shared.settings import get_settings
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def emails_to(stack: LocalStack, address: str) -> list[dict[str, str]]:
+    """Emails SES accepted for ``address`` (the local stack's moto keeps them)."""
+    return [m for m in stack.sent_emails() if m["To"] == address]
 
 
 def daytime_zone(now: datetime | None = None) -> str:

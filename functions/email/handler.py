@@ -74,9 +74,8 @@ def recipient(event: BusEvent) -> tuple[str | None, str | None]:
     return customer.email, None
 
 
-def build_message(detail_type: str, detail: dict[str, Any], to: str | None = None) -> EmailMessage | None:
+def build_message(event: BusEvent, to: str | None = None) -> EmailMessage | None:
     """The email for a bus event (``to`` overrides the address the event carries)."""
-    event = parse_detail(detail_type, detail)
     message = EmailMessage()
     message["From"] = settings.sender_email
     if isinstance(event, ConsentConfirmationRequested):
@@ -112,7 +111,7 @@ def send(envelope: dict[str, Any]) -> dict[str, Any]:
     address, skipped = recipient(event)
     if address is None:
         return {"sent": False, "skipped": skipped}
-    message = build_message(envelope["detail-type"], envelope["detail"], to=address)
+    message = build_message(event, to=address)
     if message is None:
         return {"sent": False, "skipped": "not_an_email"}
     _ses().send_raw_email(RawMessage={"Data": message.as_bytes()})

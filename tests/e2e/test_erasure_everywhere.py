@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,7 +31,7 @@ from shared.services import campaigns, exports, scoring
 from shared.services import customers as customer_service
 from shared.services.tracking import unsubscribe_url
 from shared.settings import get_settings
-from tests.helpers import daytime_zone
+from tests.helpers import daytime_zone, emails_to, unique
 
 AS_OF = "1998-06-30"  # the date the other scoring tests use: a run here moves nobody else's recency
 
@@ -55,10 +54,6 @@ class Person:
 # --- helpers -----------------------------------------------------------------------------------------
 
 
-def _unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
 def _scan_raw(table_name: str) -> Iterator[dict[str, Any]]:
     client = boto3.client("dynamodb", region_name=get_settings().region)
     for page in client.get_paginator("scan").paginate(TableName=table_name, ConsistentRead=True):
@@ -76,10 +71,6 @@ def _holdings(needles: set[str]) -> list[tuple[str, str]]:
             if any(needle in text for needle in needles):
                 found.append((spec.logical_name, text[:300]))
     return found
-
-
-def _emails_to(stack: LocalStack, address: str) -> list[dict[str, str]]:
-    return [m for m in stack.sent_emails() if m["To"] == address]
 
 
 def _idempotency_payloads() -> list[dict[str, Any]]:
@@ -100,7 +91,7 @@ def _subscribe(stack: LocalStack, client: Client, person: Person) -> str:
     )
     assert status in (200, 201, 202, 303), body
     stack.drain()
-    [confirmation] = _emails_to(stack, person.email)
+    [confirmation] = emails_to(stack, person.email)
     link = re.search(r"http://[^/]+(/v1/consent/confirm\?token=\S+)", confirmation["Body"])
     assert link is not None
     assert client.call("GET", link.group(1))[0] == 200
@@ -149,9 +140,9 @@ def _order(person: Person, number: int, day: str, anonymous: bool = False) -> di
 
 
 def _new_person(client: Client, with_anonymous_history: bool = False) -> Person:
-    user_id = _unique("erase")
+    user_id = unique("erase")
     email = f"{user_id}@example.com"
-    anonymous_id = _unique("anon") if with_anonymous_history else None
+    anonymous_id = unique("anon") if with_anonymous_history else None
     merged_id = None
     if anonymous_id:
         status, body, _ = client.call("POST", "/v1/page", {"anonymousId": anonymous_id, "name": "Home"})
@@ -212,7 +203,7 @@ def test_erasure_reaches_every_table_export_campaign_and_email(
     racing = scoring.start(datetime.fromisoformat(AS_OF).date(), total_segments=1)["run_id"]
     scoring.summarise_segment(racing, 0, 1)
     scoring.fit_models(racing)
-    emails_before = len(_emails_to(stack, person.email))
+    emails_before = len(emails_to(stack, person.email))
     assert emails_before == 1  # the confirmation
     dead_letters_before = len(stack.dispatcher.log.dead_lettered)  # type: ignore[union-attr]
     erased: list[dict[str, Any]] = []
@@ -253,7 +244,7 @@ def test_erasure_reaches_every_table_export_campaign_and_email(
     assert _holdings(person.needles) == []
     for export_id in (racing_export, exports.export_id_for_run(later["run_id"]), prospects["export_id"]):
         assert _files_mentioning(_export_texts(export_id), person.needles) == []
-    assert len(_emails_to(stack, person.email)) == emails_before  # nothing sent after the erasure
+    assert len(emails_to(stack, person.email)) == emails_before  # nothing sent after the erasure
     new_dead = stack.dispatcher.log.dead_lettered[dead_letters_before:]  # type: ignore[union-attr]
     assert not [d for d in new_dead if any(n in json.dumps(d, default=str) for n in person.needles)]
     # The email channel's idempotency records keep no personal data (no message id, no address).
@@ -297,7 +288,7 @@ def test_a_campaign_deciding_while_the_person_is_erased_records_and_sends_nothin
     stack.drain()
     assert list(DecisionModel.query(person.customer_id)) == []
     assert _holdings(person.needles) == []
-    assert len(_emails_to(stack, person.email)) == 1  # the confirmation only
+    assert len(emails_to(stack, person.email)) == 1  # the confirmation only
 
 
 @pytest.mark.parametrize("withdrawal", ["unsubscribe", "erasure"])
@@ -314,7 +305,7 @@ def test_a_queued_campaign_email_is_not_sent_after_consent_or_the_person_is_gone
     before = len(stack.dispatcher.log.dead_lettered)  # type: ignore[union-attr]
     skipped_before = _count(_idempotency_payloads(), lambda p: p.get("skipped") is not None)
     stack.drain()
-    assert [m["Subject"] for m in _emails_to(stack, person.email)] == ["Please confirm your subscription"]
+    assert [m["Subject"] for m in emails_to(stack, person.email)] == ["Please confirm your subscription"]
     # Skipped, recorded once as such, not retried.
     assert len(stack.dispatcher.log.dead_lettered) == before  # type: ignore[union-attr]
     assert _count(_idempotency_payloads(), lambda p: p.get("skipped") is not None) == skipped_before + 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -22,13 +21,9 @@ from infra.local.faults import Fault
 from infra.local.stack import LocalStack
 from shared.dal.models import CustomerModel, DecisionModel, InteractionModel
 from shared.settings import get_settings
-from tests.helpers import bus_tap, daytime_zone, drain_queue
+from tests.helpers import bus_tap, daytime_zone, drain_queue, emails_to, unique
 
 THROTTLED = {"error_code": "ProvisionedThroughputExceededException", "status": 400}
-
-
-def _unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def _purchase(user: str, order_id: str, total: float = 10.0) -> dict[str, Any]:
@@ -55,16 +50,12 @@ def settled(stack: LocalStack) -> Iterator[LocalStack]:
     stack.drain()
 
 
-def _emails_to(stack: LocalStack, address: str) -> list[dict[str, str]]:
-    return [m for m in stack.sent_emails() if m["To"] == address]
-
-
 def _sign_up(client: Client, email: str) -> tuple[int, Any, dict[str, str]]:
     return client.call("POST", "/v1/forms/newsletter", form={"email": email, "first_name": "Flo"})
 
 
 def _confirm_link(stack: LocalStack, email: str) -> str:
-    [mail] = [m for m in _emails_to(stack, email) if "X-Campaign-Id" not in m]
+    [mail] = [m for m in emails_to(stack, email) if "X-Campaign-Id" not in m]
     link = re.search(r"http://[^/]+(/v1/consent/confirm\?token=\S+)", mail["Body"])
     assert link is not None
     return link.group(1)
@@ -74,7 +65,7 @@ def _confirm_link(stack: LocalStack, email: str) -> str:
 
 
 def test_throttled_writes_are_retried_by_the_sdk_and_stored_once(settled: LocalStack, client: Client) -> None:
-    user, order = _unique("thr"), _unique("order")
+    user, order = unique("thr"), unique("order")
     with settled.faults.inject(Fault("dynamodb", "PutItem", times=2, match=order, **THROTTLED)) as fault:
         status, body, _ = client.call("POST", "/v1/track", _purchase(user, order))
     assert fault.hits == 2  # two throttled attempts, then the SDK's third attempt went through
@@ -87,7 +78,7 @@ def test_throttled_writes_are_retried_by_the_sdk_and_stored_once(settled: LocalS
 def test_throttling_that_outlasts_retries_is_a_503_and_the_clients_retry_stores_once(
     settled: LocalStack, client: Client
 ) -> None:
-    user, order = _unique("busy"), _unique("order")
+    user, order = unique("busy"), unique("order")
     with settled.faults.inject(Fault("dynamodb", "PutItem", times=1000, match=order, **THROTTLED)) as fault:
         status, body, headers = client.call("POST", "/v1/track", _purchase(user, order))
     assert fault.hits > 1
@@ -111,8 +102,8 @@ def test_a_new_customer_whose_profile_write_failed_is_completed_by_the_retry(
 ) -> None:
     """The profile is written before the aliases that lead to it, so a retry never finds aliases
     pointing at no profile (whose interactions could then never be counted)."""
-    user = _unique("half")
-    event = {"userId": user, "event": "Product Viewed", "messageId": _unique("msg")}
+    user = unique("half")
+    event = {"userId": user, "event": "Product Viewed", "messageId": unique("msg")}
     fault = Fault("dynamodb", "UpdateItem", times=1000, match=f"user:{user}", **THROTTLED)
     with settled.faults.inject(fault):
         assert client.call("POST", "/v1/track", event)[0] == 503
@@ -126,7 +117,7 @@ def test_a_new_customer_whose_profile_write_failed_is_completed_by_the_retry(
 
 def test_a_write_whose_answer_is_lost_is_stored_and_counted_once(settled: LocalStack, client: Client) -> None:
     """The put commits, the answer is lost, the SDK retries: the conditional put meets its own write."""
-    user, order = _unique("lost"), _unique("order")
+    user, order = unique("lost"), unique("order")
     fault = Fault("dynamodb", "PutItem", kind="lost_response", times=1, match=order)
     with settled.faults.inject(fault):
         status, body, _ = client.call("POST", "/v1/track", _purchase(user, order))
@@ -143,7 +134,7 @@ def test_a_lost_aggregate_update_counts_once_and_still_tells_the_bus(
     """The stream consumer's update commits but its answer is lost: the retry's condition fails (already
     counted) and the interaction's event is published all the same."""
     sqs, tap = bus_tap("InteractionTracked")
-    user, order = _unique("agg"), _unique("order")
+    user, order = unique("agg"), unique("order")
     status, body, _ = client.call("POST", "/v1/track", _purchase(user, order))
     assert status == 200
     customer_id = body["customer_id"]
@@ -161,7 +152,7 @@ def test_a_lost_aggregate_update_counts_once_and_still_tells_the_bus(
 
 def test_failed_put_events_entries_are_retried_and_sent_once(settled: LocalStack, client: Client) -> None:
     sqs, tap = bus_tap("InteractionTracked")
-    orders = {_unique("order"): _unique("pe") for _ in range(6)}
+    orders = {unique("order"): unique("pe") for _ in range(6)}
     batch = [{"type": "track", **_purchase(user, order)} for order, user in orders.items()]
     assert client.call("POST", "/v1/batch", {"batch": batch})[1]["stored"] == 6
     fault = Fault("events", "PutEvents", kind="fail_entries", fail_every=2, match="InteractionTracked")
@@ -180,7 +171,7 @@ def test_a_bus_that_keeps_refusing_fails_the_stream_batch_which_is_redelivered(
     """Every entry refused on every attempt: the consumer fails its batch, the stream redelivers it, the
     aggregates are not counted again and the events go out on the redelivery."""
     sqs, tap = bus_tap("InteractionTracked")
-    user, order = _unique("bus"), _unique("order")
+    user, order = unique("bus"), unique("order")
     status, body, _ = client.call("POST", "/v1/track", _purchase(user, order))
     assert status == 200
     fault = Fault("events", "PutEvents", kind="fail_entries", fail_every=1, times=4, match=order)
@@ -197,43 +188,43 @@ def test_a_bus_that_keeps_refusing_fails_the_stream_batch_which_is_redelivered(
 def test_a_refused_confirmation_request_is_a_503_and_the_retry_sends_one_email(
     settled: LocalStack, client: Client
 ) -> None:
-    email = f"{_unique('bus')}@example.com"
+    email = f"{unique('bus')}@example.com"
     fault = Fault("events", "PutEvents", kind="fail_entries", fail_every=1, times=1000, match=email)
     with settled.faults.inject(fault):
         status, _, _ = _sign_up(client, email)
     assert status == 503
     settled.drain()
-    assert _emails_to(settled, email) == []
+    assert emails_to(settled, email) == []
     status, _, _ = _sign_up(client, email)  # the browser posts the form again
     assert status in (200, 303)
     settled.drain()
-    assert len(_emails_to(settled, email)) == 1
+    assert len(emails_to(settled, email)) == 1
 
 
 # -- SES and the campaigns queue ----------------------------------------------------------------------------
 
 
 def test_ses_throttling_is_retried_by_the_queue_and_sends_once(settled: LocalStack, client: Client) -> None:
-    email = f"{_unique('ses')}@example.com"
+    email = f"{unique('ses')}@example.com"
     _sign_up(client, email)
     # Seven throttles: the SDK's five attempts in the first delivery, two more in the redelivery.
     fault = Fault("ses", "SendRawEmail", error_code="Throttling", status=400, times=7)
     with settled.faults.inject(fault):
         settled.drain()
     assert fault.hits == 7
-    assert len(_emails_to(settled, email)) == 1
+    assert len(emails_to(settled, email)) == 1
 
 
 def test_a_rejected_email_is_dead_lettered_after_the_retry_limit(settled: LocalStack, client: Client) -> None:
     from infra.local.dispatcher import MAX_ATTEMPTS
 
-    email = f"{_unique('rej')}@example.com"
+    email = f"{unique('rej')}@example.com"
     _sign_up(client, email)
     fault = Fault("ses", "SendRawEmail", error_code="MessageRejected", status=400, times=1000)
     with settled.faults.inject(fault):
         settled.drain()
     assert fault.hits == MAX_ATTEMPTS  # not retried by the SDK; redelivered by the queue until the limit
-    assert _emails_to(settled, email) == []
+    assert emails_to(settled, email) == []
     assert settled.resources is not None
     sqs = boto3.client("sqs", region_name=get_settings().region)
     dead = drain_queue(sqs, settled.resources.dead_letter_urls["EmailQueue"])
@@ -243,9 +234,9 @@ def test_a_rejected_email_is_dead_lettered_after_the_retry_limit(settled: LocalS
 def test_a_throttled_campaign_decision_is_redelivered_and_decided_once(
     settled: LocalStack, client: Client
 ) -> None:
-    email = f"{_unique('dec')}@example.com"
+    email = f"{unique('dec')}@example.com"
     traits = {"email": email, "timezone": daytime_zone()}  # daytime there: quiet hours defer nothing
-    customer_id = client.call("POST", "/v1/identify", {"userId": _unique("dec"), "traits": traits})[1][
+    customer_id = client.call("POST", "/v1/identify", {"userId": unique("dec"), "traits": traits})[1][
         "customer_id"
     ]
     _sign_up(client, email)
@@ -258,7 +249,7 @@ def test_a_throttled_campaign_decision_is_redelivered_and_decided_once(
     assert fault.hits == 4
     decisions = [d for d in DecisionModel.query(customer_id) if d.campaign_id == "welcome"]
     assert [d.outcome for d in decisions] == ["sent"]  # welcome has no hold-out
-    welcome = [m for m in _emails_to(settled, email) if m.get("X-Campaign-Id") == "welcome"]
+    welcome = [m for m in emails_to(settled, email) if m.get("X-Campaign-Id") == "welcome"]
     assert len(welcome) == 1
 
 
@@ -267,9 +258,9 @@ def test_a_refused_campaign_message_is_republished_by_the_redelivery_and_sent_on
 ) -> None:
     """The decision is written, then the bus refuses its message on every attempt: the queue redelivers
     the trigger, the decision exists already, and its message is published again and sent once."""
-    email = f"{_unique('pub')}@example.com"
+    email = f"{unique('pub')}@example.com"
     traits = {"email": email, "timezone": daytime_zone()}
-    customer_id = client.call("POST", "/v1/identify", {"userId": _unique("pub"), "traits": traits})[1][
+    customer_id = client.call("POST", "/v1/identify", {"userId": unique("pub"), "traits": traits})[1][
         "customer_id"
     ]
     _sign_up(client, email)
@@ -280,5 +271,5 @@ def test_a_refused_campaign_message_is_republished_by_the_redelivery_and_sent_on
         settled.drain()
     assert fault.hits == 4  # every attempt of the first delivery refused
     assert [d.outcome for d in DecisionModel.query(customer_id) if d.campaign_id == "welcome"] == ["sent"]
-    welcome = [m for m in _emails_to(settled, email) if m.get("X-Campaign-Id") == "welcome"]
+    welcome = [m for m in emails_to(settled, email) if m.get("X-Campaign-Id") == "welcome"]
     assert len(welcome) == 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,11 +16,7 @@ from shared.dal.models import IdentityModel, InteractionModel
 from shared.services import tracking
 from shared.tracking.identity import Identifiers
 from shared.tracking.normalise import Interaction
-from tests.helpers import daytime_zone
-
-
-def _unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+from tests.helpers import daytime_zone, emails_to, unique
 
 
 def _profile(client: Client, customer_id: str) -> dict[str, Any]:
@@ -34,12 +29,8 @@ def _customer_of_user(user_id: str) -> str:
     return str(IdentityModel.get(f"user:{user_id}").customer_id)
 
 
-def _emails_to(stack: LocalStack, address: str) -> list[dict[str, str]]:
-    return [m for m in stack.sent_emails() if m["To"] == address]
-
-
 def test_html_form_double_opt_in_confirm_and_unsubscribe(stack: LocalStack, client: Client) -> None:
-    email = f"{_unique('ann')}@example.com"
+    email = f"{unique('ann')}@example.com"
     status, body, headers = client.call(
         "POST",
         "/v1/forms/newsletter",
@@ -56,7 +47,7 @@ def test_html_form_double_opt_in_confirm_and_unsubscribe(stack: LocalStack, clie
 
     # A time zone where it is day now: quiet hours would rightly defer the welcome email at night.
     traits = {"email": email, "timezone": daytime_zone()}
-    status, body, _ = client.call("POST", "/v1/identify", {"userId": _unique("u"), "traits": traits})
+    status, body, _ = client.call("POST", "/v1/identify", {"userId": unique("u"), "traits": traits})
     customer_id = body["customer_id"]
     profile = _profile(client, customer_id)
     assert profile["profile"]["email"] == email
@@ -64,7 +55,7 @@ def test_html_form_double_opt_in_confirm_and_unsubscribe(stack: LocalStack, clie
     assert profile["consent"]["email"]["wording_version"] == "newsletter-v1"
     assert profile["consent"]["email"]["source"] == "form:newsletter"
 
-    [confirmation] = _emails_to(stack, email)
+    [confirmation] = emails_to(stack, email)
     confirm_path = re.search(r"http://[^/]+(/v1/consent/confirm\?token=\S+)", confirmation["Body"])
     assert confirm_path is not None
     status, page, _ = client.call("GET", confirm_path.group(1))
@@ -74,7 +65,7 @@ def test_html_form_double_opt_in_confirm_and_unsubscribe(stack: LocalStack, clie
     assert _profile(client, customer_id)["consent"]["email"]["status"] == "granted"
 
     # Confirming granted consent made the welcome campaign send an email with RFC 8058 headers.
-    welcome = [m for m in _emails_to(stack, email) if m.get("X-Campaign-Id") == "welcome"]
+    welcome = [m for m in emails_to(stack, email) if m.get("X-Campaign-Id") == "welcome"]
     assert len(welcome) == 1
     assert welcome[0]["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     unsubscribe = re.match(r"<http://[^/]+(/v1/unsubscribe\?token=\S+)>", welcome[0]["List-Unsubscribe"])
@@ -90,7 +81,7 @@ def test_html_form_double_opt_in_confirm_and_unsubscribe(stack: LocalStack, clie
     status, _, _ = client.call("GET", confirm_path.group(1))
     assert status == 200
     stack.drain()
-    assert len([m for m in _emails_to(stack, email) if m.get("X-Campaign-Id") == "welcome"]) == 1
+    assert len([m for m in emails_to(stack, email) if m.get("X-Campaign-Id") == "welcome"]) == 1
 
 
 def test_forged_or_expired_links_are_refused(client: Client) -> None:
@@ -140,7 +131,7 @@ def _totals(client: Client, run: str) -> tuple[int, int, float]:
 
 
 def test_replaying_1000_mixed_events_twice_changes_nothing(stack: LocalStack, client: Client) -> None:
-    run = _unique("replay")
+    run = unique("replay")
     events = _mixed_events(run, 1000)
     for attempt in range(2):
         stored = 0
@@ -157,7 +148,7 @@ def test_replaying_1000_mixed_events_twice_changes_nothing(stack: LocalStack, cl
 
 
 def test_a_retried_stream_batch_is_not_counted_twice(stack: LocalStack, client: Client) -> None:
-    user = _unique("retry")
+    user = unique("retry")
     _status, body, _ = client.call(
         "POST",
         "/v1/track",
@@ -179,7 +170,7 @@ def test_a_retried_stream_batch_is_not_counted_twice(stack: LocalStack, client: 
 
 
 def test_50_concurrent_updates_to_one_customer_lose_nothing(stack: LocalStack, client: Client) -> None:
-    user = _unique("busy")
+    user = unique("busy")
     now = datetime.now(UTC)
     errors: list[BaseException] = []
 
@@ -232,7 +223,7 @@ def test_50_concurrent_updates_to_one_customer_lose_nothing(stack: LocalStack, c
 
 
 def test_identify_links_anonymous_history_to_the_customer(stack: LocalStack, client: Client) -> None:
-    anonymous, user = _unique("anon"), _unique("known")
+    anonymous, user = unique("anon"), unique("known")
     for i in range(3):
         client.call(
             "POST", "/v1/page", {"anonymousId": anonymous, "messageId": f"{anonymous}-{i}", "name": "Pricing"}
@@ -262,7 +253,7 @@ def test_identify_links_anonymous_history_to_the_customer(stack: LocalStack, cli
 
 
 def test_bad_input_gets_a_clear_4xx_and_stores_nothing(client: Client) -> None:
-    user = _unique("bad")
+    user = unique("bad")
     no_key = Client(client.base_url, client.api_key)
     no_key.write_auth = ""
     status, body, headers = no_key.call("POST", "/v1/track", {"userId": user, "event": "x"})
@@ -320,7 +311,7 @@ def test_bad_input_gets_a_clear_4xx_and_stores_nothing(client: Client) -> None:
 
 
 def test_honeypot_stores_nothing(client: Client) -> None:
-    email = f"{_unique('bot')}@example.com"
+    email = f"{unique('bot')}@example.com"
     status, body, _ = client.call(
         "POST", "/v1/forms/contact", form={"email": email, "website": "http://spam"}
     )
@@ -337,7 +328,7 @@ def test_private_routes_need_the_api_key(client: Client) -> None:
 
 
 def test_erasure_removes_the_person_everywhere(stack: LocalStack, client: Client) -> None:
-    user = _unique("erase")
+    user = unique("erase")
     email = f"{user}@example.com"
     client.call("POST", "/v1/forms/contact", form={"email": email, "message": "call me", "consent_sms": "on"})
     _, body, _ = client.call(
