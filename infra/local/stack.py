@@ -91,6 +91,10 @@ class LocalStack:
         from shared.services.campaigns import sync_catalogue
 
         catalogue = sync_catalogue()
+        from infra.local.launchers import in_process_ports
+        from shared.services import ports
+
+        ports.use(in_process_ports())  # scoring runs and exports run in this process, not on AWS
         self.dispatcher = Dispatcher(self.resources, settings.region)
         self._server_thread = threading.Thread(target=self.server.serve_forever, name="api", daemon=True)
         self._server_thread.start()
@@ -138,6 +142,9 @@ class LocalStack:
             self.server.server_close()
         if self.moto:
             self.moto.stop()
+        from shared.services import ports
+
+        ports.use(None)
 
     def __enter__(self) -> LocalStack:
         return self.start()

@@ -48,6 +48,7 @@ from shared.dal import blobs, runs
 from shared.dal import exports as store
 from shared.dal.models import CustomerModel, RunModel, ScoreModel
 from shared.scoring.segment_names import SEGMENTS
+from shared.services import ports
 from shared.services.errors import NotFoundError
 from shared.services.runs import RunNotFoundError
 from shared.settings import get_settings
@@ -494,10 +495,10 @@ def export_scoring_run(run_id: str) -> dict[str, Any]:
 
 
 def start_export(segment: str, request: ExportRequest | None = None) -> dict[str, Any]:
-    """On demand: record the export, then run it here (local mode) or in the export function (cloud)."""
+    """On demand: record the export, then start it through the launch port (the export function in the
+    cloud, this process in local mode)."""
     name = resolve_segment(segment)
     request = request or ExportRequest()
-    settings = get_settings()
     now = datetime.now(UTC)
     export_id = new_export_id(now)
     latest = runs.latest("scoring")
@@ -513,10 +514,7 @@ def start_export(segment: str, request: ExportRequest | None = None) -> dict[str
             "phase": "queued",
         },
     )
-    if settings.export_function_name:
-        store.invoke_async(settings.export_function_name, {"trigger": "api", "export_id": export_id})
-    else:
-        run_export(export_id)
+    ports.current().exports.start(export_id)
     return view(export_id)
 
 

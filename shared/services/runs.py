@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
-import boto3
-
 from shared.dal import runs
+from shared.services import ports
 from shared.services.errors import NotFoundError
-from shared.settings import get_settings
 
 
 class RunNotFoundError(NotFoundError):
@@ -40,23 +37,10 @@ def new_scoring_run_id(now: datetime | None = None) -> str:
 
 
 def start_scoring(as_of: date | None, total_segments: int) -> dict[str, Any]:
-    """Start a scoring run: on Step Functions in the cloud, in this process in local mode."""
-    settings = get_settings()
+    """Start a scoring run through the launch port: its view when it already finished (in-process),
+    ``running`` while the state machine works on it (the cloud)."""
     run_id = new_scoring_run_id()
-    payload = {
-        "run_id": run_id,
-        "total_segments": total_segments,
-        "as_of": as_of.isoformat() if as_of else None,
-    }
-    if settings.scoring_state_machine_arn:
-        boto3.client("stepfunctions", region_name=settings.region).start_execution(
-            stateMachineArn=settings.scoring_state_machine_arn, name=run_id, input=json.dumps(payload)
-        )
+    ports.current().scoring_runs.start(run_id, as_of, total_segments)
+    if runs.get(run_id) is None:
         return {"run_id": run_id, "status": "running"}
-    from shared.services import scoring  # local mode only: numpy/scipy are not in the API's layer
-
-    scoring.run_in_process(as_of, total_segments, run_id=run_id)
-    from shared.services import exports  # the state machine's last step, in local mode
-
-    exports.export_scoring_run(run_id)
     return view(run_id)

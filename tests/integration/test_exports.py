@@ -25,7 +25,7 @@ from shared.dal import blobs, customers
 from shared.dal import exports as store
 from shared.dal.exports import get_object
 from shared.dal.models import IdentityModel, ScoreModel
-from shared.services import exports
+from shared.services import exports, ports
 from shared.settings import get_settings
 
 AS_OF = "1998-06-30"
@@ -390,6 +390,7 @@ def test_in_the_cloud_the_api_records_the_export_and_invokes_the_function(
     asynchronously; the function then does the work from the record."""
     invoked: list[tuple[str, dict[str, Any]]] = []
     monkeypatch.setattr(get_settings(), "export_function_name", "rm-export")
+    monkeypatch.setattr(ports, "_installed", None)  # the AWS adapters, as deployed
     monkeypatch.setattr(store, "invoke_async", lambda name, payload: invoked.append((name, payload)))
     started = exports.start_export("champions", exports.ExportRequest())
     assert started["status"] == "running"
