@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.observability import logger, metrics
 from functions.common.tracing import tracer
+from shared.invocations import ExportInvocation, ScoringRunExport
 from shared.services import exports
 
 
@@ -21,15 +22,13 @@ from shared.services import exports
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    trigger = event.get("trigger")
-    if trigger == "scoring_run":
-        logger.append_keys(run_id=event["run_id"])
-        result = exports.export_scoring_run(str(event["run_id"]))
-    elif trigger == "api":
-        logger.append_keys(export_id=event["export_id"])
-        result = exports.run_export(str(event["export_id"]))
+    invocation = ExportInvocation.model_validate(event).root
+    if isinstance(invocation, ScoringRunExport):
+        logger.append_keys(run_id=invocation.run_id)
+        result = exports.export_scoring_run(invocation.run_id)
     else:
-        raise ValueError(f"unknown export trigger {trigger!r}")
+        logger.append_keys(export_id=invocation.export_id)
+        result = exports.run_export(invocation.export_id)
     metrics.add_metric(name="ExportRows", unit=MetricUnit.Count, value=int(result.get("rows") or 0))
     logger.info("export finished", extra=result)
     return result

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 import boto3
 
 from shared.dal import exports
+from shared.invocations import RecordedExport, StartPhase
 from shared.settings import get_settings
 
 
@@ -22,15 +22,12 @@ class StepFunctionsScoringRunLauncher:
 
     def start(self, run_id: str, as_of: date | None, total_segments: int) -> None:
         settings = get_settings()
-        payload = {
-            "run_id": run_id,
-            "total_segments": total_segments,
-            "as_of": as_of.isoformat() if as_of else None,
-        }
+        # The execution input: the state machine adds {"phase": "start"} for the first task.
+        payload = StartPhase(run_id=run_id, as_of=as_of, total_segments=total_segments)
         boto3.client("stepfunctions", region_name=settings.region).start_execution(
             stateMachineArn=_required(settings.scoring_state_machine_arn, "RM_SCORING_STATE_MACHINE_ARN"),
             name=run_id,
-            input=json.dumps(payload),
+            input=payload.model_dump_json(exclude={"phase"}),
         )
 
 
@@ -39,4 +36,4 @@ class LambdaExportLauncher:
 
     def start(self, export_id: str) -> None:
         function = _required(get_settings().export_function_name, "RM_EXPORT_FUNCTION_NAME")
-        exports.invoke_async(function, {"trigger": "api", "export_id": export_id})
+        exports.invoke_async(function, RecordedExport(trigger="api", export_id=export_id).model_dump())

@@ -21,6 +21,7 @@ from shared.dal import blobs, customers, runs, scores
 from shared.dal.bus import publish
 from shared.dal.models import CustomerModel, ScoreModel
 from shared.events import BusEvent, LeadQualified, SegmentChanged
+from shared.invocations import DEFAULT_SEGMENTS
 from shared.scoring.engine import (
     CustomerFrame,
     ModelFit,
@@ -34,7 +35,6 @@ from shared.scoring.leads import LEAD, MARKETING_QUALIFIED
 from shared.services.runs import RunNotFoundError, new_scoring_run_id
 from shared.tracking.engagement import ENGAGEMENT_KINDS
 
-DEFAULT_SEGMENTS = 4
 QUALIFIED_STAGES = frozenset({LEAD, MARKETING_QUALIFIED})
 # Scores compared to decide whether a customer's stored scores changed (floats rounded first).
 _COMPARED = {

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("shared", "functions", "infra", "benchmarks")
 
 DOMAIN = {"shared.tracking", "shared.scoring", "shared.campaigns", "shared.messaging"}
-FOUNDATIONS = {"shared.events", "shared.settings"}
+FOUNDATIONS = {"shared.events", "shared.invocations", "shared.settings"}
 DATA_ACCESS = {"shared.dal", "shared.secrets"}
 
 # What each layer may import (besides itself and the standard library / third parties).
