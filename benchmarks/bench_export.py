@@ -4,7 +4,7 @@ Run: ``python benchmarks/bench_export.py [--rows 1000000] [--no-trace]``.
 
 A moto server runs in a child process on 127.0.0.1 (so its copy of the object is not counted in this
 process's memory); synthetic scored rows are generated on the fly and fed to
-:func:`shared.services.exports.write_csv`, exactly the function the export uses for each segment file
+:func:`shared.dal.exports.write_csv`, exactly the function the export uses for each segment file
 (CSV encoding, SHA-256, 5 MiB parts). Figures: wall time and throughput of an untraced run, the peak memory
 traced by ``tracemalloc`` during a second, traced run (slower: tracing costs time), and the process's peak
 resident set size (``ru_maxrss``). The object is read back once to check its size and checksum.
@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
         from shared.dal import blobs
-        from shared.services.exports import write_csv
+        from shared.dal.exports import write_csv
         from shared.settings import get_settings
 
         get_settings.cache_clear()

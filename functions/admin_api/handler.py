@@ -16,9 +16,10 @@ from functions.common.http import ApiError, json_response, register_error_handle
 from functions.common.observability import logger, metrics
 from functions.common.responses import documented, unreadable_body
 from functions.common.tracing import tracer
-from shared.services import campaigns, customers, exports, runs
-from shared.services.errors import NotFoundError
-from shared.services.exports import ExportRequest, SegmentNotFoundError
+from shared.exporting.filters import ExportRequest
+from shared.exporting.rows import EXPORT_SEGMENTS
+from shared.services import campaigns, customers, exports, runs, segments
+from shared.services.errors import NotFoundError, SegmentNotFoundError
 
 app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app)
@@ -125,7 +126,7 @@ def campaign_report(campaign_id: str) -> dict[str, Any]:
 def _not_found(exc: NotFoundError) -> Response[Any]:
     message = exc.message
     if isinstance(exc, SegmentNotFoundError):
-        message += f"; expected one of {', '.join(exports.EXPORT_SEGMENTS)}"
+        message += f"; expected one of {', '.join(EXPORT_SEGMENTS)}"
     return json_response(404, {"message": message})
 
 
@@ -136,7 +137,7 @@ def _not_found(exc: NotFoundError) -> Response[Any]:
     responses=documented(200),
 )
 def list_segments() -> dict[str, Any]:
-    return exports.segments_overview()
+    return segments.segments_overview()
 
 
 @app.post(
@@ -162,7 +163,7 @@ def export_segment(segment: str, request: Annotated[ExportRequest | None, Body()
     responses=documented(200, 404, e404="Unknown export"),
 )
 def get_export(export_id: str) -> dict[str, Any]:
-    return exports.view(export_id)
+    return segments.view(export_id)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -1,5 +1,5 @@
-"""Data access for segment exports: streamed S3 uploads, joined score/customer pages, export records,
-and the asynchronous invocation of the export function.
+"""Data access for segment exports: streamed S3 uploads and CSV files, joined score/customer records,
+export records, and the asynchronous invocation of the export function.
 
 :class:`StreamingUpload` keeps at most one part in memory: bytes are buffered until a part of
 :data:`MIN_PART_SIZE` (S3's minimum for every part but the last) is full, then uploaded. An object that never
@@ -9,9 +9,12 @@ also aborts incomplete uploads after a day).
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import io
 import json
-from collections.abc import Iterator, Mapping
+import logging
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,12 +22,16 @@ import boto3
 
 from shared.dal import blobs
 from shared.dal.models import CustomerModel, RunModel, ScoreModel
+from shared.exporting.rows import CONSENT_CHANNELS, CSV_COLUMNS, PROSPECTS, csv_cells, slug
 from shared.settings import get_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import CompletedPartTypeDef
 
+logger = logging.getLogger(__name__)
+
 MIN_PART_SIZE = 5 * 1024 * 1024
+_ROWS_PER_CHUNK = 1000
 MAX_PARTS = 10_000
 # Customer attributes an export reads (not the aggregates' engagement counters, aliases, traits).
 CUSTOMER_ATTRIBUTES = (
@@ -171,6 +178,126 @@ def _join(page: list[ScoreModel]) -> Iterator[tuple[ScoreModel, CustomerModel]]:
         customer = found.get(score.customer_id)
         if customer is not None:
             yield score, customer
+
+
+def scored_records(segments: list[str]) -> Iterator[dict[str, Any]]:
+    """Joined records of the wanted segments (one scan; narrowed by DynamoDB when a single segment).
+    Merged-away profiles are left out: their history belongs to the surviving profile."""
+    if segments == [PROSPECTS]:
+        source = scored_customers(prospects_only=True)
+    elif len(segments) == 1:
+        source = scored_customers(segment=segments[0])
+    else:
+        source = scored_customers()
+    for score, customer in source:
+        if not customer.merged_into:
+            yield joined_record(score, customer)
+
+
+def joined_record(score: ScoreModel, customer: CustomerModel) -> dict[str, Any]:
+    """Scores and profile of one customer, with typed values (what filters see)."""
+    consent: dict[str, str | None] = {}
+    for channel in CONSENT_CHANNELS:
+        record = getattr(customer, f"consent_{channel}")
+        status = record.as_dict().get("status") if record is not None else None
+        consent[f"consent_{channel}"] = str(status) if status else None
+    purchase_days = customer.purchase_days
+    return {
+        "customer_id": customer.customer_id,
+        "email": customer.email,
+        "first_name": customer.first_name,
+        "last_name": customer.last_name,
+        "company": customer.company,
+        "job_title": customer.job_title,
+        "timezone": customer.timezone,
+        **consent,
+        "reachable_email": bool(customer.email) and consent["consent_email"] == "granted",
+        "segment": score.segment,
+        "recency_score": _int(score.recency_score),
+        "frequency_score": _int(score.frequency_score),
+        "monetary_score": _int(score.monetary_score),
+        "lead_score": _float(score.lead_score),
+        "stage": score.stage,
+        "p_alive": _float(score.p_alive),
+        "churn_risk": _float(score.churn_risk),
+        "expected_purchases": _float(score.expected_purchases),
+        "expected_order_value": _float(score.expected_order_value),
+        "clv": _float(score.clv),
+        "last_purchase_date": max(purchase_days) if purchase_days else None,
+        "total_spent": float(customer.total_spent or 0),
+    }
+
+
+def _int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+class CsvFile:
+    """A CSV object in S3 written row by row: encoded in chunks, hashed, streamed in parts."""
+
+    def __init__(self, key: str, segment: str, part_size: int = MIN_PART_SIZE) -> None:
+        self.key = key
+        self.segment = segment
+        self.rows = 0
+        self.revenue = 0.0
+        self._upload = StreamingUpload(key, "text/csv; charset=utf-8", part_size)
+        self._hash = hashlib.sha256()
+        self._text = io.StringIO()
+        self._writer = csv.writer(self._text, lineterminator="\r\n")
+        self._writer.writerow(CSV_COLUMNS)
+
+    def write(self, record: Mapping[str, Any]) -> None:
+        self._writer.writerow(csv_cells(record))
+        self.rows += 1
+        self.revenue += float(record.get("total_spent") or 0.0)
+        if self.rows % _ROWS_PER_CHUNK == 0:
+            self._flush()
+
+    def _flush(self) -> None:
+        data = self._text.getvalue().encode("utf-8")
+        self._text.seek(0)
+        self._text.truncate()
+        if data:
+            self._hash.update(data)
+            self._upload.write(data)
+
+    def close(self) -> dict[str, Any]:
+        self._flush()
+        self._upload.close()
+        return {
+            "segment": self.segment,
+            "slug": slug(self.segment),
+            "key": self.key,
+            "rows": self.rows,
+            "bytes": self._upload.bytes_written,
+            "sha256": self._hash.hexdigest(),
+            "parts": self._upload.parts,
+        }
+
+    def abort(self) -> None:
+        """Abort the upload; never raises (it runs while another error is being raised)."""
+        try:
+            self._upload.abort()
+        except Exception:  # the lifecycle rule aborts incomplete uploads after a day anyway
+            logger.warning("could not abort the upload of %s", self.key, exc_info=True)
+
+
+def write_csv(
+    key: str, records: Iterable[Mapping[str, Any]], segment: str = "", part_size: int = MIN_PART_SIZE
+) -> dict[str, Any]:
+    """Stream ``records`` (dicts with the CSV columns) to one CSV object; returns its file entry."""
+    target = CsvFile(key, segment, part_size)
+    try:
+        for record in records:
+            target.write(record)
+        return target.close()
+    except BaseException:
+        target.abort()
+        raise
 
 
 def export_runs(status: str = "succeeded") -> Iterator[RunModel]:

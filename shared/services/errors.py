@@ -9,3 +9,11 @@ class NotFoundError(LookupError):
     @property
     def message(self) -> str:
         return f"{self.kind} {self} not found"
+
+
+class ExportNotFoundError(NotFoundError):
+    kind = "export"
+
+
+class SegmentNotFoundError(NotFoundError):
+    kind = "segment"

@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("shared", "functions", "infra", "benchmarks")
 
-DOMAIN = {"shared.tracking", "shared.scoring", "shared.campaigns", "shared.messaging"}
+DOMAIN = {"shared.tracking", "shared.scoring", "shared.campaigns", "shared.messaging", "shared.exporting"}
 FOUNDATIONS = {"shared.events", "shared.invocations", "shared.settings"}
 DATA_ACCESS = {"shared.dal", "shared.secrets"}
 

@@ -112,7 +112,7 @@ def test_dashboard_shows_heat_map_segments_links_funnel_and_campaigns(
         assert page.get_by_test_id("pareto-share").inner_text() == f"{share * 100:.1f} %"
 
         # Segments: sizes, and a download link to this run's export that really downloads the CSV.
-        from shared.services.exports import slug
+        from shared.exporting.rows import slug
 
         present = {s: n for s, n in summary["segment_counts"].items() if n}
         for segment, count in present.items():

@@ -27,7 +27,7 @@ from shared.dal.bus import publish
 from shared.dal.exports import get_object
 from shared.dal.models import ALL_MODELS, DecisionModel, IdentityModel, InteractionModel, table_specs
 from shared.events import InteractionTracked, SegmentChanged
-from shared.services import campaigns, exports, scoring
+from shared.services import campaigns, exports, scoring, segments
 from shared.services import customers as customer_service
 from shared.services.tracking import unsubscribe_url
 from shared.settings import get_settings
@@ -114,7 +114,7 @@ def _queue_welcome(customer_id: str) -> None:
 
 
 def _export_texts(export_id: str) -> dict[str, str]:
-    view = exports.view(export_id)
+    view = segments.view(export_id)
     assert view["status"] == "succeeded", view
     return {f["key"]: get_object(f["key"]).decode("utf-8") for f in view["manifest"]["files"]}
 

@@ -25,7 +25,9 @@ from shared.dal import blobs, customers
 from shared.dal import exports as store
 from shared.dal.exports import get_object
 from shared.dal.models import IdentityModel, ScoreModel
-from shared.services import exports, ports
+from shared.exporting import rows as export_rows
+from shared.exporting.filters import ExportRequest
+from shared.services import exports, ports, segments
 from shared.settings import get_settings
 
 AS_OF = "1998-06-30"
@@ -45,7 +47,7 @@ def _download(url: str) -> tuple[int, bytes]:
 def _rows(data: bytes) -> list[dict[str, str]]:
     text = data.decode("utf-8")
     reader = csv.DictReader(io.StringIO(text, newline=""))
-    assert tuple(reader.fieldnames or ()) == exports.CSV_COLUMNS
+    assert tuple(reader.fieldnames or ()) == export_rows.CSV_COLUMNS
     return list(reader)
 
 
@@ -142,7 +144,7 @@ def test_scoring_run_export_has_one_csv_per_segment_plus_prospects(scored: Score
     assert manifest["filter"] == []
     assert datetime.fromisoformat(manifest["created_at"]).tzinfo is not None
     keys = {f["key"] for f in manifest["files"]}
-    assert keys == {f"exports/{scored.export_id}/{exports.slug(s)}.csv" for s in present | {"prospects"}}
+    assert keys == {f"exports/{scored.export_id}/{export_rows.slug(s)}.csv" for s in present | {"prospects"}}
     assert json.loads(get_object(f"exports/{scored.export_id}/manifest.json")) == manifest
     # Nothing changed since the run: each file has exactly the run's count for its segment.
     counts = {f["segment"]: f["rows"] for f in manifest["files"]}
@@ -176,7 +178,7 @@ def test_rows_match_the_scores_and_flag_reachability(scored: Scored, client: Cli
             for name in ("recency_score", "frequency_score", "monetary_score"):
                 value = getattr(score, name)
                 assert row[name] == ("" if value is None else str(int(value)))
-            for name, digits in exports.DECIMALS.items():
+            for name, digits in export_rows.DECIMALS.items():
                 value = getattr(score, name)
                 if value is None:
                     assert row[name] == ""
@@ -209,7 +211,9 @@ def test_an_erased_customer_is_absent_from_the_next_export(scored: Scored, clien
 
     status, body, _ = client.call("DELETE", f"/v1/customers/{victim}", private=True)
     assert status == 200, body
-    status, started, _ = client.call("POST", f"/v1/segments/{exports.slug(segment)}/exports", private=True)
+    status, started, _ = client.call(
+        "POST", f"/v1/segments/{export_rows.slug(segment)}/exports", private=True
+    )
     assert status == 202, started
     assert started["status"] == "succeeded"  # local mode: done in-process
     assert started["segments"] == [segment]
@@ -236,7 +240,7 @@ def test_segment_names_and_slugs_are_accepted(client: Client, scored: Scored) ->
 def test_a_filtered_export_keeps_only_matching_rows(scored: Scored, client: Client) -> None:
     segment = max(scored.summary["segment_counts"], key=lambda s: scored.summary["segment_counts"][s])
     # The whole segment as it is now (another test in this session may have scored again since the run).
-    status, body, _ = client.call("POST", f"/v1/segments/{exports.slug(segment)}/exports", private=True)
+    status, body, _ = client.call("POST", f"/v1/segments/{export_rows.slug(segment)}/exports", private=True)
     assert status == 202, body
     all_rows = _rows(get_object(body["files"][0]["key"]))
     values = sorted(v for r in all_rows if (v := _number(r["clv"])) is not None)
@@ -246,7 +250,7 @@ def test_a_filtered_export_keeps_only_matching_rows(scored: Scored, client: Clie
         {"field": "stage", "op": "eq", "value": "customer"},
     ]
     status, body, _ = client.call(
-        "POST", f"/v1/segments/{exports.slug(segment)}/exports", {"filter": wanted}, private=True
+        "POST", f"/v1/segments/{export_rows.slug(segment)}/exports", {"filter": wanted}, private=True
     )
     assert status == 202, body
     assert body["manifest"]["filter"] == wanted
@@ -312,7 +316,7 @@ def test_segments_overview(scored: Scored, client: Client) -> None:
 
 def test_download_link_works_then_expires(scored: Scored, stack: LocalStack) -> None:
     assert getattr(stack.moto._server.app, "enforces_presigned_expiry", False)  # type: ignore[union-attr]
-    view = exports.view(scored.export_id, ttl_seconds=1)
+    view = segments.view(scored.export_id, ttl_seconds=1)
     url = view["files"][0]["download_url"]
     query = parse.parse_qs(parse.urlsplit(url).query)
     assert query["X-Amz-Expires"] == ["1"]
@@ -322,7 +326,7 @@ def test_download_link_works_then_expires(scored: Scored, stack: LocalStack) -> 
     assert status == 403
     assert b"expired" in body
     # The default lifetime is the configured one (15 minutes).
-    default = exports.view(scored.export_id)
+    default = segments.view(scored.export_id)
     assert default["link_ttl_seconds"] == 900
     assert parse.parse_qs(parse.urlsplit(default["files"][0]["download_url"]).query)["X-Amz-Expires"] == [
         "900"
@@ -353,7 +357,7 @@ def test_large_csv_is_streamed_in_parts(stack: LocalStack) -> None:
                 "last_purchase_date": "2026-01-31",
             }
 
-    file = exports.write_csv(key, rows(), segment="Loyal")
+    file = store.write_csv(key, rows(), segment="Loyal")
     assert file["rows"] == 120_000
     assert file["parts"] >= 2
     data = get_object(key)
@@ -375,7 +379,7 @@ def test_a_failed_stream_leaves_no_object_and_no_pending_upload(stack: LocalStac
         raise RuntimeError("the scan broke")
 
     with pytest.raises(RuntimeError, match="the scan broke"):
-        exports.write_csv(key, rows(), segment="Lost")
+        store.write_csv(key, rows(), segment="Lost")
     s3 = blobs.client()
     bucket = get_settings().exports_bucket
     assert s3.list_objects_v2(Bucket=bucket, Prefix=key).get("KeyCount", 0) == 0
@@ -392,7 +396,7 @@ def test_in_the_cloud_the_api_records_the_export_and_invokes_the_function(
     monkeypatch.setattr(get_settings(), "export_function_name", "rm-export")
     monkeypatch.setattr(ports, "_installed", None)  # the AWS adapters, as deployed
     monkeypatch.setattr(store, "invoke_async", lambda name, payload: invoked.append((name, payload)))
-    started = exports.start_export("champions", exports.ExportRequest())
+    started = exports.start_export("champions", ExportRequest())
     assert started["status"] == "running"
     assert started["files"] == []
     [(function, payload)] = invoked
@@ -400,9 +404,9 @@ def test_in_the_cloud_the_api_records_the_export_and_invokes_the_function(
 
     result = load_handler("export")(payload, LocalContext("export"))
     assert result["status"] == "succeeded"
-    view = exports.view(started["export_id"])
+    view = segments.view(started["export_id"])
     assert view["status"] == "succeeded"
     assert view["manifest"]["segments"] == ["Champions"]
     # A duplicate delivery of the same asynchronous event changes nothing.
     assert load_handler("export")(payload, LocalContext("export"))["status"] == "succeeded"
-    assert exports.view(started["export_id"])["finished_at"] == view["finished_at"]
+    assert segments.view(started["export_id"])["finished_at"] == view["finished_at"]

@@ -1,0 +1,1 @@
+"""Segment exports as pure logic: the filter language and the CSV rows (no I/O)."""
