@@ -31,7 +31,15 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.linalg import eigh_tridiagonal
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
-from shared.scoring._fitting import FitError, dot, matvec, minimise_log_params
+from shared.scoring._fitting import (
+    FitError,
+    dot,
+    matvec,
+    minimise_log_params,
+    std_errors_dict,
+    std_errors_from_log_fit,
+    std_errors_tuple,
+)
 
 __all__ = [
     "DAYS_PER_WEEK",
@@ -56,6 +64,8 @@ _A_ONE_EPS = 1e-4
 _QUADRATURE_NODES = 160
 _QUADRATURE_BLOCK = 8192
 
+PARAM_NAMES = ("r", "alpha", "a", "b")
+
 _KEY_BITS = 21
 _KEY_LIMIT = 1 << _KEY_BITS
 
@@ -70,6 +80,8 @@ class BgNbdParams:
     b: float
     loglik: float = float("nan")
     n_customers: int = 0
+    # Standard errors of (r, alpha, a, b) from the observed information (inverse Hessian of -loglik).
+    std_errors: tuple[float, float, float, float] | None = None
 
     def p_alive(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> NDArray[np.float64]:  # noqa: N803
         return p_alive(self, x, t_x, T)
@@ -91,6 +103,7 @@ class BgNbdParams:
             "b": self.b,
             "loglik": self.loglik,
             "n_customers": self.n_customers,
+            "std_errors": std_errors_dict(PARAM_NAMES, self.std_errors),
         }
 
     @classmethod
@@ -102,6 +115,7 @@ class BgNbdParams:
             b=float(data["b"]),
             loglik=float(data.get("loglik", float("nan"))),
             n_customers=int(data.get("n_customers", 0)),
+            std_errors=std_errors_tuple(PARAM_NAMES, data.get("std_errors")),
         )
 
 
@@ -153,18 +167,46 @@ def _group(
     return _Grouped(x, w, x > 0, ux, ix, wx, u_age, i_age, utx, itx)
 
 
-def _neg_mean_loglik(theta: NDArray[np.float64], g: _Grouped) -> tuple[float, NDArray[np.float64]]:
-    """Negative mean log-likelihood and its gradient with respect to log(r, alpha, a, b)."""
+def _distinct_rows(
+    x: NDArray[np.float64], t_x: NDArray[np.float64], age: NDArray[np.float64], w: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Identical ``(x, t_x, T)`` rows merged, weights added (lexsort: much faster than ``unique(axis=0)``)."""
+    order = np.lexsort((age, t_x, x))
+    xs, ts, ags = x[order], t_x[order], age[order]
+    new = np.ones(xs.size, dtype=bool)
+    new[1:] = (xs[1:] != xs[:-1]) | (ts[1:] != ts[:-1]) | (ags[1:] != ags[:-1])
+    group = np.cumsum(new) - 1
+    weights = np.asarray(np.bincount(group, weights=w[order]), dtype=np.float64)
+    return xs[new], ts[new], ags[new], weights
+
+
+def _neg_mean_loglik(
+    theta: NDArray[np.float64], g: _Grouped, modified: bool = False
+) -> tuple[float, NDArray[np.float64]]:
+    """Negative mean log-likelihood and its gradient with respect to log(r, alpha, a, b).
+
+    ``modified`` gives the MBG/NBD likelihood (lifetimes' ModifiedBetaGeoFitter): a customer may also drop
+    out right after the first purchase, so the beta terms count ``x + 1`` coin flips and the "dropped out
+    after the last purchase" branch exists for every customer, ``x = 0`` included.
+    """
     r, alpha, a, b = (float(v) for v in np.exp(theta))
     ux = g.ux
     big_w = g.total_weight
+    k = 1.0 if modified else 0.0
     # Terms that depend on x only.
-    lg_x = gammaln(r + ux) - gammaln(r) + gammaln(a + b) + gammaln(b + ux) - gammaln(b) - gammaln(a + b + ux)
-    ux_rep = ux > 0
+    lg_x = (
+        gammaln(r + ux)
+        - gammaln(r)
+        + gammaln(a + b)
+        + gammaln(b + ux + k)
+        - gammaln(b)
+        - gammaln(a + b + ux + k)
+    )
+    ux_rep = np.ones(ux.shape, dtype=bool) if modified else ux > 0
     ln_ratio_x = np.zeros_like(ux)
     inv_bx1 = np.zeros_like(ux)
-    ln_ratio_x[ux_rep] = np.log(a) - np.log(b + ux[ux_rep] - 1.0)
-    inv_bx1[ux_rep] = 1.0 / (b + ux[ux_rep] - 1.0)
+    ln_ratio_x[ux_rep] = np.log(a) - np.log(b + ux[ux_rep] + k - 1.0)
+    inv_bx1[ux_rep] = 1.0 / (b + ux[ux_rep] + k - 1.0)
     # Terms that depend on T or t_x only.
     ln_a_age = np.log(alpha + g.u_age)
     ln_atx = np.log(alpha + g.utx)
@@ -173,7 +215,8 @@ def _neg_mean_loglik(theta: NDArray[np.float64], g: _Grouped) -> tuple[float, ND
     # Row terms.
     rx = r + g.x
     a3 = -rx * ln_a_age[g.i_age]
-    d = np.where(g.repeat, ln_ratio_x[g.ix] - rx * ln_atx[g.itx] - a3, -np.inf)
+    branch = ln_ratio_x[g.ix] - rx * ln_atx[g.itx] - a3
+    d = branch if modified else np.where(g.repeat, branch, -np.inf)
     pi = expit(d)  # weight of the "dropped out after the last purchase" branch
     w = g.w
     ll = dot(g.wx, lg_x) + big_w * r * np.log(alpha) + dot(w, a3 + np.logaddexp(0.0, d))
@@ -188,8 +231,10 @@ def _neg_mean_loglik(theta: NDArray[np.float64], g: _Grouped) -> tuple[float, ND
     )
     d_alpha = big_w * r / alpha - dot(w1pi * rx, inv_a_age[g.i_age]) - dot(wpi * rx, inv_atx[g.itx])
     psi_ab = digamma(a + b)
-    d_a = dot(g.wx, psi_ab - digamma(a + b + ux)) + float(wpi.sum()) / a
-    d_b = dot(g.wx, psi_ab + digamma(b + ux) - digamma(b) - digamma(a + b + ux)) - dot(wpi, inv_bx1[g.ix])
+    d_a = dot(g.wx, psi_ab - digamma(a + b + ux + k)) + float(wpi.sum()) / a
+    d_b = dot(g.wx, psi_ab + digamma(b + ux + k) - digamma(b) - digamma(a + b + ux + k)) - dot(
+        wpi, inv_bx1[g.ix]
+    )
     grad = np.array([r * d_r, alpha * d_alpha, a * d_a, b * d_b], dtype=np.float64)
     if not np.isfinite(ll):
         return float("inf"), np.zeros(4)
@@ -202,16 +247,25 @@ def _starts(g: _Grouped) -> list[list[float]]:
     return [[1.0, 1.0, 1.0, 1.0], [0.5, scale / 4.0, 1.0, 2.0], [1.0, scale, 0.5, 5.0]]
 
 
-def fit_bgnbd(
+@dataclass(frozen=True)
+class FourParamFit:
+    """Result of a BG/NBD or MBG/NBD fit: parameters, total log-likelihood, weight, standard errors."""
+
+    params: tuple[float, float, float, float]
+    loglik: float
+    n_customers: int
+    std_errors: tuple[float, float, float, float] | None
+
+
+def fit_grouped_rows(
     x: ArrayLike,
     t_x: ArrayLike,
     T: ArrayLike,  # noqa: N803
-    weights: ArrayLike | None = None,
-) -> BgNbdParams:
-    """Maximum-likelihood BG/NBD fit (weeks). Identical ``(x, t_x, T)`` rows are grouped with weights.
-
-    Raises :class:`FitError` when there is no data or the optimiser finds no finite maximum.
-    """
+    weights: ArrayLike | None,
+    *,
+    modified: bool,
+) -> FourParamFit:
+    """Group identical ``(x, t_x, T)`` rows and maximise the BG/NBD (or, ``modified``, MBG/NBD) likelihood."""
     xa = _f64(x).ravel()
     txa = _f64(t_x).ravel()
     age_a = _f64(T).ravel()
@@ -224,21 +278,38 @@ def fit_bgnbd(
         raise FitError("no customers to fit")
     if np.any(xa < 0) or np.any(txa < 0) or np.any(age_a < txa) or not np.all(np.isfinite(age_a)):
         raise ValueError("need x >= 0 and 0 <= t_x <= T (finite)")
-    rows, inverse = np.unique(np.stack([xa, txa, age_a], axis=1), axis=0, return_inverse=True)
-    w = np.asarray(np.bincount(inverse.ravel(), weights=wa, minlength=rows.shape[0]), dtype=np.float64)
-    g = _group(rows[:, 0], rows[:, 1], rows[:, 2], w)
+    g = _group(*_distinct_rows(xa, txa, age_a, wa))
 
     def objective(theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-        return _neg_mean_loglik(theta, g)
+        return _neg_mean_loglik(theta, g, modified)
 
     theta = minimise_log_params(objective, _starts(g))
-    value, _ = _neg_mean_loglik(theta, g)
+    value, _ = objective(theta)
     if not np.isfinite(value):
         raise FitError("non-finite log-likelihood at the estimate")
     r, alpha, a, b = (float(v) for v in np.exp(theta))
-    return BgNbdParams(
-        r, alpha, a, b, loglik=float(-value * g.total_weight), n_customers=round(float(wa.sum()))
+    se = std_errors_from_log_fit(objective, theta, g.total_weight)
+    return FourParamFit(
+        (r, alpha, a, b),
+        float(-value * g.total_weight),
+        round(float(wa.sum())),
+        None if se is None else (se[0], se[1], se[2], se[3]),
     )
+
+
+def fit_bgnbd(
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,  # noqa: N803
+    weights: ArrayLike | None = None,
+) -> BgNbdParams:
+    """Maximum-likelihood BG/NBD fit (weeks). Identical ``(x, t_x, T)`` rows are grouped with weights.
+
+    Raises :class:`FitError` when there is no data or the optimiser finds no finite maximum.
+    """
+    res = fit_grouped_rows(x, t_x, T, weights, modified=False)
+    r, alpha, a, b = res.params
+    return BgNbdParams(r, alpha, a, b, res.loglik, res.n_customers, res.std_errors)
 
 
 def p_alive(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> NDArray[np.float64]:  # noqa: N803
@@ -385,11 +456,31 @@ def discounted_expected_purchases(
     This is lifetimes' ``customer_lifetime_value`` stepping without the spend factor. The hypergeometric
     term depends on ``(x, T)`` only, so it is evaluated once per distinct pair and month.
     """
+    growth = discounted_growth(
+        params,
+        x,
+        T,
+        months=months,
+        monthly_discount_rate=monthly_discount_rate,
+        weeks_per_month=weeks_per_month,
+    )
+    out: NDArray[np.float64] = growth * p_alive(params, x, t_x, T).ravel()
+    return out
+
+
+def discounted_growth(
+    params: BgNbdParams,
+    x: ArrayLike,
+    T: ArrayLike,  # noqa: N803
+    *,
+    months: int,
+    monthly_discount_rate: float,
+    weeks_per_month: float = WEEKS_PER_MONTH,
+) -> NDArray[np.float64]:
+    """The discounted monthly sum of :func:`_growth` (expected purchases given alive), per customer."""
     if months < 0:
         raise ValueError("months must be >= 0")
-    xa, txa, age_a = (
-        np.asarray(v, dtype=np.float64).ravel() for v in np.broadcast_arrays(_f64(x), _f64(t_x), _f64(T))
-    )
+    xa, age_a = (np.asarray(v, dtype=np.float64).ravel() for v in np.broadcast_arrays(_f64(x), _f64(T)))
     if months == 0 or xa.size == 0:
         return np.zeros(xa.shape, dtype=np.float64)
     pairs, inverse = _unique_pairs(xa, age_a)
@@ -398,7 +489,7 @@ def discounted_expected_purchases(
     increments = np.diff(grid, axis=1)
     discount = (1.0 + monthly_discount_rate) ** -np.arange(1, months + 1, dtype=np.float64)
     per_pair = matvec(increments, discount)
-    out: NDArray[np.float64] = per_pair[inverse] * p_alive(params, xa, txa, age_a)
+    out: NDArray[np.float64] = per_pair[inverse]
     return out
 
 
