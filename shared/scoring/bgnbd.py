@@ -595,10 +595,16 @@ class BgNbdStats:
             self.count.astype(np.float64),
         )
 
-    def fit(self) -> BgNbdParams:
-        """Global fit on the (merged) statistics; raises :class:`FitError` when impossible."""
-        x, t_x, age, w = self.weeks()
-        return fit_bgnbd(x, t_x, age, w)
+    def fit(self, model: str = "bgnbd") -> Any:
+        """Global fit of ``model`` (``"bgnbd"`` or ``"mbgnbd"``) on the (merged) statistics.
+
+        Returns the model's parameters; raises :class:`FitError` when impossible.
+        """
+        from shared.scoring.purchase import fit_purchase_model  # noqa: PLC0415 (purchase imports this module)
+
+        if model not in ("bgnbd", "mbgnbd"):
+            raise ValueError(f"unknown purchase model {model!r}")
+        return fit_purchase_model("mbgnbd" if model == "mbgnbd" else "bgnbd", *self.weeks())
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -31,9 +31,17 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import digamma, gammaln
 
-from shared.scoring._fitting import FitError, dot, minimise_log_params
-from shared.scoring.bgnbd import WEEKS_PER_MONTH, BgNbdParams, discounted_expected_purchases
+from shared.scoring._fitting import (
+    FitError,
+    dot,
+    minimise_log_params,
+    std_errors_dict,
+    std_errors_from_log_fit,
+    std_errors_tuple,
+)
+from shared.scoring.bgnbd import WEEKS_PER_MONTH
 from shared.scoring.distribution import DEFAULT_RELATIVE_ACCURACY
+from shared.scoring.purchase import PurchaseParams, discounted_expected_purchases
 
 __all__ = [
     "FitError",
@@ -45,6 +53,7 @@ __all__ = [
 ]
 
 _BIN_OFFSET = 1 << 39
+_NAMES = ("p", "q", "v")
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,8 @@ class GammaGammaParams:
     v: float
     loglik: float = float("nan")
     n_customers: int = 0
+    # Standard errors of (p, q, v) from the observed information.
+    std_errors: tuple[float, float, float] | None = None
 
     @property
     def population_mean(self) -> float:
@@ -73,7 +84,14 @@ class GammaGammaParams:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"p": self.p, "q": self.q, "v": self.v, "loglik": self.loglik, "n_customers": self.n_customers}
+        return {
+            "p": self.p,
+            "q": self.q,
+            "v": self.v,
+            "loglik": self.loglik,
+            "n_customers": self.n_customers,
+            "std_errors": std_errors_dict(_NAMES, self.std_errors),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GammaGammaParams:
@@ -83,6 +101,7 @@ class GammaGammaParams:
             v=float(data["v"]),
             loglik=float(data.get("loglik", float("nan"))),
             n_customers=int(data.get("n_customers", 0)),
+            std_errors=std_errors_tuple(_NAMES, data.get("std_errors")),
         )
 
 
@@ -165,7 +184,15 @@ def _fit_grouped(g: _Grouped) -> GammaGammaParams:
         raise FitError("non-finite log-likelihood at the estimate")
     p, q, v = (float(t) for t in np.exp(theta))
     total = float(g.w.sum())
-    return GammaGammaParams(p, q, v, loglik=float(-value * total), n_customers=round(total))
+    se = std_errors_from_log_fit(objective, theta, total)
+    return GammaGammaParams(
+        p,
+        q,
+        v,
+        loglik=float(-value * total),
+        n_customers=round(total),
+        std_errors=None if se is None else (se[0], se[1], se[2]),
+    )
 
 
 def fit_gamma_gamma(
@@ -301,7 +328,7 @@ class GammaGammaStats:
 
 
 def clv(
-    bgnbd: BgNbdParams,
+    bgnbd: PurchaseParams,
     x: ArrayLike,
     t_x: ArrayLike,
     T: ArrayLike,  # noqa: N803
@@ -314,7 +341,8 @@ def clv(
     """Discounted CLV: ``sum_k E[M] (E[N(k)] - E[N(k-1)]) / (1 + d)**k`` over ``months`` months.
 
     ``expected_value`` is the expected spend per transaction (usually
-    :meth:`GammaGammaParams.expected_average_value`); ``x``, ``t_x``, ``T`` are BG/NBD inputs in weeks.
+    :meth:`GammaGammaParams.expected_average_value`); ``x``, ``t_x``, ``T`` are the inputs of the purchase
+    model ``bgnbd`` (BG/NBD or MBG/NBD parameters) in weeks.
     """
     factor = discounted_expected_purchases(
         bgnbd,
