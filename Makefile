@@ -12,7 +12,7 @@ venv: $(INSTALLED)
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[science,infra,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[science,offline,plots,infra,dev]'
 	touch $@
 
 # Lambda layers (runtime dependencies for linux/arm64), built with pip's --platform: no Docker.

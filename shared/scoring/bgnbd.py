@@ -600,7 +600,7 @@ class BgNbdStats:
 
         Returns the model's parameters; raises :class:`FitError` when impossible.
         """
-        from shared.scoring.purchase import fit_purchase_model  # noqa: PLC0415 (purchase imports this module)
+        from shared.scoring.purchase import fit_purchase_model
 
         if model not in ("bgnbd", "mbgnbd"):
             raise ValueError(f"unknown purchase model {model!r}")

@@ -2,7 +2,8 @@
 
 ``frame_from_transactions`` turns parallel arrays ``(customer_id, date, amount)`` into a
 :class:`~shared.scoring.engine.CustomerFrame`: first and last purchase day, distinct purchase days, number
-of transactions, total spent, and the spend of the first purchase day (Gamma-Gamma uses the repeat days). Transactions after ``as_of`` are dropped (calibration period, as lifetimes'
+of transactions, total spent, and the spend of the first purchase day (Gamma-Gamma uses the repeat days).
+Transactions after ``as_of`` are dropped (calibration period, as lifetimes'
 ``summary_data_from_transaction_data`` with ``observation_period_end``); customers whose first purchase is
 after ``as_of`` therefore do not appear.
 """
@@ -62,5 +63,5 @@ def frame_from_transactions(
         purchase_days=purchase_days,
         purchase_count=np.bincount(cust, minlength=n).astype(np.int64),
         total_spent=np.asarray(np.bincount(cust, weights=spent, minlength=n), dtype=np.float64),
-        first_day_spent=pair_spent[starts],
+        first_day_spent=np.asarray(pair_spent[starts], dtype=np.float64),
     )
