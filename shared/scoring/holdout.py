@@ -34,6 +34,7 @@ class ModelAccuracy:
     total_predicted: float
     total_error: float  # (predicted - actual) / actual, of the totals
     table_mae: float  # customer-weighted mean |predicted - actual| of the frequency rows
+    top20_capture: float  # share of the holdout purchases made by the 20 % with the highest prediction
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,20 @@ class HoldoutReport:
                 f"{row.label:>9} {row.customers:>9} {row.actual:>8.3f} "
                 + " ".join(f"{row.predicted[n]:>9.3f}" for n in names)
             )
-        for metric in ("mae", "rmse", "table_mae", "total_error"):
+        for metric in ("mae", "rmse", "top20_capture", "table_mae", "total_error"):
             values = " ".join(f"{getattr(self.accuracy[n], metric):>9.4f}" for n in names)
             lines.append(f"{metric:>28} {values}")
         return "\n".join(lines)
+
+
+def _top_capture(pred: NDArray[np.float64], actual: NDArray[np.float64], fraction: float) -> float:
+    """Share of all holdout purchases made by the ``fraction`` of customers predicted to buy most."""
+    total = float(actual.sum())
+    if total <= 0 or pred.size == 0:
+        return float("nan")
+    top = max(1, round(fraction * pred.size))
+    order = np.argsort(-pred, kind="stable")
+    return float(actual[order[:top]].sum() / total)
 
 
 def holdout_report(
@@ -97,5 +108,6 @@ def holdout_report(
             total_predicted=float(pred.sum()),
             total_error=float((pred.sum() - total_actual) / total_actual) if total_actual else float("nan"),
             table_mae=float(row_err.sum() / max(int(counts.sum()), 1)),
+            top20_capture=_top_capture(pred, actual, 0.2),
         )
     return HoldoutReport(holdout_weeks, int(x.size), total_actual, rows, accuracy)
