@@ -26,8 +26,8 @@ BUILD = ROOT / "build" / "bench"
 
 def make_transactions(path: Path, customers: int, rows: int, seed: int = 7) -> None:
     """Every customer buys at least once; the other rows go to customers drawn with skewed weights."""
-    import pyarrow as pa  # noqa: PLC0415 (the offline extra)
-    from pyarrow import csv as pacsv  # noqa: PLC0415
+    import pyarrow as pa
+    from pyarrow import csv as pacsv
 
     rng = np.random.default_rng(seed)
     extra = rng.choice(customers, size=rows - customers, p=_weights(rng, customers))
@@ -78,7 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         t = time.perf_counter()
         make_transactions(src, args.customers, args.rows)
         print(
-            f"wrote {src.name} ({src.stat().st_size / 1e6:.0f} MB) in {time.perf_counter() - t:.1f} s (not timed)"
+            f"wrote {src.name} ({src.stat().st_size / 1e6:.0f} MB) "
+            f"in {time.perf_counter() - t:.1f} s (not timed)"
         )
     out = BUILD / "scores.csv"
     results = []
