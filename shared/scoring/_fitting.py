@@ -111,8 +111,9 @@ def std_errors_from_log_fit(
 
     The Hessian of the *mean* negative log-likelihood is taken by forward differences of the analytic
     gradient (``k + 1`` gradient evaluations; relative error about 1e-5), scaled to the total (observed
-    information) and inverted; the delta method maps log-scale variances to the parameters (``se = exp(theta) * se_log``). ``None`` when
-    the Hessian is not positive definite (an estimate at the edge of the parameter space).
+    information) and inverted; the delta method maps log-scale variances to the parameters
+    (``se = exp(theta) * se_log``). ``None`` when the Hessian is not positive definite (an estimate at the
+    edge of the parameter space).
     """
     k = theta.size
     h = 1e-5
