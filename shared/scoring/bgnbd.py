@@ -458,7 +458,19 @@ def expected_purchases(
     T: ArrayLike,  # noqa: N803
 ) -> NDArray[np.float64]:
     """E[number of purchases in (T, T + t] | x, t_x, T] (paper, eq. 10; weeks), broadcasting."""
-    return _growth(params, t, x, T) * p_alive(params, x, t_x, T)
+    return growth_by_pairs(params, t, x, T) * p_alive(params, x, t_x, T)
+
+
+def growth_by_pairs(params: BgNbdParams, t: ArrayLike, x: ArrayLike, T: ArrayLike) -> NDArray[np.float64]:  # noqa: N803
+    """:func:`_growth`; for one horizon ``t`` and many customers, evaluated once per distinct ``(x, T)``
+    (the hypergeometric function is the costly part, and a million customers have a few thousand pairs)."""
+    xa, age_a = np.broadcast_arrays(_f64(x), _f64(T))
+    if np.ndim(t) != 0 or xa.size < 1024:
+        return _growth(params, t, x, T)
+    pairs, inverse = _unique_pairs(xa.ravel(), age_a.ravel())
+    per_pair = _growth(params, t, pairs[:, 0], pairs[:, 1])
+    out: NDArray[np.float64] = per_pair[inverse].reshape(xa.shape)
+    return out
 
 
 def discounted_expected_purchases(

@@ -46,18 +46,18 @@ import numpy as np
 from shared.scoring.bgnbd import DAYS_PER_WEEK
 from shared.scoring.csvio import (
     HAVE_ARROW,
+    Aggregates,
     InputError,
+    ScoreWriter,
     Transactions,
     customer_frame,
     read_cdnow,
     read_transactions_csv,
-    write_scores,
 )
 from shared.scoring.engine import (
     CustomerFrame,
     ModelFit,
     PartitionSummary,
-    ScoreFrame,
     ScoringConfig,
     fit,
     score,
@@ -98,23 +98,35 @@ OUTPUT_COLUMNS: tuple[str, ...] = (
 _GAMMA_GAMMA_ACCURACY = 1e-9
 
 
-def _run_engine(frame: CustomerFrame, config: ScoringConfig, partitions: int) -> tuple[ModelFit, ScoreFrame]:
+# Customers scored and written per chunk: bounds the memory of the scoring temporaries.
+SCORE_CHUNK = 250_000
+
+
+def _fit_engine(frame: CustomerFrame, config: ScoringConfig, partitions: int) -> ModelFit:
     parts = [np.asarray(p) for p in np.array_split(np.arange(len(frame)), max(partitions, 1))]
-    summary = PartitionSummary.merge_all(
-        summarise(frame.take(p), config.as_of, gamma_gamma_relative_accuracy=_GAMMA_GAMMA_ACCURACY)
-        for p in parts
-    )
-    model = fit(summary, config)
     if len(parts) == 1:
-        return model, score(frame, model, config)
-    scored = [score(frame.take(p), model, config) for p in parts]
-    merged = ScoreFrame(
-        **{
-            name: np.concatenate([getattr(s, name) for s in scored])
-            for name in ScoreFrame.__dataclass_fields__
-        }
-    )
-    return model, merged
+        summary = summarise(frame, config.as_of, gamma_gamma_relative_accuracy=_GAMMA_GAMMA_ACCURACY)
+    else:
+        summary = PartitionSummary.merge_all(
+            summarise(frame.take(p), config.as_of, gamma_gamma_relative_accuracy=_GAMMA_GAMMA_ACCURACY)
+            for p in parts
+        )
+    return fit(summary, config)
+
+
+def _score_and_write(
+    writer: ScoreWriter, agg: Aggregates, model: ModelFit, config: ScoringConfig
+) -> Counter[str]:
+    """Score the customers chunk by chunk and write each chunk; returns the segment counts."""
+    chunk = SCORE_CHUNK
+    segments: Counter[str] = Counter()
+    n = len(agg.frame)
+    for start in range(0, n, chunk):
+        part = agg if n <= chunk else agg.take(np.arange(start, min(start + chunk, n)))
+        scores = score(part.frame, model, config)
+        segments.update(s for s in scores.segment.tolist() if s is not None)
+        writer.write(part, scores)
+    return segments
 
 
 def _fmt_params(params: Any, names: Sequence[str]) -> str:
@@ -126,7 +138,7 @@ def _fmt_params(params: Any, names: Sequence[str]) -> str:
     return " ".join(parts) + f" loglik={params.loglik:.6f}"
 
 
-def _report(model: ModelFit, scores: ScoreFrame, err: TextIO) -> None:
+def _report(model: ModelFit, err: TextIO) -> None:
     print(
         f"customers: {model.n_customers} ({model.n_repeat_customers} repeat), as of {model.as_of}",
         file=err,
@@ -144,7 +156,9 @@ def _report(model: ModelFit, scores: ScoreFrame, err: TextIO) -> None:
         print(f"note: {note}", file=err)
     if model.pareto_share is not None:
         print(f"Pareto: the top 20% of customers bring {100 * model.pareto_share:.1f}% of revenue", file=err)
-    counts = Counter(s for s in scores.segment.tolist() if s is not None)
+
+
+def _report_segments(counts: Counter[str], err: TextIO) -> None:
     print("segments:", file=err)
     for name in SEGMENTS:
         print(f"  {name:<20} {counts.get(name, 0):>8}", file=err)
@@ -323,8 +337,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rm-score-csv: {exc}", file=err)
         return 2
     agg = customer_frame(tx, as_of)
-    model, scores = _run_engine(agg.frame, config, args.partitions)
-    _report(model, scores, err)
+    model = _fit_engine(agg.frame, config, args.partitions)
+    _report(model, err)
     report: HoldoutReport | None = None
     if args.holdout_end is not None:
         report = _holdout(tx, agg.frame, agg.present, config, args.holdout_end)
@@ -336,10 +350,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report.table(MODEL_LABELS))
         if args.plot is not None:
             _plot(report, args.plot, err)
-    written = write_scores(args.scores, tx, agg, scores, OUTPUT_COLUMNS, use_arrow=use_arrow)
-    print(f"wrote {written} rows to {args.scores}", file=err)
+    meta = _sidecar(args, config, model, tx, report)
+    ids, decimals = tx.customer_ids, tx.money_decimals
+    del tx  # the per-transaction arrays are not needed any more
+    with ScoreWriter(args.scores, ids, decimals, OUTPUT_COLUMNS, use_arrow=use_arrow) as writer:
+        counts = _score_and_write(writer, agg, model, config)
+    _report_segments(counts, err)
+    print(f"wrote {writer.rows} rows to {args.scores}", file=err)
     sidecar = args.sidecar or args.scores.with_suffix(".model.json")
-    sidecar.write_text(json.dumps(_sidecar(args, config, model, tx, report), indent=2) + "\n")
+    sidecar.write_text(json.dumps(meta, indent=2) + "\n")
     print(f"wrote the model to {sidecar}", file=err)
     return 0
 

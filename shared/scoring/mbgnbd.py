@@ -34,9 +34,9 @@ from shared.scoring.bgnbd import (
     PARAM_NAMES,
     WEEKS_PER_MONTH,
     BgNbdParams,
-    _growth,
     discounted_growth,
     fit_grouped_rows,
+    growth_by_pairs,
 )
 
 __all__ = ["MbgNbdParams", "expected_purchases", "fit_mbgnbd", "log_likelihood", "p_alive"]
@@ -160,4 +160,4 @@ def expected_purchases(
     T: ArrayLike,  # noqa: N803
 ) -> NDArray[np.float64]:
     """E[number of purchases in (T, T + t] | x, t_x, T] (weeks), broadcasting."""
-    return _growth(params._shifted(), t, x, T) * p_alive(params, x, t_x, T)
+    return growth_by_pairs(params._shifted(), t, x, T) * p_alive(params, x, t_x, T)

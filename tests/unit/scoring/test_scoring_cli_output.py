@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from shared.scoring import cli
 from shared.scoring.cli import OUTPUT_COLUMNS, main
 
 
@@ -151,3 +152,17 @@ def test_calibration_holdout_mode_prints_the_table_and_saves_a_png(
     assert set(meta["holdout"]["accuracy"]) == {"mbgnbd", "bgnbd"}
     assert len(meta["holdout"]["by_frequency"]) == 8
     assert main([*args[:3], "--holdout-end", "1997-01-01", "--as-of", "1997-09-30"]) == 2
+
+
+@pytest.mark.parametrize("no_arrow", [False, True])
+def test_chunked_scoring_writes_the_same_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_arrow: bool
+) -> None:
+    src = tmp_path / "t.csv"
+    _write(src)
+    flag = ["--no-arrow"] if no_arrow else []
+    whole, chunked = tmp_path / "whole.csv", tmp_path / "chunked.csv"
+    assert main([str(src), str(whole), "--as-of", "2025-12-31", *flag]) == 0
+    monkeypatch.setattr(cli, "SCORE_CHUNK", 7)
+    assert main([str(src), str(chunked), "--as-of", "2025-12-31", *flag]) == 0
+    assert chunked.read_text() == whole.read_text()
