@@ -40,6 +40,7 @@ from shared.scoring._fitting import (
     std_errors_from_log_fit,
     std_errors_tuple,
 )
+from shared.scoring._keys import group_keys
 
 __all__ = [
     "DAYS_PER_WEEK",
@@ -578,9 +579,8 @@ class BgNbdStats:
         return int(self.count[self.x > 0].sum())
 
     def _set_combined(self, keys: NDArray[np.int64], counts: NDArray[np.int64]) -> None:
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        total = np.zeros(uniq.size, dtype=np.int64)
-        np.add.at(total, inverse.ravel(), counts)
+        uniq, inverse = group_keys(keys)
+        total = np.rint(np.bincount(inverse, weights=counts, minlength=uniq.size)).astype(np.int64)
         mask = _KEY_LIMIT - 1
         self.x = (uniq >> (2 * _KEY_BITS)).astype(np.int64)
         self.t_x = ((uniq >> _KEY_BITS) & mask).astype(np.int64)
