@@ -178,21 +178,22 @@ def _sidecar(
     args: argparse.Namespace,
     config: ScoringConfig,
     model: ModelFit,
-    tx: Transactions,
+    n_transactions: int,
+    money_decimals: int,
     holdout: HoldoutReport | None,
 ) -> dict[str, Any]:
     fitted = model.to_dict()
     out: dict[str, Any] = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "input": str(args.transactions),
-        "transactions": tx.n_rows,
+        "transactions": n_transactions,
         "as_of": config.as_of.isoformat(),
         "horizon_days": config.horizon_days,
         "clv_horizon_months": config.clv_horizon_months,
         "monthly_discount_rate": config.monthly_discount_rate,
         "weeks_per_month": config.weeks_per_month,
         "time_unit": "week",
-        "money_decimals": tx.money_decimals,
+        "money_decimals": money_decimals,
         "customers": model.n_customers,
         "repeat_customers": model.n_repeat_customers,
         "purchase_model": model.purchase_model,
@@ -337,11 +338,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rm-score-csv: {exc}", file=err)
         return 2
     agg = customer_frame(tx, as_of)
-    model = _fit_engine(agg.frame, config, args.partitions)
-    _report(model, err)
     report: HoldoutReport | None = None
     if args.holdout_end is not None:
         report = _holdout(tx, agg.frame, agg.present, config, args.holdout_end)
+    # The per-transaction arrays are not needed any more: keep the ids and what the sidecar reports.
+    ids, decimals, n_rows = tx.customer_ids, tx.money_decimals, tx.n_rows
+    del tx
+    model = _fit_engine(agg.frame, config, args.partitions)
+    _report(model, err)
+    if report is not None:
         print(
             f"calibration to {as_of}, holdout to {args.holdout_end} ({report.holdout_weeks:.1f} weeks): "
             "mean repeat purchase days per customer in the holdout, by calibration frequency",
@@ -350,9 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(report.table(MODEL_LABELS))
         if args.plot is not None:
             _plot(report, args.plot, err)
-    meta = _sidecar(args, config, model, tx, report)
-    ids, decimals = tx.customer_ids, tx.money_decimals
-    del tx  # the per-transaction arrays are not needed any more
+    meta = _sidecar(args, config, model, n_rows, decimals, report)
     with ScoreWriter(args.scores, ids, decimals, OUTPUT_COLUMNS, use_arrow=use_arrow) as writer:
         counts = _score_and_write(writer, agg, model, config)
     _report_segments(counts, err)

@@ -236,6 +236,7 @@ def _read_arrow(
         raise InputError(f"{path}: an amount is missing")
     encoded = table.column(id_col).combine_chunks().dictionary_encode()
     del table
+    pa.default_memory_pool().release_unused()  # hand the parser's buffers back to the system
     return Transactions(
         encoded.dictionary,
         encoded.indices.to_numpy().astype(np.int64),
@@ -323,7 +324,7 @@ def customer_frame(tx: Transactions, as_of: date | None = None) -> Aggregates:
     total_minor = np.rint(np.bincount(code, weights=minor, minlength=n_codes))
     unit = 10.0**-tx.money_decimals
     frame = CustomerFrame(
-        customer_id=present.astype(object),
+        customer_id=present,
         first_purchase=_EPOCH + first_day[present].astype("timedelta64[D]"),
         last_purchase=_EPOCH + last_day[present].astype("timedelta64[D]"),
         purchase_days=purchase_days_all[present].astype(np.int64),

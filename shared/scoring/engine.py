@@ -138,7 +138,7 @@ class CustomerFrame:
     :mod:`shared.scoring.leads`). Omitted flag arrays mean ``False``; omitted counts mean 0.
     """
 
-    customer_id: NDArray[np.object_]
+    customer_id: NDArray[Any]  # object (str) ids, or integer codes
     first_purchase: NDArray[np.datetime64]
     last_purchase: NDArray[np.datetime64]
     purchase_days: NDArray[np.int64]
@@ -151,7 +151,9 @@ class CustomerFrame:
     first_day_spent: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
 
     def __post_init__(self) -> None:
-        ids = np.asarray(self.customer_id, dtype=object).reshape(-1)
+        raw_ids = np.asarray(self.customer_id)
+        # Integer ids (the offline command's customer codes) stay integers: a million Python objects less.
+        ids = raw_ids.reshape(-1) if raw_ids.dtype.kind in "iu" else raw_ids.astype(object).reshape(-1)
         n = ids.size
         setter = object.__setattr__
         setter(self, "customer_id", ids)
@@ -555,7 +557,7 @@ class ScoreFrame:
     NaN where not applicable or not available (see the module docstring).
     """
 
-    customer_id: NDArray[np.object_]
+    customer_id: NDArray[Any]
     is_customer: NDArray[np.bool_]
     recency_score: NDArray[np.int8]
     frequency_score: NDArray[np.int8]
