@@ -34,8 +34,9 @@ import argparse
 import json
 import math
 import sys
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -117,15 +118,26 @@ def _fit_engine(frame: CustomerFrame, config: ScoringConfig, partitions: int) ->
 def _score_and_write(
     writer: ScoreWriter, agg: Aggregates, model: ModelFit, config: ScoringConfig
 ) -> Counter[str]:
-    """Score the customers chunk by chunk and write each chunk; returns the segment counts."""
+    """Score the customers chunk by chunk; returns the segment counts.
+
+    Each chunk is formatted and written by one background thread while the next is scored (Arrow's CSV
+    formatting and numpy both release the GIL, so the two cores share the work); the single worker keeps
+    the chunks in order, and at most two chunks are in flight.
+    """
     chunk = SCORE_CHUNK
     segments: Counter[str] = Counter()
     n = len(agg.frame)
-    for start in range(0, n, chunk):
-        part = agg if n <= chunk else agg.take(np.arange(start, min(start + chunk, n)))
-        scores = score(part.frame, model, config)
-        segments.update(s for s in scores.segment.tolist() if s is not None)
-        writer.write(part, scores)
+    in_flight: deque[Future[None]] = deque()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="score-writer") as pool:
+        for start in range(0, n, chunk):
+            part = agg if n <= chunk else agg.take(np.arange(start, min(start + chunk, n)))
+            scores = score(part.frame, model, config)
+            segments.update(s for s in scores.segment.tolist() if s is not None)
+            in_flight.append(pool.submit(writer.write, part, scores))
+            while len(in_flight) > 1:
+                in_flight.popleft().result()
+        while in_flight:
+            in_flight.popleft().result()
     return segments
 
 
