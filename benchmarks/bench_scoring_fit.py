@@ -80,6 +80,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     args = parser.parse_args(argv)
+    if not args.data.exists():
+        print(f"{args.data} not found: pass --data PATH/CDNOW_master.txt (the full CDNOW file)")
+        return 0
     python = lifetimes_python()
     done = subprocess.run(
         [
