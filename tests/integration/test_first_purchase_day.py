@@ -3,14 +3,17 @@ exact when purchases arrive out of order, once per record when a stream batch is
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 from infra.local.demo import Client
 from infra.local.dispatcher import load_handler
 from infra.local.lambda_context import LocalContext
 from infra.local.stack import LocalStack
+from shared.dal import customers
 from shared.dal.models import CustomerModel, IdentityModel
 from shared.services.scoring import _frame
+from shared.tracking.aggregates import StoredInteraction, delta_of
 from tests.helpers import unique
 
 
@@ -74,3 +77,21 @@ def test_redelivered_batch_does_not_add_the_first_day_twice(stack: LocalStack, c
     assert item.first_purchase_day == when.date().isoformat()
     assert float(item.first_day_spent) == 20.0
     assert float(item.total_spent) == 20.0
+
+
+def test_purchases_counted_before_the_first_day_was_kept_stay_unknown(stack: LocalStack) -> None:
+    """A profile whose purchases were counted before this field existed: its first day's spend is unknown,
+    and a later (or earlier) purchase must not pretend to be the first day. Scoring falls back for it."""
+    customer_id = unique("legacy")
+    CustomerModel(customer_id, purchase_days={"2026-01-01"}, purchase_count=1, total_spent=5).save()
+    for seq, day in (("100", 5), ("101", 1)):  # a later day, then an earlier one, each its own record
+        item = StoredInteraction(
+            customer_id, unique("e"), "purchase", datetime(2025, 12, day, 10, tzinfo=UTC), 7.0
+        )
+        assert customers.apply_aggregates(customer_id, delta_of([item], 30.0), seq, seq)
+        assert not customers.apply_aggregates(customer_id, delta_of([item], 30.0), seq, seq)  # redelivery
+    stored = CustomerModel.get(customer_id, consistent_read=True)
+    assert stored.first_purchase_day is None
+    assert stored.first_day_spent is None
+    assert float(stored.total_spent) == 19.0
+    assert math.isnan(_frame([stored]).first_day_spent[0])
