@@ -5,14 +5,14 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 LAYERS := build/layers/.built
 
-.PHONY: venv layers browser local demo test lint typecheck unit synth bench clean
+.PHONY: venv layers browser local demo test lint typecheck unit synth bench lifetimes-venv clean
 
 venv: $(INSTALLED)
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[science,infra,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[science,offline,plots,infra,dev]'
 	touch $@
 
 # Lambda layers (runtime dependencies for linux/arm64), built with pip's --platform: no Docker.
@@ -62,6 +62,14 @@ synth: $(INSTALLED) $(LAYERS) node_modules/.bin/cdk
 
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks $(ARGS)
+
+# lifetimes 0.11.3 in its own pinned environment (the reference the scoring benchmark and fixtures use).
+lifetimes-venv: build/lifetimes-venv/.installed
+
+build/lifetimes-venv/.installed: benchmarks/lifetimes_ref/requirements.txt
+	$(PYTHON) -m venv --clear build/lifetimes-venv
+	build/lifetimes-venv/bin/python -m pip install --quiet -r benchmarks/lifetimes_ref/requirements.txt
+	touch $@
 
 clean:
 	rm -rf build cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -5,7 +5,15 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHMARKS = ("bench_tracking", "bench_scoring_compute", "bench_scoring_run", "bench_export", "bench_load")
+BENCHMARKS = (
+    "bench_tracking",
+    "bench_scoring_compute",
+    "bench_scoring_fit",
+    "bench_scoring_offline",
+    "bench_scoring_run",
+    "bench_export",
+    "bench_load",
+)
 
 
 def main(argv: list[str]) -> int:

@@ -144,19 +144,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     t = time.perf_counter()
     frame = synthetic_frame(args.customers, args.seed)
     print(f"generated {len(frame):,} customers in {time.perf_counter() - t:.1f} s (not timed)")
-    config = ScoringConfig(as_of=AS_OF)
+    config = ScoringConfig(as_of=AS_OF, purchase_model="bgnbd")  # the customers are drawn from BG/NBD
 
     timings, model, scores, payload_bytes = run_pipeline(frame, config, args.partitions)
     print(f"partitions: {args.partitions}; JSON summaries: {payload_bytes / 1e6:.2f} MB in total")
     print(f"summarise  {timings.summarise:6.2f} s")
     print(f"merge      {timings.merge:6.2f} s  (incl. JSON round trip)")
-    statuses = f"BG/NBD: {model.bgnbd_status}, Gamma-Gamma: {model.gamma_gamma_status}"
+    statuses = f"{model.purchase_model}: {model.purchase_status}, Gamma-Gamma: {model.gamma_gamma_status}"
     print(f"fit        {timings.fit:6.2f} s  ({statuses})")
     print(f"score      {timings.score:6.2f} s  (RFM, segments, lead score, p_alive, CLV)")
     print(f"total      {timings.total:6.2f} s  ({len(frame) / timings.total:,.0f} customers/s)")
-    if model.bgnbd is not None:
-        b = model.bgnbd
-        print(f"BG/NBD fit r={b.r:.3f} alpha={b.alpha:.3f} a={b.a:.3f} b={b.b:.3f} (true {TRUE_BGNBD})")
+    if model.purchase is not None:
+        b = model.purchase
+        fitted = f"r={b.r:.3f} alpha={b.alpha:.3f} a={b.a:.3f} b={b.b:.3f}"
+        print(f"{model.purchase_model} fit {fitted} (true {TRUE_BGNBD})")
     if model.gamma_gamma is not None:
         g = model.gamma_gamma
         print(f"Gamma-Gamma fit p={g.p:.3f} q={g.q:.3f} v={g.v:.3f}")

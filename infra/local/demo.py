@@ -178,13 +178,14 @@ def run_demo(stack: LocalStack, customers: int = 200, as_of: str = "1998-06-30")
         print(f"   scoring failed: {status} {run}")
         return 1
     summary = run["summary"]
-    bgnbd = summary["bgnbd"] or {}
+    bgnbd = summary["purchase"] or {}
     print(
         f"   {summary['customers_scored']} customers scored in {summary['duration_seconds']} s; "
         f"top 20% bring {summary['pareto_top20_revenue_share']:.0%} of revenue"
     )
     print(
-        f"   BG/NBD r={bgnbd.get('r', float('nan')):.3f} alpha={bgnbd.get('alpha', float('nan')):.3f} "
+        f"   {summary['purchase_model']} r={bgnbd.get('r', float('nan')):.3f} "
+        f"alpha={bgnbd.get('alpha', float('nan')):.3f} "
         f"a={bgnbd.get('a', float('nan')):.3f} b={bgnbd.get('b', float('nan')):.3f}"
     )
     for segment, count in sorted(summary["segment_counts"].items(), key=lambda item: -item[1]):

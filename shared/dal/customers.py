@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pynamodb.attributes import UnicodeAttribute
 from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
@@ -25,7 +25,7 @@ from pynamodb.expressions.update import Action
 
 from shared.dal.errors import is_conditional_failure
 from shared.dal.models import CustomerModel
-from shared.tracking.aggregates import AggregateDelta
+from shared.tracking.aggregates import AggregateDelta, first_purchase_day
 
 CONSENT_ATTRIBUTES: dict[str, Any] = {
     "email": CustomerModel.consent_email,
@@ -184,7 +184,8 @@ def apply_aggregates(customer_id: str, delta: AggregateDelta, first_seq: str, la
     the profile is gone or being erased: a record stored before an erasure and delivered after it must not
     recreate the person (a new customer's profile is written before its first interaction is stored).
     ``first_seen_at``/``last_seen_at`` are min/max: set optimistically, corrected below for events that
-    arrive out of order.
+    arrive out of order. The first purchase day and its spend are part of the same atomic update (see
+    :func:`_first_day_branch`), so they are exact whatever the order of arrival.
     """
     assert delta.first_seen is not None
     assert delta.last_seen is not None
@@ -206,17 +207,79 @@ def apply_aggregates(customer_id: str, delta: AggregateDelta, first_seq: str, la
     condition = _LIVE & (
         CustomerModel.last_stream_seq.does_not_exist() | (CustomerModel.last_stream_seq < seq_key(first_seq))
     )
-    try:
-        response = CustomerModel._get_connection().update_item(
-            customer_id, actions=actions, condition=condition, return_values="ALL_OLD"
-        )
-    except UpdateError as exc:
-        if is_conditional_failure(exc):
-            return False
-        raise
-    old = response.get("Attributes", {})
-    _correct_seen_bounds(customer_id, old, delta)
-    return True
+    first = first_purchase_day(delta)
+    # Most purchases come after the customer's first purchase day: try that branch first.
+    branch: _FirstDayState = "later"
+    for _ in range(_FIRST_DAY_ATTEMPTS):
+        extra_actions, branch_condition = ([], None) if first is None else _first_day_branch(branch, *first)
+        try:
+            response = CustomerModel._get_connection().update_item(
+                customer_id,
+                actions=actions + extra_actions,
+                condition=condition if branch_condition is None else condition & branch_condition,
+                return_values="ALL_OLD",
+            )
+        except UpdateError as exc:
+            if not is_conditional_failure(exc):
+                raise
+            if first is None:
+                return False
+            current = _current_first_day(customer_id, first_seq)
+            if current is None:
+                return False  # already applied, or the profile is gone or being erased
+            branch = _branch_for(current, first[0])
+            continue
+        old = response.get("Attributes", {})
+        _correct_seen_bounds(customer_id, old, delta)
+        return True
+    raise RuntimeError(
+        f"first purchase day of {customer_id} kept changing under {_FIRST_DAY_ATTEMPTS} attempts"
+    )
+
+
+_FIRST_DAY_ATTEMPTS = 5
+# "new": no purchase counted yet; "earlier": the delta's day precedes the stored first day; "same"; "later";
+# "unknown": purchases counted before the first day was kept (left unknown; scoring falls back).
+_FirstDayState = Literal["new", "earlier", "same", "later", "unknown"]
+
+
+def _first_day_branch(branch: _FirstDayState, day: str, spent: float) -> tuple[list[Action], Condition]:
+    """The actions on the first-day attributes for one state, and the condition that the state holds."""
+    fpd, fds = CustomerModel.first_purchase_day, CustomerModel.first_day_spent
+    if branch == "new":
+        return [
+            fpd.set(day),
+            fds.set(spent),
+        ], fpd.does_not_exist() & CustomerModel.purchase_days.does_not_exist()
+    if branch == "earlier":
+        return [fpd.set(day), fds.set(spent)], fpd > day
+    if branch == "same":
+        return [fds.add(spent)], fpd == day
+    if branch == "later":
+        return [], fpd < day
+    return [], fpd.does_not_exist() & CustomerModel.purchase_days.exists()
+
+
+def _branch_for(current: tuple[str | None, bool], day: str) -> _FirstDayState:
+    stored, has_purchases = current
+    if stored is None:
+        return "unknown" if has_purchases else "new"
+    if day < stored:
+        return "earlier"
+    return "same" if day == stored else "later"
+
+
+def _current_first_day(customer_id: str, first_seq: str) -> tuple[str | None, bool] | None:
+    """The stored first purchase day and whether purchases were counted; ``None`` when the update cannot
+    apply any more (record already counted, profile gone or being erased)."""
+    item = CustomerModel._get_connection().get_item(customer_id, consistent_read=True).get("Item")
+    if not item or "erasing_at" in item:
+        return None
+    stored_seq = item.get("last_stream_seq", {}).get("S")
+    if stored_seq is not None and stored_seq >= seq_key(first_seq):
+        return None
+    day = item.get("first_purchase_day", {}).get("S")
+    return day, "purchase_days" in item
 
 
 def _correct_seen_bounds(customer_id: str, old: Mapping[str, Any], delta: AggregateDelta) -> None:

@@ -60,6 +60,10 @@ class CustomerModel(_Base):
     purchase_days = UnicodeSetAttribute(null=True)
     purchase_count = NumberAttribute(null=True)
     total_spent = NumberAttribute(null=True)
+    # The customer's earliest purchase day and that day's spend (Gamma-Gamma averages the *repeat* days):
+    # kept exactly once and correct out of order by conditional updates (shared.dal.customers).
+    first_purchase_day = UnicodeAttribute(null=True)
+    first_day_spent = NumberAttribute(null=True)
     interaction_count = NumberAttribute(null=True)
     # Engagement per kind (see shared.tracking.engagement): a count, and a decay-weighted sum that
     # atomic ADDs can maintain (each event adds 2 ** ((t - epoch) / half_life)).

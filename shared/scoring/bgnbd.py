@@ -31,7 +31,16 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.linalg import eigh_tridiagonal
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
-from shared.scoring._fitting import FitError, dot, matvec, minimise_log_params
+from shared.scoring._fitting import (
+    FitError,
+    dot,
+    matvec,
+    minimise_log_params,
+    std_errors_dict,
+    std_errors_from_log_fit,
+    std_errors_tuple,
+)
+from shared.scoring._keys import group_keys
 
 __all__ = [
     "DAYS_PER_WEEK",
@@ -56,6 +65,8 @@ _A_ONE_EPS = 1e-4
 _QUADRATURE_NODES = 160
 _QUADRATURE_BLOCK = 8192
 
+PARAM_NAMES = ("r", "alpha", "a", "b")
+
 _KEY_BITS = 21
 _KEY_LIMIT = 1 << _KEY_BITS
 
@@ -70,6 +81,8 @@ class BgNbdParams:
     b: float
     loglik: float = float("nan")
     n_customers: int = 0
+    # Standard errors of (r, alpha, a, b) from the observed information (inverse Hessian of -loglik).
+    std_errors: tuple[float, float, float, float] | None = None
 
     def p_alive(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> NDArray[np.float64]:  # noqa: N803
         return p_alive(self, x, t_x, T)
@@ -91,6 +104,7 @@ class BgNbdParams:
             "b": self.b,
             "loglik": self.loglik,
             "n_customers": self.n_customers,
+            "std_errors": std_errors_dict(PARAM_NAMES, self.std_errors),
         }
 
     @classmethod
@@ -102,6 +116,7 @@ class BgNbdParams:
             b=float(data["b"]),
             loglik=float(data.get("loglik", float("nan"))),
             n_customers=int(data.get("n_customers", 0)),
+            std_errors=std_errors_tuple(PARAM_NAMES, data.get("std_errors")),
         )
 
 
@@ -125,7 +140,11 @@ def log_likelihood(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLi
 
 @dataclass(frozen=True)
 class _Grouped:
-    """Distinct rows with weights, and index maps to the distinct values of x, T and t_x."""
+    """Distinct rows with weights, and index maps to the distinct values of x, T and t_x.
+
+    Sums that do not involve the mixture term are pre-aggregated per distinct value, so that an evaluation
+    of the likelihood touches the rows only for the terms that couple ``x``, ``t_x`` and ``T``.
+    """
 
     x: NDArray[np.float64]
     w: NDArray[np.float64]
@@ -137,62 +156,109 @@ class _Grouped:
     i_age: NDArray[np.intp]
     utx: NDArray[np.float64]
     itx: NDArray[np.intp]
-
-    @property
-    def total_weight(self) -> float:
-        return float(self.w.sum())
+    w_age: NDArray[np.float64]  # total weight per distinct T
+    wx_age: NDArray[np.float64]  # total weight * x per distinct T
+    total_weight: float
 
 
 def _group(
     x: NDArray[np.float64], t_x: NDArray[np.float64], age: NDArray[np.float64], w: NDArray[np.float64]
 ) -> _Grouped:
+    """Group rows (identical ``(x, t_x, T)`` rows are merged, weights added).
+
+    Each column is ranked once (``unique``), the three ranks make one integer key, and one more ``unique``
+    on that key finds the distinct rows: four 1-D sorts, much faster than ``unique(axis=0)`` or ``lexsort``.
+    """
     ux, ix = np.unique(x, return_inverse=True)
     u_age, i_age = np.unique(age, return_inverse=True)
     utx, itx = np.unique(t_x, return_inverse=True)
-    wx = np.asarray(np.bincount(ix, weights=w, minlength=ux.size), dtype=np.float64)
-    return _Grouped(x, w, x > 0, ux, ix, wx, u_age, i_age, utx, itx)
+    n_age, n_tx = u_age.size, utx.size
+    key = (ix.astype(np.int64) * n_age + i_age) * n_tx + itx
+    ukey, inverse = np.unique(key, return_inverse=True)
+    rw = np.asarray(np.bincount(inverse.ravel(), weights=w, minlength=ukey.size), dtype=np.float64)
+    r_itx = (ukey % n_tx).astype(np.intp)
+    rest = ukey // n_tx
+    r_iage = (rest % n_age).astype(np.intp)
+    r_ix = (rest // n_age).astype(np.intp)
+    rx = ux[r_ix]
+    wx = np.asarray(np.bincount(r_ix, weights=rw, minlength=ux.size), dtype=np.float64)
+    w_age = np.asarray(np.bincount(r_iage, weights=rw, minlength=n_age), dtype=np.float64)
+    wx_age = np.asarray(np.bincount(r_iage, weights=rw * rx, minlength=n_age), dtype=np.float64)
+    return _Grouped(rx, rw, rx > 0, ux, r_ix, wx, u_age, r_iage, utx, r_itx, w_age, wx_age, float(rw.sum()))
 
 
-def _neg_mean_loglik(theta: NDArray[np.float64], g: _Grouped) -> tuple[float, NDArray[np.float64]]:
-    """Negative mean log-likelihood and its gradient with respect to log(r, alpha, a, b)."""
+def _neg_mean_loglik(
+    theta: NDArray[np.float64], g: _Grouped, modified: bool = False
+) -> tuple[float, NDArray[np.float64]]:
+    """Negative mean log-likelihood and its gradient with respect to log(r, alpha, a, b).
+
+    ``modified`` gives the MBG/NBD likelihood (lifetimes' ModifiedBetaGeoFitter): a customer may also drop
+    out right after the first purchase, so the beta terms count ``x + 1`` coin flips and the "dropped out
+    after the last purchase" branch exists for every customer, ``x = 0`` included.
+
+    Per row, ``ln L = A(x) + r ln alpha - (r+x) ln(alpha+T) + ln(1 + e^d)`` with
+    ``d = ln a - ln(b+x+k-1) + (r+x) (ln(alpha+T) - ln(alpha+t_x))`` (``k = 1`` for MBG/NBD; ``d = -inf``
+    for BG/NBD customers without a repeat purchase); ``pi = expit(d)``.
+    """
     r, alpha, a, b = (float(v) for v in np.exp(theta))
     ux = g.ux
     big_w = g.total_weight
+    k = 1.0 if modified else 0.0
     # Terms that depend on x only.
-    lg_x = gammaln(r + ux) - gammaln(r) + gammaln(a + b) + gammaln(b + ux) - gammaln(b) - gammaln(a + b + ux)
-    ux_rep = ux > 0
-    ln_ratio_x = np.zeros_like(ux)
-    inv_bx1 = np.zeros_like(ux)
-    ln_ratio_x[ux_rep] = np.log(a) - np.log(b + ux[ux_rep] - 1.0)
-    inv_bx1[ux_rep] = 1.0 / (b + ux[ux_rep] - 1.0)
+    lg_x = (
+        gammaln(r + ux)
+        - gammaln(r)
+        + gammaln(a + b)
+        + gammaln(b + ux + k)
+        - gammaln(b)
+        - gammaln(a + b + ux + k)
+    )
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv_bx1 = 1.0 / (b + ux + k - 1.0)  # BG/NBD at x = 0: never used (the branch is absent)
+        ln_ratio_x = np.log(a) + np.log(inv_bx1)
     # Terms that depend on T or t_x only.
     ln_a_age = np.log(alpha + g.u_age)
-    ln_atx = np.log(alpha + g.utx)
     inv_a_age = 1.0 / (alpha + g.u_age)
+    ln_atx = np.log(alpha + g.utx)
     inv_atx = 1.0 / (alpha + g.utx)
-    # Row terms.
+    # Row terms: only the mixture term couples x, t_x and T.
     rx = r + g.x
-    a3 = -rx * ln_a_age[g.i_age]
-    d = np.where(g.repeat, ln_ratio_x[g.ix] - rx * ln_atx[g.itx] - a3, -np.inf)
-    pi = expit(d)  # weight of the "dropped out after the last purchase" branch
+    gap = ln_a_age[g.i_age] - ln_atx[g.itx]
+    d = ln_ratio_x[g.ix] + rx * gap
+    if not modified:
+        np.putmask(d, ~g.repeat, -np.inf)
+    # ln(1 + e^d) = max(d, 0) + ln(1 + e^-|d|) and expit(d) from the same e^-|d| (numpy's logaddexp and
+    # scipy's expit are several times slower); in place, to spare allocations in the optimiser loop.
+    e = np.abs(d)
+    np.negative(e, out=e)
+    np.exp(e, out=e)
+    pi = e / (1.0 + e)
+    np.subtract(1.0, pi, out=pi, where=d > 0)  # weight of the "dropped out after the last purchase" branch
     w = g.w
-    ll = dot(g.wx, lg_x) + big_w * r * np.log(alpha) + dot(w, a3 + np.logaddexp(0.0, d))
-
-    wpi = w * pi
-    w1pi = w - wpi
-    d_r = (
-        dot(g.wx, digamma(r + ux) - digamma(r))
-        + big_w * np.log(alpha)
-        - dot(w1pi, ln_a_age[g.i_age])
-        - dot(wpi, ln_atx[g.itx])
+    np.log1p(e, out=e)
+    ll = (
+        dot(g.wx, lg_x)
+        + big_w * r * np.log(alpha)
+        - r * dot(g.w_age, ln_a_age)
+        - dot(g.wx_age, ln_a_age)
+        + dot(w, e)
+        + dot(w, np.maximum(d, 0.0))
     )
-    d_alpha = big_w * r / alpha - dot(w1pi * rx, inv_a_age[g.i_age]) - dot(wpi * rx, inv_atx[g.itx])
-    psi_ab = digamma(a + b)
-    d_a = dot(g.wx, psi_ab - digamma(a + b + ux)) + float(wpi.sum()) / a
-    d_b = dot(g.wx, psi_ab + digamma(b + ux) - digamma(b) - digamma(a + b + ux)) - dot(wpi, inv_bx1[g.ix])
-    grad = np.array([r * d_r, alpha * d_alpha, a * d_a, b * d_b], dtype=np.float64)
     if not np.isfinite(ll):
         return float("inf"), np.zeros(4)
+    wpi = w * pi
+    d_r = dot(g.wx, digamma(r + ux) - digamma(r)) + big_w * np.log(alpha) - dot(g.w_age, ln_a_age)
+    d_r += dot(wpi, gap)
+    d_alpha = big_w * r / alpha - r * dot(g.w_age, inv_a_age) - dot(g.wx_age, inv_a_age)
+    d_alpha += dot(wpi * rx, inv_a_age[g.i_age] - inv_atx[g.itx])
+    psi_ab = digamma(a + b)
+    d_a = dot(g.wx, psi_ab - digamma(a + b + ux + k)) + float(wpi.sum()) / a
+    wpi_x = np.asarray(np.bincount(g.ix, weights=wpi, minlength=ux.size), dtype=np.float64)
+    inv_used = np.where(wpi_x > 0, inv_bx1, 0.0)
+    d_b = dot(g.wx, psi_ab + digamma(b + ux + k) - digamma(b) - digamma(a + b + ux + k)) - dot(
+        wpi_x, inv_used
+    )
+    grad = np.array([r * d_r, alpha * d_alpha, a * d_a, b * d_b], dtype=np.float64)
     return float(-ll / big_w), -grad / big_w
 
 
@@ -202,16 +268,25 @@ def _starts(g: _Grouped) -> list[list[float]]:
     return [[1.0, 1.0, 1.0, 1.0], [0.5, scale / 4.0, 1.0, 2.0], [1.0, scale, 0.5, 5.0]]
 
 
-def fit_bgnbd(
+@dataclass(frozen=True)
+class FourParamFit:
+    """Result of a BG/NBD or MBG/NBD fit: parameters, total log-likelihood, weight, standard errors."""
+
+    params: tuple[float, float, float, float]
+    loglik: float
+    n_customers: int
+    std_errors: tuple[float, float, float, float] | None
+
+
+def fit_grouped_rows(
     x: ArrayLike,
     t_x: ArrayLike,
     T: ArrayLike,  # noqa: N803
-    weights: ArrayLike | None = None,
-) -> BgNbdParams:
-    """Maximum-likelihood BG/NBD fit (weeks). Identical ``(x, t_x, T)`` rows are grouped with weights.
-
-    Raises :class:`FitError` when there is no data or the optimiser finds no finite maximum.
-    """
+    weights: ArrayLike | None,
+    *,
+    modified: bool,
+) -> FourParamFit:
+    """Group identical ``(x, t_x, T)`` rows and maximise the BG/NBD (or, ``modified``, MBG/NBD) likelihood."""
     xa = _f64(x).ravel()
     txa = _f64(t_x).ravel()
     age_a = _f64(T).ravel()
@@ -224,21 +299,38 @@ def fit_bgnbd(
         raise FitError("no customers to fit")
     if np.any(xa < 0) or np.any(txa < 0) or np.any(age_a < txa) or not np.all(np.isfinite(age_a)):
         raise ValueError("need x >= 0 and 0 <= t_x <= T (finite)")
-    rows, inverse = np.unique(np.stack([xa, txa, age_a], axis=1), axis=0, return_inverse=True)
-    w = np.asarray(np.bincount(inverse.ravel(), weights=wa, minlength=rows.shape[0]), dtype=np.float64)
-    g = _group(rows[:, 0], rows[:, 1], rows[:, 2], w)
+    g = _group(xa, txa, age_a, wa)
 
     def objective(theta: NDArray[np.float64]) -> tuple[float, NDArray[np.float64]]:
-        return _neg_mean_loglik(theta, g)
+        return _neg_mean_loglik(theta, g, modified)
 
     theta = minimise_log_params(objective, _starts(g))
-    value, _ = _neg_mean_loglik(theta, g)
+    value, _ = objective(theta)
     if not np.isfinite(value):
         raise FitError("non-finite log-likelihood at the estimate")
     r, alpha, a, b = (float(v) for v in np.exp(theta))
-    return BgNbdParams(
-        r, alpha, a, b, loglik=float(-value * g.total_weight), n_customers=round(float(wa.sum()))
+    se = std_errors_from_log_fit(objective, theta, g.total_weight)
+    return FourParamFit(
+        (r, alpha, a, b),
+        float(-value * g.total_weight),
+        round(float(wa.sum())),
+        None if se is None else (se[0], se[1], se[2], se[3]),
     )
+
+
+def fit_bgnbd(
+    x: ArrayLike,
+    t_x: ArrayLike,
+    T: ArrayLike,  # noqa: N803
+    weights: ArrayLike | None = None,
+) -> BgNbdParams:
+    """Maximum-likelihood BG/NBD fit (weeks). Identical ``(x, t_x, T)`` rows are grouped with weights.
+
+    Raises :class:`FitError` when there is no data or the optimiser finds no finite maximum.
+    """
+    res = fit_grouped_rows(x, t_x, T, weights, modified=False)
+    r, alpha, a, b = res.params
+    return BgNbdParams(r, alpha, a, b, res.loglik, res.n_customers, res.std_errors)
 
 
 def p_alive(params: BgNbdParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> NDArray[np.float64]:  # noqa: N803
@@ -367,7 +459,19 @@ def expected_purchases(
     T: ArrayLike,  # noqa: N803
 ) -> NDArray[np.float64]:
     """E[number of purchases in (T, T + t] | x, t_x, T] (paper, eq. 10; weeks), broadcasting."""
-    return _growth(params, t, x, T) * p_alive(params, x, t_x, T)
+    return growth_by_pairs(params, t, x, T) * p_alive(params, x, t_x, T)
+
+
+def growth_by_pairs(params: BgNbdParams, t: ArrayLike, x: ArrayLike, T: ArrayLike) -> NDArray[np.float64]:  # noqa: N803
+    """:func:`_growth`; for one horizon ``t`` and many customers, evaluated once per distinct ``(x, T)``
+    (the hypergeometric function is the costly part, and a million customers have a few thousand pairs)."""
+    xa, age_a = np.broadcast_arrays(_f64(x), _f64(T))
+    if np.ndim(t) != 0 or xa.size < 1024:
+        return _growth(params, t, x, T)
+    pairs, inverse = _unique_pairs(xa.ravel(), age_a.ravel())
+    per_pair = _growth(params, t, pairs[:, 0], pairs[:, 1])
+    out: NDArray[np.float64] = per_pair[inverse].reshape(xa.shape)
+    return out
 
 
 def discounted_expected_purchases(
@@ -385,11 +489,31 @@ def discounted_expected_purchases(
     This is lifetimes' ``customer_lifetime_value`` stepping without the spend factor. The hypergeometric
     term depends on ``(x, T)`` only, so it is evaluated once per distinct pair and month.
     """
+    growth = discounted_growth(
+        params,
+        x,
+        T,
+        months=months,
+        monthly_discount_rate=monthly_discount_rate,
+        weeks_per_month=weeks_per_month,
+    )
+    out: NDArray[np.float64] = growth * p_alive(params, x, t_x, T).ravel()
+    return out
+
+
+def discounted_growth(
+    params: BgNbdParams,
+    x: ArrayLike,
+    T: ArrayLike,  # noqa: N803
+    *,
+    months: int,
+    monthly_discount_rate: float,
+    weeks_per_month: float = WEEKS_PER_MONTH,
+) -> NDArray[np.float64]:
+    """The discounted monthly sum of :func:`_growth` (expected purchases given alive), per customer."""
     if months < 0:
         raise ValueError("months must be >= 0")
-    xa, txa, age_a = (
-        np.asarray(v, dtype=np.float64).ravel() for v in np.broadcast_arrays(_f64(x), _f64(t_x), _f64(T))
-    )
+    xa, age_a = (np.asarray(v, dtype=np.float64).ravel() for v in np.broadcast_arrays(_f64(x), _f64(T)))
     if months == 0 or xa.size == 0:
         return np.zeros(xa.shape, dtype=np.float64)
     pairs, inverse = _unique_pairs(xa, age_a)
@@ -398,7 +522,7 @@ def discounted_expected_purchases(
     increments = np.diff(grid, axis=1)
     discount = (1.0 + monthly_discount_rate) ** -np.arange(1, months + 1, dtype=np.float64)
     per_pair = matvec(increments, discount)
-    out: NDArray[np.float64] = per_pair[inverse] * p_alive(params, xa, txa, age_a)
+    out: NDArray[np.float64] = per_pair[inverse]
     return out
 
 
@@ -455,9 +579,8 @@ class BgNbdStats:
         return int(self.count[self.x > 0].sum())
 
     def _set_combined(self, keys: NDArray[np.int64], counts: NDArray[np.int64]) -> None:
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        total = np.zeros(uniq.size, dtype=np.int64)
-        np.add.at(total, inverse.ravel(), counts)
+        uniq, inverse = group_keys(keys)
+        total = np.rint(np.bincount(inverse, weights=counts, minlength=uniq.size)).astype(np.int64)
         mask = _KEY_LIMIT - 1
         self.x = (uniq >> (2 * _KEY_BITS)).astype(np.int64)
         self.t_x = ((uniq >> _KEY_BITS) & mask).astype(np.int64)
@@ -504,10 +627,16 @@ class BgNbdStats:
             self.count.astype(np.float64),
         )
 
-    def fit(self) -> BgNbdParams:
-        """Global fit on the (merged) statistics; raises :class:`FitError` when impossible."""
-        x, t_x, age, w = self.weeks()
-        return fit_bgnbd(x, t_x, age, w)
+    def fit(self, model: str = "bgnbd") -> Any:
+        """Global fit of ``model`` (``"bgnbd"`` or ``"mbgnbd"``) on the (merged) statistics.
+
+        Returns the model's parameters; raises :class:`FitError` when impossible.
+        """
+        from shared.scoring.purchase import fit_purchase_model
+
+        if model not in ("bgnbd", "mbgnbd"):
+            raise ValueError(f"unknown purchase model {model!r}")
+        return fit_purchase_model("mbgnbd" if model == "mbgnbd" else "bgnbd", *self.weeks())
 
     def to_dict(self) -> dict[str, Any]:
         return {

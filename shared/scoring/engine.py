@@ -17,28 +17,32 @@ Definitions (per customer, at the ``as_of`` date):
   outputs (they cannot be placed in time).
 * recency = days from the last purchase to ``as_of`` (negative values clipped to 0);
   frequency (RFM) = ``max(purchase_count, purchase_days)``; monetary (RFM) = total spent.
-* BG/NBD (weeks): ``x = purchase_days - 1`` (repeat purchase days), ``t_x = (last - first) / 7``,
-  ``T = (as_of - first) / 7``. Statistics are exact in whole days. Inconsistent rows are clipped, not
-  rejected: ``last >= first``, ``t_x = 0`` when ``x = 0``, ``T >= t_x``, recency >= 0 (purchases after
-  ``as_of``), non-finite spend counts as 0.
-* Gamma-Gamma: the customer aggregates keep no per-order amounts, so the mean spend is
-  ``m = total_spent / purchase_days`` over ``n = purchase_days`` purchase days, *including* the first
-  (lifetimes averages the repeat purchases only). The fit uses repeat customers (``x > 0``) with
-  ``m > 0``; the expected spend per purchase ``E[M | n, m]`` is then given to every customer.
-* CLV = E[M] x BG/NBD expected purchases month by month over ``clv_horizon_months``, discounted monthly
+* purchase model (``config.purchase_model``: MBG/NBD by default, or BG/NBD; weeks): ``x = purchase_days - 1``
+  (repeat purchase days), ``t_x = (last - first) / 7``, ``T = (as_of - first) / 7``. Statistics are exact
+  in whole days. Inconsistent rows are clipped, not rejected: ``last >= first``, ``t_x = 0`` when
+  ``x = 0``, ``T >= t_x``, recency >= 0 (purchases after ``as_of``), non-finite spend counts as 0.
+* Gamma-Gamma as in the reference (Fader, Hardie & Lee 2005 "RFM and CLV"; lifetimes, BTYD, CLVTools): the
+  mean spend of the *repeat* purchase days, ``m = (total_spent - first_day_spent) / x`` over ``n = x``
+  days; the fit uses customers with ``x > 0`` and ``m > 0``. ``E[M | x, m]`` for them; the population mean
+  ``p v / (q - 1)`` for customers without a repeat purchase or with ``m <= 0`` (the model has no
+  information about them, and cannot produce a non-positive spend). Where the first day's spend is unknown
+  (aggregates written before it was kept) ``m`` falls back to ``total_spent / purchase_days``.
+* CLV = E[M] x expected purchases month by month over ``clv_horizon_months``, discounted monthly
   (lifetimes' ``customer_lifetime_value``). ``expected_purchases`` covers ``horizon_days``.
-  ``churn_risk = 1 - p_alive``.
+  ``churn_risk = 1 - p_alive``: with MBG/NBD it rises with the time since a one-time buyer's purchase
+  (BG/NBD takes every one-time buyer to be alive).
 * Lead score and funnel stage for everyone (:mod:`shared.scoring.leads`); engagement decays to
   ``config.now`` (default: the end of the ``as_of`` day, UTC).
 
 Degenerate fits never raise:
 
-* fewer than ``min_repeat_customers`` (default 10) repeat customers, or an optimiser failure: BG/NBD
-  status ``insufficient_data`` / ``failed``; ``p_alive``, ``churn_risk``, ``expected_purchases`` and ``clv``
-  are NaN for everyone (RFM, segments and lead scores are unaffected);
+* fewer than ``min_repeat_customers`` (default 10) repeat customers, or an optimiser failure: purchase
+  model status ``insufficient_data`` / ``failed``; ``p_alive``, ``churn_risk``, ``expected_purchases``
+  and ``clv`` are NaN for everyone (RFM, segments and lead scores are unaffected);
 * the same for Gamma-Gamma (fewer than ``min_repeat_customers`` usable repeat customers, or failure):
-  ``expected_order_value`` falls back to the customer's own mean spend ``m``; the same fallback applies to a
-  row where the fitted formula is undefined (``p n + q - 1 <= 0``);
+  ``expected_order_value`` falls back to the customer's own mean spend (repeat days, or the first day for a
+  one-time buyer); the same fallback applies to a row where the fitted formula is undefined
+  (``p n + q - 1 <= 0``, or ``q <= 1`` for the population mean);
 * no customers at all: breakpoints that would score 3, no model fits, Pareto share ``None``;
 * a fit at the edge of the parameter space (small data that looks Poisson: ``r, alpha`` or ``b`` huge)
   is kept; its predictions come from the quadrature form where ``hyp2f1`` fails (:mod:`.bgnbd`).
@@ -60,18 +64,21 @@ from numpy.typing import ArrayLike, NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.scoring._fitting import FitError
-from shared.scoring.bgnbd import (
-    DAYS_PER_WEEK,
-    WEEKS_PER_MONTH,
-    BgNbdParams,
-    BgNbdStats,
-    expected_purchases,
-    p_alive,
-)
+from shared.scoring.bgnbd import DAYS_PER_WEEK, WEEKS_PER_MONTH, BgNbdStats
 from shared.scoring.distribution import DEFAULT_RELATIVE_ACCURACY
 from shared.scoring.gamma_gamma import GammaGammaParams, GammaGammaStats, clv
 from shared.scoring.leads import LeadScoringConfig, decayed, funnel_stage, lead_scores
 from shared.scoring.pareto import DEFAULT_TOP_FRACTION, pareto_share_from_summary
+from shared.scoring.purchase import (
+    DEFAULT_PURCHASE_MODEL,
+    MODEL_LABELS,
+    PURCHASE_MODELS,
+    PurchaseModelName,
+    PurchaseParams,
+    expected_purchases,
+    p_alive,
+    params_from_dict,
+)
 from shared.scoring.rfm import RfmBreakpoints, RfmSummary, fm_score, segment_for
 
 __all__ = [
@@ -126,11 +133,12 @@ class CustomerFrame:
 
     ``first_purchase``/``last_purchase`` are ``datetime64[D]`` (NaT without purchases); integer input is
     read as days since 1970-01-01. ``purchase_days`` counts distinct purchase days, ``purchase_count``
-    orders. ``engagement`` maps an interaction kind to its *stored* decay sum (see
+    orders; ``first_day_spent`` is the spend of the first purchase day (NaN or omitted: unknown).
+    ``engagement`` maps an interaction kind to its *stored* decay sum (see
     :mod:`shared.scoring.leads`). Omitted flag arrays mean ``False``; omitted counts mean 0.
     """
 
-    customer_id: NDArray[np.object_]
+    customer_id: NDArray[Any]  # object (str) ids, or integer codes
     first_purchase: NDArray[np.datetime64]
     last_purchase: NDArray[np.datetime64]
     purchase_days: NDArray[np.int64]
@@ -140,9 +148,12 @@ class CustomerFrame:
     has_company: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     has_job_title: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
     has_phone: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    first_day_spent: NDArray[np.float64] = field(default_factory=lambda: np.zeros(0, dtype=np.float64))
 
     def __post_init__(self) -> None:
-        ids = np.asarray(self.customer_id, dtype=object).reshape(-1)
+        raw_ids = np.asarray(self.customer_id)
+        # Integer ids (the offline command's customer codes) stay integers: a million Python objects less.
+        ids = raw_ids.reshape(-1) if raw_ids.dtype.kind in "iu" else raw_ids.astype(object).reshape(-1)
         n = ids.size
         setter = object.__setattr__
         setter(self, "customer_id", ids)
@@ -151,6 +162,10 @@ class CustomerFrame:
         setter(self, "purchase_days", _column(self.purchase_days, n, np.int64, "purchase_days"))
         setter(self, "purchase_count", _column(self.purchase_count, n, np.int64, "purchase_count"))
         setter(self, "total_spent", _column(self.total_spent, n, np.float64, "total_spent"))
+        first_day = np.asarray(self.first_day_spent, dtype=np.float64).reshape(-1)
+        if first_day.size == 0 and n > 0:
+            first_day = np.full(n, np.nan)
+        setter(self, "first_day_spent", _column(first_day, n, np.float64, "first_day_spent"))
         setter(
             self,
             "engagement",
@@ -187,6 +202,7 @@ class CustomerFrame:
             has_company=self.has_company[idx],
             has_job_title=self.has_job_title[idx],
             has_phone=self.has_phone[idx],
+            first_day_spent=self.first_day_spent[idx],
         )
 
 
@@ -203,6 +219,7 @@ class ScoringConfig(BaseModel):
     monthly_discount_rate: float = Field(default=0.01, ge=0)
     weeks_per_month: float = Field(default=WEEKS_PER_MONTH, gt=0)
     min_repeat_customers: int = Field(default=10, ge=1)
+    purchase_model: PurchaseModelName = DEFAULT_PURCHASE_MODEL
     pareto_top_fraction: float = Field(default=DEFAULT_TOP_FRACTION, gt=0, le=1)
     lead: LeadScoringConfig = Field(default_factory=LeadScoringConfig)
 
@@ -224,8 +241,8 @@ class _Derived:
     x: NDArray[np.int64]
     t_x_days: NDArray[np.int64]
     T_days: NDArray[np.int64]
-    n_transactions: NDArray[np.int64]
-    mean_value: NDArray[np.float64]
+    mean_value: NDArray[np.float64]  # mean spend of the repeat purchase days (0 without a repeat day)
+    own_mean: NDArray[np.float64]  # the customer's own mean spend: repeat days, else the first day
 
 
 def _day_number(d: date) -> int:
@@ -243,17 +260,24 @@ def _derive(frame: CustomerFrame, as_of: date) -> _Derived:
     days = np.maximum(frame.purchase_days[idx], 1)
     spent = np.nan_to_num(frame.total_spent[idx], nan=0.0, posinf=0.0, neginf=0.0)
     t_x = np.where(days > 1, last - first, 0)  # one purchase day: first == last by definition
+    x = days - 1
+    first_day = frame.first_day_spent[idx]
+    known = np.isfinite(first_day)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        repeat_mean = np.where(known, (spent - np.where(known, first_day, 0.0)) / x, spent / days)
+    repeat_mean = np.where(x > 0, repeat_mean, 0.0)
+    own_first = np.where(known, first_day, spent)
     return _Derived(
         is_customer=is_customer,
         idx=idx,
         recency_days=np.maximum(today - last, 0),
         frequency=np.maximum(frame.purchase_count[idx], days),
         monetary=spent,
-        x=days - 1,
+        x=x,
         t_x_days=t_x,
         T_days=np.maximum(today - first, t_x),
-        n_transactions=days,
-        mean_value=spent / days,
+        mean_value=repeat_mean,
+        own_mean=np.maximum(np.where(x > 0, repeat_mean, own_first), 0.0),
     )
 
 
@@ -343,6 +367,7 @@ def summarise(
     *,
     money_relative_accuracy: float = DEFAULT_RELATIVE_ACCURACY,
     bgnbd_resolution_days: int = 1,
+    gamma_gamma_relative_accuracy: float | None = None,
 ) -> PartitionSummary:
     """Phase 1: the mergeable summary of one partition of customers.
 
@@ -351,17 +376,20 @@ def summarise(
     statistics (1: exact). The statistics' size grows with the number of distinct ``(x, t_x, T)`` rows —
     about 430,000 for a million customers spread over two years at 1 day (6.8 MB of JSON); 7 days cuts that
     roughly sevenfold at the cost of up to half a week of rounding. All partitions of a run must use the
-    same settings (merging checks).
+    same settings (merging checks). ``gamma_gamma_relative_accuracy`` (default: ``money_relative_accuracy``)
+    is the bin width of the Gamma-Gamma statistics; the offline command uses 1e-9 (exact to that accuracy).
     """
     d = _derive(frame, as_of)
     summary = PartitionSummary.empty(as_of, money_relative_accuracy, bgnbd_resolution_days)
+    if gamma_gamma_relative_accuracy is not None:
+        summary.gamma_gamma = GammaGammaStats(gamma_gamma_relative_accuracy)
     summary.n_rows = len(frame)
     summary.n_customers = int(np.count_nonzero(d.is_customer))
     summary.n_modelled = int(d.idx.size)
     summary.rfm.add(d.recency_days, d.frequency, d.monetary)
     summary.bgnbd.add(d.x, d.t_x_days, d.T_days)
     repeat = d.x > 0
-    summary.gamma_gamma.add(d.n_transactions[repeat], d.mean_value[repeat])
+    summary.gamma_gamma.add(d.x[repeat], d.mean_value[repeat])
     return summary
 
 
@@ -384,8 +412,9 @@ class ModelFit:
     n_modelled: int
     n_repeat_customers: int
     rfm: RfmBreakpoints
-    bgnbd: BgNbdParams | None
-    bgnbd_status: FitStatus
+    purchase_model: PurchaseModelName
+    purchase: PurchaseParams | None
+    purchase_status: FitStatus
     gamma_gamma: GammaGammaParams | None
     gamma_gamma_status: FitStatus
     pareto_share: float | None
@@ -399,8 +428,9 @@ class ModelFit:
             "n_modelled": self.n_modelled,
             "n_repeat_customers": self.n_repeat_customers,
             "rfm": self.rfm.to_dict(),
-            "bgnbd": None if self.bgnbd is None else self.bgnbd.to_dict(),
-            "bgnbd_status": self.bgnbd_status,
+            "purchase_model": self.purchase_model,
+            "purchase": None if self.purchase is None else self.purchase.to_dict(),
+            "purchase_status": self.purchase_status,
             "gamma_gamma": None if self.gamma_gamma is None else self.gamma_gamma.to_dict(),
             "gamma_gamma_status": self.gamma_gamma_status,
             "pareto_share": self.pareto_share,
@@ -410,10 +440,13 @@ class ModelFit:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelFit:
         statuses = ("fitted", "insufficient_data", "failed")
-        bg_status = data["bgnbd_status"]
+        bg_status = data["purchase_status"]
         gg_status = data["gamma_gamma_status"]
         if bg_status not in statuses or gg_status not in statuses:
             raise ValueError("unknown fit status")
+        name = data["purchase_model"]
+        if name not in PURCHASE_MODELS:
+            raise ValueError(f"unknown purchase model {name!r}")
         return cls(
             as_of=date.fromisoformat(data["as_of"]),
             n_rows=int(data["n_rows"]),
@@ -421,8 +454,9 @@ class ModelFit:
             n_modelled=int(data["n_modelled"]),
             n_repeat_customers=int(data["n_repeat_customers"]),
             rfm=RfmBreakpoints.from_dict(data["rfm"]),
-            bgnbd=None if data.get("bgnbd") is None else BgNbdParams.from_dict(data["bgnbd"]),
-            bgnbd_status=bg_status,
+            purchase_model=name,
+            purchase=None if data.get("purchase") is None else params_from_dict(name, data["purchase"]),
+            purchase_status=bg_status,
             gamma_gamma=None
             if data.get("gamma_gamma") is None
             else GammaGammaParams.from_dict(data["gamma_gamma"]),
@@ -433,7 +467,7 @@ class ModelFit:
 
 
 def fit(summary: PartitionSummary, config: ScoringConfig) -> ModelFit:
-    """Phase 2: breakpoints, BG/NBD and Gamma-Gamma fits (with fallbacks), Pareto share.
+    """Phase 2: breakpoints, purchase-model and Gamma-Gamma fits (with fallbacks), Pareto share.
 
     Never raises because of the data (degenerate fits get a status and a note).
     """
@@ -442,18 +476,19 @@ def fit(summary: PartitionSummary, config: ScoringConfig) -> ModelFit:
     notes: list[str] = []
     n_repeat = summary.bgnbd.n_repeat_customers
 
-    bgnbd: BgNbdParams | None = None
+    purchase: PurchaseParams | None = None
     bg_status: FitStatus
+    label = MODEL_LABELS[config.purchase_model]
     if n_repeat < config.min_repeat_customers:
         bg_status = "insufficient_data"
-        notes.append(f"BG/NBD not fitted: {n_repeat} repeat customers < {config.min_repeat_customers}")
+        notes.append(f"{label} not fitted: {n_repeat} repeat customers < {config.min_repeat_customers}")
     else:
         try:
-            bgnbd = summary.bgnbd.fit()
+            purchase = summary.bgnbd.fit(config.purchase_model)
             bg_status = "fitted"
         except (FitError, ValueError, FloatingPointError) as exc:
             bg_status = "failed"
-            notes.append(f"BG/NBD fit failed: {exc}")
+            notes.append(f"{label} fit failed: {exc}")
 
     gamma_gamma: GammaGammaParams | None = None
     gg_status: FitStatus
@@ -478,8 +513,9 @@ def fit(summary: PartitionSummary, config: ScoringConfig) -> ModelFit:
         n_modelled=summary.n_modelled,
         n_repeat_customers=n_repeat,
         rfm=summary.rfm.breakpoints(),
-        bgnbd=bgnbd,
-        bgnbd_status=bg_status,
+        purchase_model=config.purchase_model,
+        purchase=purchase,
+        purchase_status=bg_status,
         gamma_gamma=gamma_gamma,
         gamma_gamma_status=gg_status,
         pareto_share=pareto_share_from_summary(summary.rfm.monetary, config.pareto_top_fraction),
@@ -521,7 +557,7 @@ class ScoreFrame:
     NaN where not applicable or not available (see the module docstring).
     """
 
-    customer_id: NDArray[np.object_]
+    customer_id: NDArray[Any]
     is_customer: NDArray[np.bool_]
     recency_score: NDArray[np.int8]
     frequency_score: NDArray[np.int8]
@@ -562,6 +598,8 @@ def score(frame: CustomerFrame, model: ModelFit, config: ScoringConfig) -> Score
     """Phase 3: every per-customer output for one partition, vectorised."""
     if model.as_of != config.as_of:
         raise ValueError(f"model is as of {model.as_of}, config as of {config.as_of}")
+    if model.purchase_model != config.purchase_model:
+        raise ValueError(f"model is {model.purchase_model}, config asks for {config.purchase_model}")
     n = len(frame)
     d = _derive(frame, config.as_of)
     idx = d.idx
@@ -589,24 +627,27 @@ def score(frame: CustomerFrame, model: ModelFit, config: ScoringConfig) -> Score
     value = _nan(n)
     lifetime = _nan(n)
     if idx.size:
-        mean_value = np.maximum(d.mean_value, 0.0)
-        eov = mean_value.copy()
+        eov = d.own_mean
         if model.gamma_gamma is not None:
-            fitted = model.gamma_gamma.expected_average_value(d.n_transactions, mean_value)
-            eov = np.where(np.isfinite(fitted), fitted, mean_value)
+            informative = (d.x > 0) & (d.mean_value > 0)
+            # No repeat purchase or no positive repeat spend: the population mean (x = 0 in the formula).
+            fitted = model.gamma_gamma.expected_average_value(
+                np.where(informative, d.x, 0), np.where(informative, d.mean_value, 0.0)
+            )
+            eov = np.where(np.isfinite(fitted), fitted, d.own_mean)
         value[idx] = eov
-        if model.bgnbd is not None:
+        if model.purchase is not None:
             x = d.x.astype(np.float64)
             t_x = d.t_x_days / DAYS_PER_WEEK
             big_t = d.T_days / DAYS_PER_WEEK
-            pa = p_alive(model.bgnbd, x, t_x, big_t)
+            pa = p_alive(model.purchase, x, t_x, big_t)
             alive[idx] = pa
             churn[idx] = 1.0 - pa
             expected[idx] = expected_purchases(
-                model.bgnbd, config.horizon_days / DAYS_PER_WEEK, x, t_x, big_t
+                model.purchase, config.horizon_days / DAYS_PER_WEEK, x, t_x, big_t
             )
             lifetime[idx] = clv(
-                model.bgnbd,
+                model.purchase,
                 x,
                 t_x,
                 big_t,

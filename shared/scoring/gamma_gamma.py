@@ -31,9 +31,18 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import digamma, gammaln
 
-from shared.scoring._fitting import FitError, dot, minimise_log_params
-from shared.scoring.bgnbd import WEEKS_PER_MONTH, BgNbdParams, discounted_expected_purchases
+from shared.scoring._fitting import (
+    FitError,
+    dot,
+    minimise_log_params,
+    std_errors_dict,
+    std_errors_from_log_fit,
+    std_errors_tuple,
+)
+from shared.scoring._keys import group_keys
+from shared.scoring.bgnbd import WEEKS_PER_MONTH
 from shared.scoring.distribution import DEFAULT_RELATIVE_ACCURACY
+from shared.scoring.purchase import PurchaseParams, discounted_expected_purchases
 
 __all__ = [
     "FitError",
@@ -45,6 +54,7 @@ __all__ = [
 ]
 
 _BIN_OFFSET = 1 << 39
+_NAMES = ("p", "q", "v")
 
 
 @dataclass(frozen=True)
@@ -56,6 +66,8 @@ class GammaGammaParams:
     v: float
     loglik: float = float("nan")
     n_customers: int = 0
+    # Standard errors of (p, q, v) from the observed information.
+    std_errors: tuple[float, float, float] | None = None
 
     @property
     def population_mean(self) -> float:
@@ -73,7 +85,14 @@ class GammaGammaParams:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"p": self.p, "q": self.q, "v": self.v, "loglik": self.loglik, "n_customers": self.n_customers}
+        return {
+            "p": self.p,
+            "q": self.q,
+            "v": self.v,
+            "loglik": self.loglik,
+            "n_customers": self.n_customers,
+            "std_errors": std_errors_dict(_NAMES, self.std_errors),
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GammaGammaParams:
@@ -83,6 +102,7 @@ class GammaGammaParams:
             v=float(data["v"]),
             loglik=float(data.get("loglik", float("nan"))),
             n_customers=int(data.get("n_customers", 0)),
+            std_errors=std_errors_tuple(_NAMES, data.get("std_errors")),
         )
 
 
@@ -165,7 +185,15 @@ def _fit_grouped(g: _Grouped) -> GammaGammaParams:
         raise FitError("non-finite log-likelihood at the estimate")
     p, q, v = (float(t) for t in np.exp(theta))
     total = float(g.w.sum())
-    return GammaGammaParams(p, q, v, loglik=float(-value * total), n_customers=round(total))
+    se = std_errors_from_log_fit(objective, theta, total)
+    return GammaGammaParams(
+        p,
+        q,
+        v,
+        loglik=float(-value * total),
+        n_customers=round(total),
+        std_errors=None if se is None else (se[0], se[1], se[2]),
+    )
 
 
 def fit_gamma_gamma(
@@ -222,10 +250,8 @@ class GammaGammaStats:
     def _set_combined(
         self, keys: NDArray[np.int64], counts: NDArray[np.int64], sums: NDArray[np.float64]
     ) -> None:
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        inverse = inverse.ravel()
-        total = np.zeros(uniq.size, dtype=np.int64)
-        np.add.at(total, inverse, counts)
+        uniq, inverse = group_keys(keys)
+        total = np.rint(np.bincount(inverse, weights=counts, minlength=uniq.size)).astype(np.int64)
         self.count = total
         self.sum_log_m = np.bincount(inverse, weights=sums, minlength=uniq.size).astype(np.float64)
         self.n = (uniq // (2 * _BIN_OFFSET)).astype(np.int64)
@@ -301,7 +327,7 @@ class GammaGammaStats:
 
 
 def clv(
-    bgnbd: BgNbdParams,
+    bgnbd: PurchaseParams,
     x: ArrayLike,
     t_x: ArrayLike,
     T: ArrayLike,  # noqa: N803
@@ -314,7 +340,8 @@ def clv(
     """Discounted CLV: ``sum_k E[M] (E[N(k)] - E[N(k-1)]) / (1 + d)**k`` over ``months`` months.
 
     ``expected_value`` is the expected spend per transaction (usually
-    :meth:`GammaGammaParams.expected_average_value`); ``x``, ``t_x``, ``T`` are BG/NBD inputs in weeks.
+    :meth:`GammaGammaParams.expected_average_value`); ``x``, ``t_x``, ``T`` are the inputs of the purchase
+    model ``bgnbd`` (BG/NBD or MBG/NBD parameters) in weeks.
     """
     factor = discounted_expected_purchases(
         bgnbd,

@@ -2,7 +2,8 @@
 
 ``frame_from_transactions`` turns parallel arrays ``(customer_id, date, amount)`` into a
 :class:`~shared.scoring.engine.CustomerFrame`: first and last purchase day, distinct purchase days, number
-of transactions, total spent. Transactions after ``as_of`` are dropped (calibration period, as lifetimes'
+of transactions, total spent, and the spend of the first purchase day (Gamma-Gamma uses the repeat days).
+Transactions after ``as_of`` are dropped (calibration period, as lifetimes'
 ``summary_data_from_transaction_data`` with ``observation_period_end``); customers whose first purchase is
 after ``as_of`` therefore do not appear.
 """
@@ -46,7 +47,9 @@ def frame_from_transactions(
     day_num = (days - np.datetime64("1970-01-01", "D")).astype(np.int64)
     lo = int(day_num.min())
     span = int(day_num.max()) - lo + 1
-    pair = np.unique(cust * span + (day_num - lo))  # distinct (customer, day), sorted by customer then day
+    # Distinct (customer, day), sorted by customer then day, and the spend of each.
+    pair, pair_of_row = np.unique(cust * span + (day_num - lo), return_inverse=True)
+    pair_spent = np.bincount(pair_of_row.reshape(-1), weights=spent, minlength=pair.size)
     pair_cust = pair // span
     pair_day = pair % span + lo
     purchase_days = np.bincount(pair_cust, minlength=n).astype(np.int64)
@@ -60,4 +63,5 @@ def frame_from_transactions(
         purchase_days=purchase_days,
         purchase_count=np.bincount(cust, minlength=n).astype(np.int64),
         total_spent=np.asarray(np.bincount(cust, weights=spent, minlength=n), dtype=np.float64),
+        first_day_spent=np.asarray(pair_spent[starts], dtype=np.float64),
     )

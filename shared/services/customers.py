@@ -35,7 +35,9 @@ def profile(customer_id: str) -> dict[str, Any]:
     customer = customers.live(customer_id)
     if customer is None or customer.merged_into:
         raise CustomerNotFoundError(customer_id)
-    data = _plain(customer, drop=("last_stream_seq", "purchase_days"))
+    data = _plain(
+        customer, drop=("last_stream_seq", "purchase_days", "first_purchase_day", "first_day_spent")
+    )
     consent = {channel: data.pop(f"consent_{channel}", None) for channel in CONSENT_ATTRIBUTES}
     engagement = {name.removeprefix("cnt_"): data.pop(name) for name in list(data) if name.startswith("cnt_")}
     for name in [n for n in data if n.startswith("eng_")]:
@@ -56,6 +58,7 @@ def profile(customer_id: str) -> dict[str, Any]:
             "purchase_days": len(purchase_days),
             "total_spent": round(total, 2),
             "average_order_value": round(total / purchase_count, 2) if purchase_count else None,
+            "first_day_spent": None if customer.first_day_spent is None else float(customer.first_day_spent),
             "interaction_count": int(customer.interaction_count or 0),
             "engagement": {k: int(v) for k, v in engagement.items()},
         },

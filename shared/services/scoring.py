@@ -84,6 +84,7 @@ def _frame(items: Iterable[CustomerModel]) -> CustomerFrame:
     days: list[int] = []
     counts: list[int] = []
     spent: list[float] = []
+    first_day_spent: list[float] = []
     engagement: dict[str, list[float]] = {kind: [] for kind in ENGAGEMENT_KINDS}
     company: list[bool] = []
     title: list[bool] = []
@@ -98,6 +99,11 @@ def _frame(items: Iterable[CustomerModel]) -> CustomerFrame:
         days.append(len(purchase_days))
         counts.append(int(item.purchase_count or 0))
         spent.append(float(item.total_spent or 0))
+        # Unknown (NaN) for purchases counted before the first day's spend was kept: the engine falls back.
+        known = (
+            item.first_day_spent is not None and purchase_days and item.first_purchase_day == purchase_days[0]
+        )
+        first_day_spent.append(float(item.first_day_spent) if known else math.nan)
         for kind in ENGAGEMENT_KINDS:
             engagement[kind].append(float(getattr(item, f"eng_{kind}") or 0.0))
         company.append(bool(item.company))
@@ -110,6 +116,7 @@ def _frame(items: Iterable[CustomerModel]) -> CustomerFrame:
         purchase_days=np.array(days, dtype=np.int64),
         purchase_count=np.array(counts, dtype=np.int64),
         total_spent=np.array(spent, dtype=np.float64),
+        first_day_spent=np.array(first_day_spent, dtype=np.float64),
         engagement={k: np.array(v, dtype=np.float64) for k, v in engagement.items()},
         has_company=np.array(company, dtype=bool),
         has_job_title=np.array(title, dtype=bool),
@@ -262,7 +269,8 @@ def finish(run_id: str) -> dict[str, Any]:
         "stage_counts": dict(totals["stages"]),
         "rfm_grid": dict(totals["rfm_grid"]),
         "pareto_top20_revenue_share": model.pareto_share,
-        "bgnbd": fitted.get("bgnbd"),
+        "purchase_model": model.purchase_model,
+        "purchase": fitted.get("purchase"),
         "gamma_gamma": fitted.get("gamma_gamma"),
         "fit_notes": list(model.notes),
         "duration_seconds": round(duration, 3),

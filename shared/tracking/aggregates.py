@@ -26,6 +26,8 @@ class AggregateDelta:
     purchases: int = 0
     spent: float = 0.0
     purchase_days: set[str] = field(default_factory=set)
+    # Spend per purchase day of this delta (Gamma-Gamma needs the spend of the customer's *first* day).
+    spent_by_day: dict[str, float] = field(default_factory=dict)
     first_seen: datetime | None = None
     last_seen: datetime | None = None
     engagement_counts: dict[str, int] = field(default_factory=dict)
@@ -42,7 +44,9 @@ def delta_of(interactions: Iterable[StoredInteraction], half_life_days: float) -
         if item.kind == "purchase":
             delta.purchases += 1
             delta.spent += item.amount or 0.0
-            delta.purchase_days.add(when.date().isoformat())
+            day = when.date().isoformat()
+            delta.purchase_days.add(day)
+            delta.spent_by_day[day] = delta.spent_by_day.get(day, 0.0) + (item.amount or 0.0)
         bucket = engagement_kind(item.kind)
         if bucket is not None:
             delta.engagement_counts[bucket] = delta.engagement_counts.get(bucket, 0) + 1
@@ -50,4 +54,13 @@ def delta_of(interactions: Iterable[StoredInteraction], half_life_days: float) -
                 when, half_life_days
             )
     delta.spent = round(delta.spent, 2)
+    delta.spent_by_day = {day: round(v, 2) for day, v in delta.spent_by_day.items()}
     return delta
+
+
+def first_purchase_day(delta: AggregateDelta) -> tuple[str, float] | None:
+    """The earliest purchase day of ``delta`` and its spend (``None`` without purchases)."""
+    if not delta.spent_by_day:
+        return None
+    day = min(delta.spent_by_day)
+    return day, delta.spent_by_day[day]

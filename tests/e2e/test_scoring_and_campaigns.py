@@ -51,7 +51,8 @@ def test_purchases_to_segments_events_and_campaigns(stack: LocalStack, client: C
     summary = result["summary"]
     assert summary["customers_scored"] >= len(users)
     assert 0.5 < summary["pareto_top20_revenue_share"] < 1
-    assert summary["bgnbd"]["r"] > 0
+    assert summary["purchase_model"] == "mbgnbd"  # the default purchase model (issue 15)
+    assert summary["purchase"]["r"] > 0
     status, again, _ = client.call("GET", f"/v1/scoring/runs/{result['run_id']}", private=True)
     assert again["summary"] == summary
 

@@ -63,13 +63,13 @@ def cdnow_frame(cdnow_transactions: Any, cdnow_calibration_end: date) -> Custome
 def test_cdnow_through_the_engine_reproduces_the_published_fit(
     cdnow_frame: CustomerFrame, cdnow_calibration_end: date
 ) -> None:
-    config = ScoringConfig(as_of=cdnow_calibration_end)
+    config = ScoringConfig(as_of=cdnow_calibration_end, purchase_model="bgnbd")
     model, scores = _run(cdnow_frame, config, n_parts=4)
-    assert model.bgnbd_status == "fitted"
-    assert model.bgnbd is not None
+    assert model.purchase_status == "fitted"
+    assert model.purchase is not None
     for name, value in {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}.items():
-        assert getattr(model.bgnbd, name) == pytest.approx(value, rel=0.005), name
-    assert model.bgnbd.loglik == pytest.approx(-9582.4, abs=0.5)
+        assert getattr(model.purchase, name) == pytest.approx(value, rel=0.005), name
+    assert model.purchase.loglik == pytest.approx(-9582.4, abs=0.5)
     assert (model.n_customers, model.n_repeat_customers) == (2357, 946)
     assert model.gamma_gamma_status == "fitted"
     assert model.pareto_share is not None
@@ -77,7 +77,7 @@ def test_cdnow_through_the_engine_reproduces_the_published_fit(
     # Partitioned and single-pass runs give the same model and the same scores.
     single_model, single_scores = _run(cdnow_frame, config, n_parts=1)
     assert single_model.rfm == model.rfm
-    assert single_model.bgnbd == model.bgnbd
+    assert single_model.purchase == model.purchase
     assert single_model.gamma_gamma is not None
     assert model.gamma_gamma is not None
     assert single_model.gamma_gamma.p == pytest.approx(model.gamma_gamma.p, rel=1e-6)
@@ -96,7 +96,15 @@ def test_cdnow_scores_are_consistent(cdnow_frame: CustomerFrame, cdnow_calibrati
     assert np.all((s.p_alive >= 0) & (s.p_alive <= 1))
     np.testing.assert_allclose(s.churn_risk, 1 - s.p_alive)
     repeat = cdnow_frame.purchase_days > 1
-    np.testing.assert_array_equal(s.p_alive[~repeat], 1.0)
+    # MBG/NBD (the default): a one-time buyer may have dropped out, the more likely the longer ago they
+    # bought, so churn risk follows recency; BG/NBD takes every one-time buyer to be alive.
+    once = np.flatnonzero(~repeat)
+    assert np.all(s.p_alive[once] < 1.0)
+    by_age = once[np.argsort(cdnow_frame.first_purchase[once])[::-1]]  # most recent first purchase first
+    assert np.all(np.diff(s.churn_risk[by_age]) >= 0)
+    assert s.churn_risk[by_age[-1]] > s.churn_risk[by_age[0]]
+    _, bg = _run(cdnow_frame, config.model_copy(update={"purchase_model": "bgnbd"}), n_parts=1)
+    np.testing.assert_array_equal(bg.p_alive[~repeat], 1.0)
     assert np.all(s.expected_purchases > 0)
     assert np.all(s.expected_order_value > 0)
     assert np.all(s.clv > 0)
@@ -134,10 +142,10 @@ def test_synthetic_customers_and_prospects(
     bgnbd_simulator: Callable[..., Any], gamma_gamma_simulator: Callable[..., np.ndarray]
 ) -> None:
     frame = _synthetic_frame(bgnbd_simulator, gamma_gamma_simulator, 6000, seed=1)
-    config = ScoringConfig(as_of=AS_OF)
+    config = ScoringConfig(as_of=AS_OF, purchase_model="bgnbd")  # the data are drawn from BG/NBD
     model, s = _run(frame, config, n_parts=5)
-    assert model.bgnbd is not None
-    assert model.bgnbd.r == pytest.approx(0.6, rel=0.25)
+    assert model.purchase is not None
+    assert model.purchase.r == pytest.approx(0.6, rel=0.25)
     assert model.n_rows == 7200
     assert model.n_customers == 6000
     customer = s.is_customer
@@ -176,8 +184,8 @@ def test_tiny_population_falls_back_without_crashing() -> None:
     )
     config = ScoringConfig(as_of=AS_OF)
     model = fit(summarise(frame, AS_OF), config)
-    assert model.bgnbd is None
-    assert model.bgnbd_status == "insufficient_data"
+    assert model.purchase is None
+    assert model.purchase_status == "insufficient_data"
     assert model.gamma_gamma_status == "insufficient_data"
     assert len(model.notes) == 2
     s = score(frame, model, config)
@@ -193,15 +201,15 @@ def test_tiny_population_falls_back_without_crashing() -> None:
 def test_optimiser_failure_is_reported_not_raised(
     monkeypatch: pytest.MonkeyPatch, cdnow_frame: CustomerFrame
 ) -> None:
-    def broken(self: BgNbdStats) -> None:
+    def broken(self: BgNbdStats, *_model: object) -> None:
         raise FitError("no finite likelihood at any starting point")
 
     monkeypatch.setattr(BgNbdStats, "fit", broken)
     as_of = date(1997, 9, 30)
     config = ScoringConfig(as_of=as_of)
     model = fit(summarise(cdnow_frame, as_of), config)
-    assert model.bgnbd_status == "failed"
-    assert model.bgnbd is None
+    assert model.purchase_status == "failed"
+    assert model.purchase is None
     assert any("BG/NBD fit failed" in n for n in model.notes)
     assert model.gamma_gamma_status == "fitted"
     s = score(cdnow_frame, model, config)
@@ -214,7 +222,7 @@ def test_empty_frame() -> None:
     model = fit(summarise(CustomerFrame.empty(), AS_OF), config)
     assert model.n_rows == 0
     assert model.pareto_share is None
-    assert model.bgnbd_status == "insufficient_data"
+    assert model.purchase_status == "insufficient_data"
     s = score(CustomerFrame.empty(), model, config)
     assert len(s) == 0
     assert list(s.records()) == []
