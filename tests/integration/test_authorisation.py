@@ -31,6 +31,11 @@ PUBLIC_OPERATIONS = {
     ("POST", "/v1/identify"): "Segment write key, checked by the handler",
     ("POST", "/v1/page"): "Segment write key, checked by the handler",
     ("POST", "/v1/batch"): "Segment write key, checked by the handler",
+    ("POST", "/v1/screen"): "Segment write key, checked by the handler",
+    ("POST", "/v1/group"): "Segment write key, checked by the handler",
+    ("POST", "/v1/alias"): "Segment write key, checked by the handler",
+    # analytics.js: the write key inside the text/plain body
+    **{("POST", f"/v1/{p}"): "Segment write key (body writeKey), checked by the handler" for p in "tipsgab"},
     ("POST", "/v1/forms/{form_id}"): "declared form id; HTML form posts from the sites",
     ("GET", "/v1/consent/confirm"): "HMAC-signed token from the confirmation email",
     ("GET", "/v1/unsubscribe"): "HMAC-signed token from the email",
