@@ -16,7 +16,7 @@ from functions.common.http import ApiError, json_response, register_error_handle
 from functions.common.observability import logger, metrics
 from functions.common.responses import documented, unreadable_body
 from functions.common.tracing import tracer
-from shared.services import campaigns, customers, exports, runs
+from shared.services import campaigns, customers, exports, rejected_calls, runs
 from shared.services.errors import NotFoundError
 from shared.services.exports import ExportRequest, SegmentNotFoundError
 from shared.tracking.identity import InvalidEmailError, normalise_email
@@ -54,6 +54,20 @@ def find_customer(
     else:
         alias = f"{'user' if name == 'user_id' else 'anon'}:{value.strip()}"
     return customers.find(alias)
+
+
+@app.get(
+    "/v1/rejected-calls",
+    summary="Calls the tracking API refused in the last days (newest first), with the reason and the call",
+    tags=["tracking"],
+    responses=documented(200),
+)
+def list_rejected_calls(
+    days: Annotated[int, Query(ge=1, le=7, description="How many days back, today included")] = 7,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many calls")] = 100,
+) -> dict[str, Any]:
+    calls = rejected_calls.recent(datetime.now(UTC), days, limit)
+    return {"count": len(calls), "calls": calls}
 
 
 @app.get(

@@ -24,12 +24,14 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import BaseModel, Field, ValidationError
+from pynamodb.exceptions import PynamoDBException
 
 from functions.common.http import ApiError, register_error_handlers
 from functions.common.observability import logger, metrics
 from functions.common.responses import HTML, HTML_PAGE, JSON, TEXT, documented, media_type, unreadable_body
-from shared.services import tracking
+from shared.services import rejected_calls, tracking
 from shared.settings import get_settings
 from shared.tracking import wire
 from shared.tracking.forms import load_forms
@@ -128,7 +130,7 @@ def _base_url() -> str | None:
     return f"https://{ctx.domain_name}/{ctx.stage}" if ctx.domain_name else None
 
 
-def _store(batch: list[Interaction], rejected: list[RejectedCall] | None = None) -> Accepted:
+def _store(batch: list[Interaction]) -> Accepted:
     results = tracking.track(batch, base_url=_base_url()) if batch else []
     stored = sum(r.stored for r in results)
     metrics.add_metric(name="InteractionsTracked", unit=MetricUnit.Count, value=stored)
@@ -138,7 +140,6 @@ def _store(batch: list[Interaction], rejected: list[RejectedCall] | None = None)
         customer_id=customers.pop() if len(customers) == 1 else None,
         stored=stored,
         duplicates=len(results) - stored,
-        rejected=rejected or [],
     )
 
 
@@ -177,11 +178,37 @@ def _json_or_text(schema: dict[str, Any]) -> dict[str, Any]:
 def _single_call(call_type: str) -> Accepted:
     body = _segment_body(MAX_CALL_BYTES)
     source = _write_key(body)
+    received_at = _now()
     call = validate_call(body, call_type)
-    if isinstance(call, CallProblem):
-        _count_rejected(1)
-        raise ApiError(422, call.message, code=call.code)
-    return _store([from_segment_call(call, source, _now())])
+    try:
+        if isinstance(call, CallProblem):
+            raise ApiError(422, call.message, code=call.code)
+        try:
+            interaction = from_segment_call(call, source, received_at)
+        except InvalidEmailError as exc:
+            raise ApiError(422, str(exc), code="invalid_email") from None
+    except ApiError as exc:
+        _reject([rejected_calls.Rejection(None, exc.code, exc.message, body)], source, received_at)
+        raise
+    return _store([interaction])
+
+
+def _reject(rejections: list[rejected_calls.Rejection], source: str, now: datetime) -> None:
+    """Count refused calls and keep them (7 days) for GET /v1/rejected-calls; never fails the request."""
+    if not rejections:
+        return
+    metrics.add_metric(name="RejectedCalls", unit=MetricUnit.Count, value=len(rejections))
+    event = app.current_event
+    try:
+        rejected_calls.keep(
+            rejections,
+            path=event.path,
+            source=source,
+            request_id=event.request_context.request_id or "-",
+            now=now,
+        )
+    except (PynamoDBException, ClientError, BotoCoreError):
+        logger.warning("rejected calls not kept", exc_info=True, extra={"count": len(rejections)})
 
 
 def _single_route(call_type: str, path: str, short: bool) -> None:
@@ -203,11 +230,6 @@ def _single_route(call_type: str, path: str, short: bool) -> None:
 for _type in CALL_MODELS:
     _single_route(_type, f"/v1/{_type}", short=False)
     _single_route(_type, SHORT_PATHS[_type], short=True)
-
-
-def _count_rejected(count: int) -> None:
-    if count:
-        metrics.add_metric(name="RejectedCalls", unit=MetricUnit.Count, value=count)
 
 
 def _batch_schema() -> dict[str, Any]:
@@ -245,22 +267,22 @@ def _batch() -> Accepted:
     sent_at = body.get("sentAt")
     received_at = _now()
     interactions: list[Interaction] = []
-    rejected: list[RejectedCall] = []
+    rejected: list[rejected_calls.Rejection] = []
     for index, raw in enumerate(calls):
         if isinstance(raw, dict) and (shared_context or sent_at):
             raw = {"context": shared_context, "sentAt": sent_at, **raw}
-        call = validate_call(raw)
+        call = validate_call(raw, max_bytes=MAX_CALL_BYTES)
         if isinstance(call, CallProblem):
-            rejected.append(RejectedCall(index=index, code=call.code, message=call.message))
+            rejected.append(rejected_calls.Rejection(index, call.code, call.message, raw))
             continue
         try:
             interactions.append(from_segment_call(call, source, received_at))
         except InvalidEmailError as exc:
-            rejected.append(RejectedCall(index=index, code="invalid_email", message=str(exc)))
-    _count_rejected(len(rejected))
-    if rejected:
-        logger.info("batch calls rejected", extra={"rejected": [r.model_dump() for r in rejected]})
-    return _store(interactions, rejected)
+            rejected.append(rejected_calls.Rejection(index, "invalid_email", str(exc), raw))
+    accepted = _store(interactions)
+    _reject(rejected, source, received_at)
+    accepted.rejected = [RejectedCall(index=r.index or 0, code=r.code, message=r.message) for r in rejected]
+    return accepted
 
 
 @app.post(

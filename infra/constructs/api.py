@@ -156,6 +156,7 @@ class Api(Construct):
             self.track.use_table(data.table("Customers"), data.spec("Customers"), write=True)
             .use_table(data.table("Interactions"), data.spec("Interactions"), write=True)
             .use_table(data.table("Identities"), data.spec("Identities"), write=True)
+            .use_table(data.table("RejectedCalls"), data.spec("RejectedCalls"), write=True)
             .use_bus(bus)
             .use_secret(token_secret)
             .env("RM_WRITE_KEYS", ",".join(config.write_keys))

@@ -325,11 +325,19 @@ def _problem_of(exc: ValidationError) -> CallProblem:
     return CallProblem("invalid_call", message)
 
 
-def validate_call(raw: Any, call_type: str | None = None) -> AnyCall | CallProblem:
+def validate_call(
+    raw: Any, call_type: str | None = None, max_bytes: int | None = None
+) -> AnyCall | CallProblem:
     """One Segment call, or why it is refused. ``call_type`` is the route's type (``/v1/track``); in a
-    batch each call names its own ``type``."""
+    batch each call names its own ``type`` and may be at most ``max_bytes`` of JSON."""
     if not isinstance(raw, dict):
         return CallProblem("invalid_call", "a call must be a JSON object")
+    if max_bytes is not None:
+        size = len(json.dumps(raw, separators=(",", ":"), default=str).encode())
+        if size > max_bytes:
+            return CallProblem(
+                "call_too_large", f"the call is {size} bytes; at most {max_bytes} are accepted"
+            )
     kind = call_type or raw.get("type")
     model = CALL_MODELS.get(kind) if isinstance(kind, str) else None
     if model is None:

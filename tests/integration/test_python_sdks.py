@@ -149,6 +149,29 @@ def test_a_batch_stores_every_valid_call_and_lists_the_rejected_ones(
     stack.drain()
     assert _lookup(client, user_id=user)["aggregates"]["interaction_count"] == 5
 
+    # The refused calls are kept (7 days) where a developer can read them, with the call as sent.
+    status, listed, _ = client.call("GET", "/v1/rejected-calls?days=1&limit=1000", private=True)
+    assert status == 200
+    mine = {c["index"]: c for c in listed["calls"] if user in c["call"]}
+    assert sorted(mine) == [2, 5, 7, 8]  # index 9 ("not a call") names no user
+    assert {c["code"] for c in mine.values()} == {"invalid_call", "unknown_type", "invalid_email"}
+    assert all(c["path"] == "/v1/batch" and c["source"].startswith("key:") for c in mine.values())
+    assert json.loads(mine[7]["call"])["traits"] == {"email": "not-an-email"}
+
+
+def test_a_call_over_32_kb_in_a_batch_is_rejected_alone(stack: LocalStack) -> None:
+    """RudderStack's SDK sends calls of up to 4 MB; ours take 32 KB (Segment's limit) each."""
+    user = unique("large")
+    calls = [
+        {"type": "track", "userId": user, "event": "Big", "context": {"pad": "x" * 40_000}},
+        {"type": "track", "userId": user, "event": "Small"},
+    ]
+    response = _post(stack, {"batch": calls})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["stored"] == 1
+    assert [(r["index"], r["code"]) for r in body["rejected"]] == [(0, "call_too_large")]
+
 
 def test_every_error_has_a_code_and_bad_bodies_are_400(stack: LocalStack) -> None:
     malformed = _post(stack, b'{"batch": [')
