@@ -39,8 +39,22 @@ JSON_MODELS = {
     "/v1/forms/{form_id}": "Event",
 }
 # Every error body carries a machine-readable `code` beside `message`, also those API Gateway answers
-# itself (the Segment and RudderStack SDKs read `code` from error bodies).
-GATEWAY_ERROR_TEMPLATE = '{"code":"$context.error.responseType","message":$context.error.messageString}'
+# itself (the Segment and RudderStack SDKs read `code` from error bodies): the same codes as the handlers
+# and the local adapter where they mean the same, else API Gateway's response type.
+GATEWAY_ERROR_TEMPLATE = '{"code":"%s","message":$context.error.messageString}'
+GATEWAY_ERROR_CODES: dict[str, str] = {
+    "DEFAULT_4XX": "$context.error.responseType",
+    "DEFAULT_5XX": "$context.error.responseType",
+    "ACCESS_DENIED": "forbidden",
+    "MISSING_AUTHENTICATION_TOKEN": "forbidden",  # also an unknown route
+    "INVALID_SIGNATURE": "forbidden",
+    "BAD_REQUEST_BODY": "malformed_body",
+    "BAD_REQUEST_PARAMETERS": "validation_error",
+    "UNSUPPORTED_MEDIA_TYPE": "unsupported_media_type",  # also a gzip body that does not inflate
+    "REQUEST_TOO_LARGE": "body_too_large",
+    "THROTTLED": "throttled",
+    "WAF_FILTERED": "forbidden",
+}
 # Public resources opened to navigation only (no cross-site XHR/fetch): no CORS preflight.
 NO_CORS_PATHS = frozenset({"/v1/consent/confirm"})
 FORM_ROUTE = "/v1/forms/{form_id}"
@@ -137,11 +151,11 @@ class Api(Construct):
             ),
         )
         self.base_url = config.public_base_url or public_base_url(self.rest_api, config.stage)
-        for response_type in (apigw.ResponseType.DEFAULT_4_XX, apigw.ResponseType.DEFAULT_5_XX):
+        for kind, code in GATEWAY_ERROR_CODES.items():
             self.rest_api.add_gateway_response(
-                f"Gateway{response_type.response_type}",
-                type=response_type,
-                templates={"application/json": GATEWAY_ERROR_TEMPLATE},
+                f"Gateway{kind.title().replace('_', '')}",
+                type=apigw.ResponseType.of(kind),
+                templates={"application/json": GATEWAY_ERROR_TEMPLATE % code},
             )
 
         # -- functions ------------------------------------------------------------------------------------

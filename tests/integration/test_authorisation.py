@@ -137,7 +137,9 @@ def test_private_operation_refuses_bad_credentials(
     assert status in (401, 403), (variant, status, body)
     # The adapter's refusal (API Gateway's in the cloud), not a handler's answer: no function ran.
     assert isinstance(body, dict), body
-    assert set(body) == {"message"}, body
+    # Every error body has a stable code beside the message (API Gateway's: its response type).
+    assert set(body) == {"code", "message"}, body
+    assert body["code"] == "forbidden", body
     assert "forbidden" in body["message"].lower(), body
     assert invoked == []
 
