@@ -52,7 +52,10 @@ settings = get_settings()
 app = APIGatewayRestResolver(
     enable_validation=True,
     cors=CORSConfig(
-        allow_origin=settings.allowed_origin_list[0], extra_origins=settings.allowed_origin_list[1:]
+        allow_origin=settings.allowed_origin_list[0],
+        extra_origins=settings.allowed_origin_list[1:],
+        # analytics.js in batching mode sends HTTP Basic and, on a retry, X-Retry-Count (a preflight)
+        allow_headers=["X-Retry-Count", "Content-Encoding"],
     )
     if settings.allowed_origin_list
     else None,

@@ -253,7 +253,13 @@ class Api(Construct):
                 resource.add_cors_preflight(
                     allow_origins=cors_origins,
                     allow_methods=["GET", "POST", "OPTIONS"],
-                    allow_headers=["Content-Type", "Content-Encoding", "Authorization", "X-Write-Key"],
+                    allow_headers=[
+                        "Content-Type",
+                        "Content-Encoding",
+                        "Authorization",
+                        "X-Write-Key",
+                        "X-Retry-Count",  # analytics.js retries
+                    ],
                     max_age=Duration.hours(1),
                 )
             model = JSON_MODELS.get(route.path) if route.method == "POST" else None

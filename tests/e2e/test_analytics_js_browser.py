@@ -23,10 +23,12 @@ pytestmark = pytest.mark.browser
 
 # The calls a shop page makes; the page's anonymous id is read back to check the alias.
 SCRIPT = """
-async ({writeKey, apiHost, user, email, orderId}) => {
+async ({writeKey, apiHost, user, email, orderId, batching}) => {
+  const segmentio = {apiKey: writeKey, apiHost, protocol: "http"};
+  if (batching) segmentio.deliveryStrategy = {strategy: "batching", config: {size: 6, timeout: 200}};
   const [analytics] = await AnalyticsNext.AnalyticsBrowser.load({
     writeKey,
-    cdnSettings: {integrations: {"Segment.io": {apiKey: writeKey, apiHost, protocol: "http"}}},
+    cdnSettings: {integrations: {"Segment.io": segmentio}},
   });
   await analytics.page("Pricing");
   const anonymousId = analytics.user().anonymousId();
@@ -35,6 +37,7 @@ async ({writeKey, apiHost, user, email, orderId}) => {
   await analytics.track("Order Completed", {order_id: orderId, total: 42.5, currency: "EUR"});
   await analytics.group(user + "-g", {name: "Acme", industry: "retail"});
   await analytics.screen("Basket");
+  if (batching) await new Promise((resolve) => setTimeout(resolve, 1000));  // the batch goes out
   return anonymousId;
 }
 """
@@ -54,7 +57,12 @@ def chromium() -> Iterator[Any]:
             launched.close()
 
 
-def test_analytics_js_calls_all_arrive(stack: LocalStack, client: Client, site: Site, chromium: Any) -> None:
+@pytest.mark.parametrize("batching", [False, True], ids=["default", "batching"])
+def test_analytics_js_calls_all_arrive(
+    stack: LocalStack, client: Client, site: Site, chromium: Any, batching: bool
+) -> None:
+    """Default delivery (one text/plain post per call to a short path, write key in the body) and the
+    batching strategy (POST /v1/b with HTTP Basic: a CORS preflight first)."""
     api = urlsplit(stack.api_url)
     local = {site.origin, stack.api_url}
     offsite: list[str] = []
@@ -71,7 +79,7 @@ def test_analytics_js_calls_all_arrive(stack: LocalStack, client: Client, site: 
             route.abort()
 
     def answered(response: Any) -> None:
-        if response.url.startswith(stack.api_url):
+        if response.url.startswith(stack.api_url) and response.request.method == "POST":
             request = response.request
             answers.append(
                 (
@@ -95,17 +103,22 @@ def test_analytics_js_calls_all_arrive(stack: LocalStack, client: Client, site: 
             "user": user,
             "email": email,
             "orderId": order_id,
+            "batching": batching,
         },
     )
     page.close()
 
     assert offsite == []
-    assert sorted(path for path, *_ in answers) == sorted(f"/v1/{p}" for p in "paitgs")
+    if batching:
+        assert [path for path, *_ in answers] == ["/v1/b"]
+        assert len(answers[0][3]["batch"]) == 6
+    else:
+        assert sorted(path for path, *_ in answers) == sorted(f"/v1/{p}" for p in "paitgs")
     for path, status, allow_origin, sent in answers:
         assert status == 200, path
         assert allow_origin == site.origin  # CORS: the page may read the answer
         assert sent["content-type"].startswith("text/plain")
-        assert sent["writeKey"] == WRITE_KEY  # no Authorization header: the key is in the body
+        assert sent["writeKey"] == WRITE_KEY  # the key is in the body (batching also sends it as Basic)
 
     stack.drain()
     status, found, _ = client.call("GET", f"/v1/customers?email={email}", private=True)
