@@ -47,7 +47,8 @@ typecheck: $(INSTALLED)
 	$(BIN)/mypy shared
 
 # The test command (.ci/run calls exactly this): lint, types, unit + integration (moto) + infra + browser tests.
-test: $(INSTALLED) $(LAYERS) browser
+# node_modules: the browser tests load @segment/analytics-next from it (npm devDependency).
+test: $(INSTALLED) $(LAYERS) browser node_modules/.bin/cdk
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy shared

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     campaigns_table: str = "rm-campaigns"
     decisions_table: str = "rm-campaign-decisions"
     idempotency_table: str = "rm-idempotency"
+    rejected_calls_table: str = "rm-rejected-calls"
     event_bus_name: str = "rm-bus"
     exports_bucket: str = "rm-exports"
 
@@ -44,6 +45,8 @@ class Settings(BaseSettings):
     sender_email: str = "marketing@example.com"
 
     interaction_ttl_days: int = 395
+    # Calls the tracking API refused, kept this long for developers to read (GET /v1/rejected-calls).
+    rejected_call_ttl_days: int = 7
     engagement_half_life_days: float = 30.0
     consent_token_ttl_hours: int = 72
     export_link_ttl_seconds: int = 900

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -18,11 +18,57 @@ from functions.common.responses import documented, unreadable_body
 from functions.common.tracing import tracer
 from shared.exporting.filters import ExportRequest
 from shared.exporting.rows import EXPORT_SEGMENTS
-from shared.services import campaigns, customers, exports, runs, segments
+from shared.services import campaigns, customers, exports, rejected_calls, runs, segments
 from shared.services.errors import NotFoundError, SegmentNotFoundError
+from shared.tracking.identity import InvalidEmailError, normalise_email
 
 app = APIGatewayRestResolver(enable_validation=True)
 register_error_handlers(app)
+
+
+@app.get(
+    "/v1/customers",
+    summary="Find a customer by email, user id or anonymous id (exactly one of them)",
+    tags=["customers"],
+    responses=documented(200, 404, e404="No customer with this identifier"),
+)
+def find_customer(
+    email: Annotated[str | None, Query(max_length=254, description="Email address (any case)")] = None,
+    user_id: Annotated[str | None, Query(max_length=200, description="The site's user id")] = None,
+    anonymous_id: Annotated[str | None, Query(max_length=200, description="A device's anonymous id")] = None,
+) -> dict[str, Any]:
+    given = {
+        name: value
+        for name, value in (("email", email), ("user_id", user_id), ("anonymous_id", anonymous_id))
+        if value
+    }
+    if len(given) != 1:
+        raise ApiError(
+            422, "query: give exactly one of email, user_id, anonymous_id", code="validation_error"
+        )
+    ((name, value),) = given.items()
+    if name == "email":
+        try:
+            alias = f"email:{normalise_email(value)}"
+        except InvalidEmailError as exc:
+            raise ApiError(422, f"query.email: {exc}", code="invalid_email") from None
+    else:
+        alias = f"{'user' if name == 'user_id' else 'anon'}:{value.strip()}"
+    return customers.find(alias)
+
+
+@app.get(
+    "/v1/rejected-calls",
+    summary="Calls the tracking API refused in the last days (newest first), with the reason and the call",
+    tags=["tracking"],
+    responses=documented(200),
+)
+def list_rejected_calls(
+    days: Annotated[int, Query(ge=1, le=7, description="How many days back, today included")] = 7,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many calls")] = 100,
+) -> dict[str, Any]:
+    calls = rejected_calls.recent(datetime.now(UTC), days, limit)
+    return {"count": len(calls), "calls": calls}
 
 
 @app.get(
@@ -127,7 +173,7 @@ def _not_found(exc: NotFoundError) -> Response[Any]:
     message = exc.message
     if isinstance(exc, SegmentNotFoundError):
         message += f"; expected one of {', '.join(EXPORT_SEGMENTS)}"
-    return json_response(404, {"message": message})
+    return json_response(404, {"code": "not_found", "message": message})
 
 
 @app.get(

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 class ErrorMessage(BaseModel):
     """An error the client can fix."""
 
+    code: str = Field(description="Stable machine-readable reason, e.g. malformed_json, invalid_write_key")
     message: str = Field(description="What is wrong, naming the field at fault")
 
 
@@ -32,6 +33,7 @@ class FieldProblem(BaseModel):
 class ValidationProblem(BaseModel):
     """The request is well-formed but breaks a rule."""
 
+    code: str = Field(description="Stable machine-readable reason, e.g. validation_error, invalid_call")
     message: str = Field(description="All problems, `field: problem; ...`")
     errors: list[FieldProblem] | None = Field(
         default=None, description="One entry per field at fault (request validation only)"
@@ -39,7 +41,7 @@ class ValidationProblem(BaseModel):
 
 
 ERROR_DESCRIPTIONS: dict[int, str] = {
-    400: "Malformed request body (bytes that are not UTF-8 text; a form body that is not valid JSON)",
+    400: "Malformed request body: not valid JSON (or gzip), not UTF-8 text, nested too deeply",
     401: "Missing, malformed or unknown write key (HTTP Basic, write key as the user name)",
     403: "No valid credentials for a private route (IAM in the cloud, `x-api-key` locally)",
     404: "Not found",
@@ -49,6 +51,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
 }
 
 JSON = "application/json"
+TEXT = "text/plain"
 HTML = "text/html"
 HTML_PAGE: OpenAPIResponseContentSchema = {
     "schema": {"type": "string", "description": "An HTML page for people"}
@@ -88,11 +91,11 @@ def media_type(headers: dict[str, str] | None) -> str:
     return ""
 
 
-def _raw_error(status: int, message: str) -> dict[str, Any]:
+def _raw_error(status: int, message: str, code: str) -> dict[str, Any]:
     return {
         "statusCode": status,
         "headers": {"Content-Type": JSON},
-        "body": json.dumps({"message": message}),
+        "body": json.dumps({"code": code, "message": message}),
         "isBase64Encoded": False,
     }
 
@@ -112,16 +115,20 @@ def unreadable_body(event: dict[str, Any], accepted: tuple[str, ...] = (JSON,)) 
         return None
     kind = media_type(event.get("headers"))
     if kind and kind not in accepted:
-        return _raw_error(415, f"Content-Type {kind} is not accepted here: send {' or '.join(accepted)}")
+        return _raw_error(
+            415,
+            f"Content-Type {kind} is not accepted here: send {' or '.join(accepted)}",
+            "unsupported_media_type",
+        )
     try:
         text = base64.b64decode(body, validate=True).decode() if event.get("isBase64Encoded") else body
     except (binascii.Error, UnicodeDecodeError):
-        return _raw_error(400, "the body is not UTF-8 text")
+        return _raw_error(400, "the body is not UTF-8 text", "not_utf8")
     if kind in ("", JSON) and text.count("[") + text.count("{") > _BRACKETS_WITHOUT_DOUBT:
         try:
             json.loads(text)
         except RecursionError:  # Python's JSON parser gives up at about 1000 levels
-            return _raw_error(400, "the body nests too deeply")
+            return _raw_error(400, "the body nests too deeply", "malformed_json")
         except ValueError:
             pass  # not JSON: the route answers that
     return None

@@ -18,30 +18,33 @@ from urllib.parse import parse_qs, urlparse
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
+from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ValidationError
+from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, Field, ValidationError
+from pynamodb.exceptions import PynamoDBException
 
 from functions.common.http import ApiError, register_error_handlers
 from functions.common.observability import logger, metrics
-from functions.common.responses import HTML, HTML_PAGE, JSON, documented, unreadable_body
-from shared.services import tracking
+from functions.common.responses import HTML, HTML_PAGE, JSON, TEXT, documented, media_type, unreadable_body
+from shared.services import rejected_calls, tracking
 from shared.settings import get_settings
+from shared.tracking import wire
 from shared.tracking.forms import load_forms
 from shared.tracking.identity import InvalidEmailError
 from shared.tracking.normalise import Interaction, from_form, from_segment_call
 from shared.tracking.payloads import (
+    CALL_MODELS,
     MAX_BATCH_BYTES,
+    MAX_BATCH_CALLS,
     MAX_CALL_BYTES,
-    BatchRequest,
+    CallProblem,
     FormSubmission,
-    IdentifyCall,
-    PageCall,
-    TrackCall,
+    validate_call,
 )
 from shared.tracking.tokens import InvalidTokenError
 
@@ -49,7 +52,10 @@ settings = get_settings()
 app = APIGatewayRestResolver(
     enable_validation=True,
     cors=CORSConfig(
-        allow_origin=settings.allowed_origin_list[0], extra_origins=settings.allowed_origin_list[1:]
+        allow_origin=settings.allowed_origin_list[0],
+        extra_origins=settings.allowed_origin_list[1:],
+        # analytics.js in batching mode sends HTTP Basic and, on a retry, X-Retry-Count (a preflight)
+        allow_headers=["X-Retry-Count", "Content-Encoding"],
     )
     if settings.allowed_origin_list
     else None,
@@ -57,33 +63,67 @@ app = APIGatewayRestResolver(
 register_error_handlers(app)
 
 
+class RejectedCall(BaseModel):
+    """A call of a batch that was not stored, and why (the others were)."""
+
+    index: int = Field(description="Position of the call in `batch`, from 0")
+    code: str = Field(description="Stable machine-readable reason: invalid_call, unknown_type, invalid_email")
+    message: str = Field(description="What is wrong, naming the field at fault")
+
+
 class Accepted(BaseModel):
     success: bool = True
-    customer_id: str | None = None
+    customer_id: str | None = Field(
+        default=None, description="The customer of the stored calls when they all belong to one"
+    )
     stored: int
     duplicates: int
+    rejected: list[RejectedCall] = Field(
+        default_factory=list, description="Calls of a batch refused one by one (the others are stored)"
+    )
 
 
 @app.exception_handler(InvalidEmailError)
 def _invalid_email(exc: InvalidEmailError) -> Response[Any]:
-    return Response(422, content_types.APPLICATION_JSON, {"message": str(exc)})
+    return Response(422, content_types.APPLICATION_JSON, {"code": "invalid_email", "message": str(exc)})
 
 
-def _source_of_write_key() -> str:
-    """HTTP Basic auth with the source's write key as user name (the Segment HTTP API's scheme)."""
+_CHALLENGE = {"WWW-Authenticate": 'Basic realm="tracking"'}
+
+
+def _write_key(body: dict[str, Any]) -> str:
+    """The source's write key: HTTP Basic user name (the Segment HTTP API's scheme, what the server SDKs
+    send) or ``writeKey`` in the body (what analytics.js sends). Answers the source label."""
     header = app.current_event.headers.get("authorization") or app.current_event.headers.get("Authorization")
-    challenge = {"WWW-Authenticate": 'Basic realm="tracking"'}
-    if not header or not header.lower().startswith("basic "):
+    user: Any = None
+    if header and header.lower().startswith("basic "):
+        try:
+            user = base64.b64decode(header[6:].strip(), validate=True).decode().split(":", 1)[0]
+        except (binascii.Error, UnicodeDecodeError):
+            raise ApiError(
+                401, "malformed HTTP Basic credentials", _CHALLENGE, "malformed_write_key"
+            ) from None
+    else:
+        user = body.get("writeKey")
+    if not user:
         raise ApiError(
-            401, "missing HTTP Basic credentials: use your source write key as the user name", challenge
+            401,
+            "missing write key: send your source write key as the HTTP Basic user name or as `writeKey`",
+            _CHALLENGE,
+            "missing_write_key",
         )
-    try:
-        user = base64.b64decode(header[6:].strip(), validate=True).decode().split(":", 1)[0]
-    except (binascii.Error, UnicodeDecodeError):
-        raise ApiError(401, "malformed HTTP Basic credentials", challenge) from None
-    if user not in settings.write_key_set:
-        raise ApiError(401, "unknown write key", challenge)
+    if not isinstance(user, str) or user not in settings.write_key_set:
+        raise ApiError(401, "unknown write key", _CHALLENGE, "invalid_write_key")
     return f"key:{user[:6]}…"
+
+
+def _segment_body(limit: int) -> dict[str, Any]:
+    """The request's JSON object: gzip and base64 undone, text/plain (analytics.js) read as JSON."""
+    event = app.current_event
+    try:
+        return wire.decode(event.body, event.is_base64_encoded, media_type(event.headers), limit)
+    except wire.BodyError as exc:
+        raise ApiError(exc.status, exc.message, code=exc.code) from None
 
 
 def _base_url() -> str | None:
@@ -94,12 +134,13 @@ def _base_url() -> str | None:
 
 
 def _store(batch: list[Interaction]) -> Accepted:
-    results = tracking.track(batch, base_url=_base_url())
+    results = tracking.track(batch, base_url=_base_url()) if batch else []
     stored = sum(r.stored for r in results)
     metrics.add_metric(name="InteractionsTracked", unit=MetricUnit.Count, value=stored)
     metrics.add_metric(name="DuplicateInteractions", unit=MetricUnit.Count, value=len(results) - stored)
+    customers = {r.customer_id for r in results}
     return Accepted(
-        customer_id=results[0].customer_id if len(results) == 1 else None,
+        customer_id=customers.pop() if len(customers) == 1 else None,
         stored=stored,
         duplicates=len(results) - stored,
     )
@@ -111,50 +152,164 @@ def _now() -> datetime:
 
 # What every Segment-style call can answer besides 200.
 SEGMENT_ERRORS = (400, 401, 413, 415, 422)
+# analytics.js posts each call to <apiHost>/<first letter of its type>, batches to <apiHost>/b
+# (node_modules/@segment/analytics-next/dist/pkg/plugins/segmentio/index.js and batched-dispatcher.js).
+SHORT_PATHS: dict[str, str] = {
+    "track": "/v1/t",
+    "identify": "/v1/i",
+    "page": "/v1/p",
+    "screen": "/v1/s",
+    "group": "/v1/g",
+    "alias": "/v1/a",
+}
+SUMMARIES: dict[str, str] = {
+    "track": "Record an event (Segment `track`)",
+    "identify": "Identify a person and set traits (Segment `identify`)",
+    "page": "Record a page view (Segment `page`)",
+    "screen": "Record an app screen view, stored as a page view (Segment `screen`)",
+    "group": "Put the person's account or company traits on the profile (Segment `group`)",
+    "alias": "Link a previous id to a user id, as identify does (Segment `alias`)",
+}
 
 
-@app.post(
-    "/v1/track",
-    summary="Record an event (Segment `track`)",
-    tags=["tracking"],
-    responses=documented(200, *SEGMENT_ERRORS),
-)
-def track(call: Annotated[TrackCall, Body()]) -> Accepted:
-    return _store([from_segment_call(call, _source_of_write_key(), _now())])
+def _json_or_text(schema: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "requestBody": {"required": True, "content": {JSON: {"schema": schema}, TEXT: {"schema": schema}}}
+    }
 
 
-@app.post(
-    "/v1/identify",
-    summary="Identify a person and set traits (Segment `identify`)",
-    tags=["tracking"],
-    responses=documented(200, *SEGMENT_ERRORS),
-)
-def identify(call: Annotated[IdentifyCall, Body()]) -> Accepted:
-    return _store([from_segment_call(call, _source_of_write_key(), _now())])
+def _single_call(call_type: str) -> Accepted:
+    body = _segment_body(MAX_CALL_BYTES)
+    source = _write_key(body)
+    received_at = _now()
+    call = validate_call(body, call_type)
+    try:
+        if isinstance(call, CallProblem):
+            raise ApiError(422, call.message, code=call.code)
+        try:
+            interaction = from_segment_call(call, source, received_at)
+        except InvalidEmailError as exc:
+            raise ApiError(422, str(exc), code="invalid_email") from None
+    except ApiError as exc:
+        _reject([rejected_calls.Rejection(None, exc.code, exc.message, body)], source, received_at)
+        raise
+    return _store([interaction])
 
 
-@app.post(
-    "/v1/page",
-    summary="Record a page view (Segment `page`)",
-    tags=["tracking"],
-    responses=documented(200, *SEGMENT_ERRORS),
-)
-def page(call: Annotated[PageCall, Body()]) -> Accepted:
-    return _store([from_segment_call(call, _source_of_write_key(), _now())])
+def _reject(rejections: list[rejected_calls.Rejection], source: str, now: datetime) -> None:
+    """Count refused calls and keep them (7 days) for GET /v1/rejected-calls; never fails the request."""
+    if not rejections:
+        return
+    metrics.add_metric(name="RejectedCalls", unit=MetricUnit.Count, value=len(rejections))
+    event = app.current_event
+    try:
+        rejected_calls.keep(
+            rejections,
+            path=event.path,
+            source=source,
+            request_id=event.request_context.request_id or "-",
+            now=now,
+        )
+    except (PynamoDBException, ClientError, BotoCoreError):
+        logger.warning("rejected calls not kept", exc_info=True, extra={"count": len(rejections)})
+
+
+def _single_route(call_type: str, path: str, short: bool) -> None:
+    def route() -> Accepted:
+        return _single_call(call_type)
+
+    route.__name__ = call_type if not short else f"{call_type}_short"
+    schema = CALL_MODELS[call_type].model_json_schema(by_alias=True)
+    summary = SUMMARIES[call_type] + (" — analytics.js path" if short else "")
+    app.post(
+        path,
+        summary=summary,
+        tags=["tracking"],
+        responses=documented(200, *SEGMENT_ERRORS),
+        openapi_extensions=_json_or_text(schema),
+    )(route)
+
+
+for _type in CALL_MODELS:
+    _single_route(_type, f"/v1/{_type}", short=False)
+    _single_route(_type, SHORT_PATHS[_type], short=True)
+
+
+def _batch_schema() -> dict[str, Any]:
+    calls = []
+    for name, model in CALL_MODELS.items():
+        schema = model.model_json_schema(by_alias=True)
+        schema["required"] = sorted({*schema.get("required", []), "type"})
+        schema["properties"]["type"] = {"const": name, "type": "string"}
+        calls.append(schema)
+    return {
+        "type": "object",
+        "required": ["batch"],
+        "properties": {
+            "batch": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH_CALLS, "items": {"anyOf": calls}},
+            "context": {"type": "object", "description": "Applies to each call without a context"},
+            "writeKey": {"type": "string", "description": "The write key, if not sent as HTTP Basic"},
+            "sentAt": {"type": "string", "format": "date-time"},
+        },
+    }
+
+
+def _batch() -> Accepted:
+    body = _segment_body(MAX_BATCH_BYTES)
+    source = _write_key(body)
+    calls = body.get("batch")
+    if not isinstance(calls, list) or not calls:
+        raise ApiError(400, "batch: a non-empty list of calls is required", code="malformed_batch")
+    if len(calls) > MAX_BATCH_CALLS:
+        raise ApiError(
+            413,
+            f"batch has {len(calls)} calls; at most {MAX_BATCH_CALLS} are accepted",
+            code="too_many_calls",
+        )
+    shared_context = body.get("context") if isinstance(body.get("context"), dict) else None
+    sent_at = body.get("sentAt")
+    received_at = _now()
+    interactions: list[Interaction] = []
+    rejected: list[rejected_calls.Rejection] = []
+    for index, raw in enumerate(calls):
+        if isinstance(raw, dict) and (shared_context or sent_at):
+            raw = {"context": shared_context, "sentAt": sent_at, **raw}
+        call = validate_call(raw, max_bytes=MAX_CALL_BYTES)
+        if isinstance(call, CallProblem):
+            rejected.append(rejected_calls.Rejection(index, call.code, call.message, raw))
+            continue
+        try:
+            interactions.append(from_segment_call(call, source, received_at))
+        except InvalidEmailError as exc:
+            rejected.append(rejected_calls.Rejection(index, "invalid_email", str(exc), raw))
+    accepted = _store(interactions)
+    _reject(rejected, source, received_at)
+    accepted.rejected = [RejectedCall(index=r.index or 0, code=r.code, message=r.message) for r in rejected]
+    return accepted
 
 
 @app.post(
     "/v1/batch",
-    summary="Up to 100 calls in one request (Segment `batch`)",
+    summary=f"Up to {MAX_BATCH_CALLS} calls in one request (Segment `batch`)",
     tags=["tracking"],
     responses=documented(200, *SEGMENT_ERRORS),
+    openapi_extensions=_json_or_text(_batch_schema()),
 )
-def batch(request: Annotated[BatchRequest, Body()]) -> Accepted:
-    source = _source_of_write_key()
-    received_at = _now()
-    # Every call is validated before anything is stored: a bad call rejects the whole batch.
-    interactions = [from_segment_call(call, source, received_at) for call in request.batch]
-    return _store(interactions)
+def batch() -> Accepted:
+    """Each call is validated on its own, as Segment does: the valid ones are stored, the others listed
+    in ``rejected`` by index with a code. Only a body that does not parse is refused as a whole."""
+    return _batch()
+
+
+@app.post(
+    "/v1/b",
+    summary=f"Up to {MAX_BATCH_CALLS} calls in one request (Segment `batch`) — analytics.js path",
+    tags=["tracking"],
+    responses=documented(200, *SEGMENT_ERRORS),
+    openapi_extensions=_json_or_text(_batch_schema()),
+)
+def batch_short() -> Accepted:
+    return _batch()
 
 
 def _parse_form_body() -> FormSubmission:
@@ -316,9 +471,9 @@ def openapi_document() -> Response[str]:
     return Response(200, content_types.APPLICATION_JSON, OPENAPI_DOCUMENT.read_text())
 
 
-_BODY_LIMITS = {"/v1/batch": MAX_BATCH_BYTES}
+_BODY_LIMITS = {"/v1/batch": MAX_BATCH_BYTES, "/v1/b": MAX_BATCH_BYTES}
 FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", JSON)
-SEGMENT_PATHS = frozenset({"/v1/track", "/v1/identify", "/v1/page", "/v1/batch"})
+SEGMENT_PATHS = frozenset({*(f"/v1/{t}" for t in CALL_MODELS), *SHORT_PATHS.values(), "/v1/batch", "/v1/b"})
 
 
 def _unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
@@ -327,14 +482,15 @@ def _unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
     ``List-Unsubscribe=One-Click`` as a form or as multipart)."""
     path = event.get("path") or ""
     if path in SEGMENT_PATHS:
-        return unreadable_body(event)
+        return None  # read by the route: gzip, text/plain (analytics.js), see shared.tracking.wire
     if path.startswith("/v1/forms/"):
         return unreadable_body(event, FORM_MEDIA_TYPES)
     return None
 
 
 def _too_large(event: dict[str, Any]) -> dict[str, Any] | None:
-    """413 before any parsing: a single call may be 32 KB, a batch 500 KB."""
+    """413 before any parsing: a single call may be 32 KB, a batch 4 MiB (a gzip body is measured again
+    once inflated)."""
     body = event.get("body") or ""
     size = len(body) * 3 // 4 if event.get("isBase64Encoded") else len(body.encode())
     limit = _BODY_LIMITS.get(event.get("path") or "", MAX_CALL_BYTES)
@@ -343,7 +499,9 @@ def _too_large(event: dict[str, Any]) -> dict[str, Any] | None:
     return {
         "statusCode": 413,
         "headers": {"Content-Type": content_types.APPLICATION_JSON},
-        "body": json.dumps({"message": f"body is {size} bytes; at most {limit} are accepted here"}),
+        "body": json.dumps(
+            {"code": "body_too_large", "message": f"body is {size} bytes; at most {limit} are accepted here"}
+        ),
         "isBase64Encoded": False,
     }
 

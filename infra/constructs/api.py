@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from aws_cdk import Aws, CfnOutput, Duration
+from aws_cdk import Aws, CfnOutput, Duration, Size
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_events as events
 from aws_cdk import aws_s3 as s3
@@ -28,17 +28,39 @@ from infra.constructs.functions import EngineFunction, FunctionFactory, log_grou
 from infra.constructs.nag import acknowledge
 
 # JSON-schema model (for application/json bodies) per public POST path; other content types pass through.
+# Segment call paths: /v1/<type> and the short /v1/<first letter> ones analytics.js posts to (text/plain,
+# which API Gateway does not validate: the handler does). Both batch paths take the Batch model.
+SEGMENT_CALL_TYPES = ("track", "identify", "page", "screen", "group", "alias")
 JSON_MODELS = {
-    "/v1/track": "Event",
-    "/v1/identify": "Event",
-    "/v1/page": "Event",
+    **{f"/v1/{t}": "Event" for t in SEGMENT_CALL_TYPES},
+    **{f"/v1/{t[0]}": "Event" for t in SEGMENT_CALL_TYPES},
     "/v1/batch": "Batch",
+    "/v1/b": "Batch",
     "/v1/forms/{form_id}": "Event",
+}
+# Every error body carries a machine-readable `code` beside `message`, also those API Gateway answers
+# itself (the Segment and RudderStack SDKs read `code` from error bodies): the same codes as the handlers
+# and the local adapter where they mean the same, else API Gateway's response type.
+GATEWAY_ERROR_TEMPLATE = '{"code":"%s","message":$context.error.messageString}'
+GATEWAY_ERROR_CODES: dict[str, str] = {
+    "DEFAULT_4XX": "$context.error.responseType",
+    "DEFAULT_5XX": "$context.error.responseType",
+    "ACCESS_DENIED": "forbidden",
+    "MISSING_AUTHENTICATION_TOKEN": "forbidden",  # also an unknown route
+    "INVALID_SIGNATURE": "forbidden",
+    "BAD_REQUEST_BODY": "malformed_body",
+    "BAD_REQUEST_PARAMETERS": "validation_error",
+    "UNSUPPORTED_MEDIA_TYPE": "unsupported_media_type",  # also a gzip body that does not inflate
+    "REQUEST_TOO_LARGE": "body_too_large",
+    "THROTTLED": "throttled",
+    "WAF_FILTERED": "forbidden",
 }
 # Public resources opened to navigation only (no cross-site XHR/fetch): no CORS preflight.
 NO_CORS_PATHS = frozenset({"/v1/consent/confirm"})
 FORM_ROUTE = "/v1/forms/{form_id}"
 ADMIN_EXCLUDED_TABLES = frozenset({"Idempotency"})
+# Responses at least this large are gzipped for clients that accept it (0 would compress tiny answers).
+MIN_COMPRESSION_BYTES = 1024
 
 
 def check_route_tree(paths: Iterable[str]) -> None:
@@ -94,6 +116,17 @@ class Api(Construct):
             description="Relationship-marketing engine: tracking, consent and admin API",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=config.api_cloudwatch_role,
+            # Content encoding on: API Gateway then inflates a request body sent with
+            # `Content-Encoding: gzip` (or deflate) before it reaches the integration, so the proxy Lambda
+            # receives the JSON as text (the header is passed along; the handler inflates a body that
+            # still starts with the gzip magic bytes, e.g. if binary media types are ever added), and
+            # answers 415 itself for a body that is not what the header says. The RudderStack SDK gzips
+            # by default, the Segment one with gzip=True. It also gzips responses of at least this many
+            # bytes for clients sending Accept-Encoding. AWS documentation: "Payload compression for REST
+            # APIs in API Gateway" and "Call an API method with a compressed payload"
+            # (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-gzip-compression-decompression.html,
+            # .../api-gateway-make-request-with-compressed-payload.html).
+            min_compression_size=Size.bytes(MIN_COMPRESSION_BYTES),
             deploy_options=apigw.StageOptions(
                 stage_name=config.stage,
                 throttling_rate_limit=config.api_throttle_rate_limit,
@@ -118,6 +151,12 @@ class Api(Construct):
             ),
         )
         self.base_url = config.public_base_url or public_base_url(self.rest_api, config.stage)
+        for kind, code in GATEWAY_ERROR_CODES.items():
+            self.rest_api.add_gateway_response(
+                f"Gateway{kind.title().replace('_', '')}",
+                type=apigw.ResponseType.of(kind),
+                templates={"application/json": GATEWAY_ERROR_TEMPLATE % code},
+            )
 
         # -- functions ------------------------------------------------------------------------------------
         self.track = factory.create(
@@ -131,6 +170,7 @@ class Api(Construct):
             self.track.use_table(data.table("Customers"), data.spec("Customers"), write=True)
             .use_table(data.table("Interactions"), data.spec("Interactions"), write=True)
             .use_table(data.table("Identities"), data.spec("Identities"), write=True)
+            .use_table(data.table("RejectedCalls"), data.spec("RejectedCalls"), write=True)
             .use_bus(bus)
             .use_secret(token_secret)
             .env("RM_WRITE_KEYS", ",".join(config.write_keys))
@@ -213,7 +253,13 @@ class Api(Construct):
                 resource.add_cors_preflight(
                     allow_origins=cors_origins,
                     allow_methods=["GET", "POST", "OPTIONS"],
-                    allow_headers=["Content-Type", "Authorization", "X-Write-Key"],
+                    allow_headers=[
+                        "Content-Type",
+                        "Content-Encoding",
+                        "Authorization",
+                        "X-Write-Key",
+                        "X-Retry-Count",  # analytics.js retries
+                    ],
                     max_age=Duration.hours(1),
                 )
             model = JSON_MODELS.get(route.path) if route.method == "POST" else None

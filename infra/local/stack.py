@@ -40,8 +40,16 @@ def reset_clients() -> None:
 
 
 class LocalStack:
-    def __init__(self, host: str = "127.0.0.1", api_port: int = 8080, verbose: bool = True) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        api_port: int = 8080,
+        verbose: bool = True,
+        extra_origins: tuple[str, ...] = (),
+    ) -> None:
         self.host = host
+        # Sites (origins) allowed to call the public API from a browser, besides the API's own.
+        self.extra_origins = extra_origins
         self.api_port = api_port
         self.verbose = verbose
         self.moto: ThreadedMotoServer | None = None
@@ -75,7 +83,9 @@ class LocalStack:
                 "AWS_SECRET_ACCESS_KEY": "local",
                 "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
                 "RM_PUBLIC_BASE_URL": self.api_url,
-                "RM_ALLOWED_ORIGINS": f"{self.api_url},http://localhost:{self.server.server_address[1]}",
+                "RM_ALLOWED_ORIGINS": ",".join(
+                    (self.api_url, f"http://localhost:{self.server.server_address[1]}", *self.extra_origins)
+                ),
                 "POWERTOOLS_SERVICE_NAME": "relationship-marketing-local",
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",

@@ -216,6 +216,25 @@ class IdempotencyModel(_Base):
     expiration = NumberAttribute(null=True)
 
 
+class RejectedCallModel(_Base):
+    """A Segment call the tracking API refused (validation), kept a few days for developers to read:
+    one partition per UTC day, newest last; expires by TTL."""
+
+    class Meta(_Base.Meta):
+        table_name = _settings.rejected_calls_table
+
+    day = UnicodeAttribute(hash_key=True)  # YYYY-MM-DD (UTC) of receipt
+    key = UnicodeAttribute(range_key=True)  # <received_at>#<request id>#<index>
+    received_at = UnicodeAttribute()
+    path = UnicodeAttribute()
+    source = UnicodeAttribute()
+    index = NumberAttribute(null=True)  # position in the batch; none for a single call
+    code = UnicodeAttribute()
+    message = UnicodeAttribute()
+    call = UnicodeAttribute()  # the call as sent (JSON), cut at 32 KB
+    expires_at = NumberAttribute()  # TTL (epoch seconds)
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     CustomerModel,
     InteractionModel,
@@ -225,11 +244,16 @@ ALL_MODELS: tuple[type[Model], ...] = (
     CampaignModel,
     DecisionModel,
     IdempotencyModel,
+    RejectedCallModel,
 )
 
 # Tables whose changes feed a consumer through a DynamoDB stream, and tables with a TTL attribute.
 STREAM_TABLES: frozenset[type[Model]] = frozenset({InteractionModel})
-TTL_ATTRIBUTES: dict[type[Model], str] = {InteractionModel: "expires_at", IdempotencyModel: "expiration"}
+TTL_ATTRIBUTES: dict[type[Model], str] = {
+    InteractionModel: "expires_at",
+    IdempotencyModel: "expiration",
+    RejectedCallModel: "expires_at",
+}
 
 
 @dataclass(frozen=True)
@@ -275,6 +299,7 @@ _ENV_VARS: dict[type[Model], tuple[str, str]] = {
     CampaignModel: ("Campaigns", "RM_CAMPAIGNS_TABLE"),
     DecisionModel: ("CampaignDecisions", "RM_DECISIONS_TABLE"),
     IdempotencyModel: ("Idempotency", "RM_IDEMPOTENCY_TABLE"),
+    RejectedCallModel: ("RejectedCalls", "RM_REJECTED_CALLS_TABLE"),
 }
 
 

@@ -66,6 +66,14 @@ def profile(customer_id: str) -> dict[str, Any]:
     }
 
 
+def find(alias: str) -> dict[str, Any]:
+    """The profile of the customer an alias (``email:``, ``user:``, ``anon:``) leads to, after merges."""
+    customer_id = identities.resolve([alias]).get(alias)
+    if customer_id is None:
+        raise CustomerNotFoundError(alias)
+    return profile(customer_id)
+
+
 def access_export(customer_id: str) -> dict[str, Any]:
     """Everything held on one person (GDPR right of access)."""
     view = profile(customer_id)

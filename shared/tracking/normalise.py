@@ -12,7 +12,16 @@ from shared.events import Channel
 from shared.tracking.engagement import InteractionKind
 from shared.tracking.forms import FormDefinition
 from shared.tracking.identity import Identifiers, InvalidEmailError, normalise_email
-from shared.tracking.payloads import ORDER_COMPLETED, FormSubmission, IdentifyCall, PageCall, TrackCall
+from shared.tracking.payloads import (
+    ORDER_COMPLETED,
+    AliasCall,
+    AnyCall,
+    FormSubmission,
+    GroupCall,
+    IdentifyCall,
+    PageCall,
+    ScreenCall,
+)
 
 # Track event names with a meaning of their own (Segment's semantic events); others are "track".
 _KIND_OF_EVENT: Final[dict[str, InteractionKind]] = {
@@ -99,16 +108,33 @@ def _profile_from_traits(traits: dict[str, Any] | None) -> tuple[dict[str, str],
     return profile, extra
 
 
-def from_segment_call(
-    call: IdentifyCall | TrackCall | PageCall, source: str, received_at: datetime
-) -> Interaction:
+def _traits_of(call: AnyCall) -> dict[str, Any] | None:
+    """``context.traits`` count as traits on every call (RudderStack's SDK sends identify traits there
+    only); an identify call's own ``traits`` win over them."""
+    context_traits = call.context.get("traits") if call.context else None
+    traits = dict(context_traits) if isinstance(context_traits, dict) else None
+    if isinstance(call, IdentifyCall) and call.traits:
+        traits = {**(traits or {}), **call.traits}
+    return traits
+
+
+def _group_traits(call: GroupCall) -> dict[str, Any]:
+    """A group's traits on the person: its name is the company, the rest are ``company_<trait>``."""
+    traits: dict[str, Any] = {"group_id": call.group_id}
+    for key, value in (call.traits or {}).items():
+        if key == "name":
+            traits["company"] = value
+        else:
+            traits[key if key.startswith("company_") else f"company_{key}"] = value
+    return traits
+
+
+def from_segment_call(call: AnyCall, source: str, received_at: datetime) -> Interaction:
     """Normalise one Segment call. Raises InvalidEmailError (a 422) for a malformed ``traits.email``."""
     occurred_at = effective_time(call.timestamp, call.sent_at, received_at)
-    traits: dict[str, Any] | None = None
-    if isinstance(call, IdentifyCall):
-        traits = call.traits
-    elif call.context and isinstance(call.context.get("traits"), dict):
-        traits = call.context["traits"]
+    traits = _traits_of(call)
+    if isinstance(call, GroupCall):
+        traits = {**(traits or {}), **_group_traits(call)}
     try:
         profile, extra = _profile_from_traits(traits)
     except InvalidEmailError as exc:
@@ -116,7 +142,10 @@ def from_segment_call(
     if call.context and isinstance(call.context.get("timezone"), str):
         profile.setdefault("timezone", call.context["timezone"][:64])
     identifiers = Identifiers(
-        user_id=call.user_id, anonymous_id=call.anonymous_id, email=profile.get("email")
+        user_id=call.user_id,
+        # alias: the previous id is linked to the user id, as an anonymous id is by identify
+        anonymous_id=call.previous_id if isinstance(call, AliasCall) else call.anonymous_id,
+        email=profile.get("email"),
     )
     message_key = call.message_id or _digest(call.model_dump(mode="json", exclude={"sent_at"}))
     common: dict[str, Any] = {
@@ -127,13 +156,14 @@ def from_segment_call(
         "profile": profile,
         "extra_traits": extra,
     }
-    if isinstance(call, IdentifyCall):
-        return Interaction(event_id=f"msg:{message_key}", kind="identify", **common)
-    if isinstance(call, PageCall):
+    if isinstance(call, IdentifyCall | GroupCall | AliasCall):
+        name = None if isinstance(call, IdentifyCall) else call.type
+        return Interaction(event_id=f"msg:{message_key}", kind="identify", name=name, **common)
+    if isinstance(call, PageCall | ScreenCall):
         return Interaction(
             event_id=f"msg:{message_key}",
             kind="page_view",
-            name=call.name,
+            name=call.name if isinstance(call, PageCall) else f"screen:{call.name or ''}",
             properties=call.properties,
             **common,
         )

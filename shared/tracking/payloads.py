@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Final, Literal
@@ -40,7 +41,8 @@ from shared.tracking.currencies import ISO_4217
 MAX_TRAITS_KEYS: Final = 100
 MAX_OBJECT_BYTES: Final = 16 * 1024
 MAX_BATCH_CALLS: Final = 100
-MAX_BATCH_BYTES: Final = 500 * 1024
+# RudderStack's Python SDK sends up to 4 MiB per batch (its BATCH_SIZE_LIMIT); Segment's up to 500 KB.
+MAX_BATCH_BYTES: Final = 4 * 1024 * 1024 + 64 * 1024
 MAX_CALL_BYTES: Final = 32 * 1024
 EARLIEST_TIMESTAMP: Final = datetime(1990, 1, 1, tzinfo=UTC)
 LATEST_TIMESTAMP: Final = datetime(2100, 1, 1, tzinfo=UTC)
@@ -54,11 +56,12 @@ _MAX_DIGITS: Final = 38
 Id = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 
 
-def _number_problem(value: float) -> str | None:
+def _number_problem(value: float | Decimal) -> str | None:
     if isinstance(value, float) and not math.isfinite(value):
         return "must be a finite number"
-    # copy_abs, not abs(): that would round to the decimal context's 28 digits.
-    number = (Decimal(value) if isinstance(value, int) else Decimal(repr(value))).copy_abs()
+    # copy_abs, not abs(): that would round to the decimal context's 28 digits. A Decimal is an integer
+    # literal too long for int() (see shared.tracking.wire).
+    number = (Decimal(value) if isinstance(value, int | Decimal) else Decimal(repr(value))).copy_abs()
     if number and not _SMALLEST_NUMBER <= number <= _LARGEST_NUMBER:
         return "is out of range: a number is 0 or between 1e-130 and 1e126 in magnitude"
     if len("".join(map(str, number.as_tuple().digits)).strip("0")) > _MAX_DIGITS:
@@ -95,7 +98,7 @@ def _check_contents(value: dict[str, Any], field: str) -> None:
         elif isinstance(item, str):
             if not _is_text(item):
                 raise ValueError(f"{where}: not valid Unicode text")
-        elif isinstance(item, int | float) and not isinstance(item, bool):
+        elif isinstance(item, int | float | Decimal) and not isinstance(item, bool):
             problem = _number_problem(item)
             if problem:
                 raise ValueError(f"{where}: {problem}")
@@ -228,14 +231,124 @@ class PageCall(_Call):
         return _check_object(value, "properties")
 
 
-SegmentCall = Annotated[IdentifyCall | TrackCall | PageCall, Field(discriminator="type")]
+class ScreenCall(_Call):
+    """A screen view in a mobile app: stored as a page view."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"userId": "u-1001", "name": "Basket", "properties": {}}]}
+    )
+
+    type: Literal["screen"] = "screen"
+    name: Annotated[str, StringConstraints(max_length=200)] | None = None
+    properties: dict[str, Any] | None = None
+
+    @field_validator("properties")
+    @classmethod
+    def _properties_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return _check_object(value, "properties")
+
+
+class GroupCall(_Call):
+    """The person's account or company: ``traits.name`` is the profile's company, the other traits are
+    kept on the person as ``company_<trait>`` (usable in audience filters as ``traits.company_<trait>``)."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"userId": "u-1001", "groupId": "acme", "traits": {"name": "Acme", "employees": 120}}
+            ]
+        }
+    )
+
+    type: Literal["group"] = "group"
+    group_id: Id
+    traits: dict[str, Any] | None = None
+
+    @field_validator("traits")
+    @classmethod
+    def _traits_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            _check_trait_names(value, "traits")
+        return _check_object(value, "traits")
+
+
+class AliasCall(_Call):
+    """``previousId`` (an anonymous id or an earlier user id) is the same person as ``userId``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"previousId": "a-2002", "userId": "u-1001"}]})
+
+    type: Literal["alias"] = "alias"
+    previous_id: Id
+    user_id: Id
+
+
+SegmentCall = Annotated[
+    IdentifyCall | TrackCall | PageCall | ScreenCall | GroupCall | AliasCall, Field(discriminator="type")
+]
+AnyCall = IdentifyCall | TrackCall | PageCall | ScreenCall | GroupCall | AliasCall
+CALL_MODELS: Final[dict[str, type[_Call]]] = {
+    "identify": IdentifyCall,
+    "track": TrackCall,
+    "page": PageCall,
+    "screen": ScreenCall,
+    "group": GroupCall,
+    "alias": AliasCall,
+}
 
 
 class BatchRequest(BaseModel):
+    """The batch envelope, for the API document: each call is validated on its own (see
+    :func:`validate_call`), and the envelope's ``context`` applies to calls without one."""
+
     model_config = ConfigDict(extra="ignore")
 
     batch: list[SegmentCall] = Field(min_length=1, max_length=MAX_BATCH_CALLS)
     context: dict[str, Any] | None = None
+    write_key: str | None = Field(default=None, alias="writeKey")
+    sent_at: datetime | None = Field(default=None, alias="sentAt")
+
+
+@dataclass(frozen=True)
+class CallProblem:
+    """Why a call was refused: a stable machine-readable ``code`` and a message naming the field."""
+
+    code: str
+    message: str
+
+
+def _problem_of(exc: ValidationError) -> CallProblem:
+    problems = exc.errors(include_url=False)
+    message = "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'call'}: {e['msg'].removeprefix('Value error, ')}"
+        for e in problems
+    )
+    return CallProblem("invalid_call", message)
+
+
+def validate_call(
+    raw: Any, call_type: str | None = None, max_bytes: int | None = None
+) -> AnyCall | CallProblem:
+    """One Segment call, or why it is refused. ``call_type`` is the route's type (``/v1/track``); in a
+    batch each call names its own ``type`` and may be at most ``max_bytes`` of JSON."""
+    if not isinstance(raw, dict):
+        return CallProblem("invalid_call", "a call must be a JSON object")
+    if max_bytes is not None:
+        size = len(json.dumps(raw, separators=(",", ":"), default=str).encode())
+        if size > max_bytes:
+            return CallProblem(
+                "call_too_large", f"the call is {size} bytes; at most {max_bytes} are accepted"
+            )
+    kind = call_type or raw.get("type")
+    model = CALL_MODELS.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        return CallProblem(
+            "unknown_type", f"type: {kind!r} is not a call type; use one of {', '.join(CALL_MODELS)}"
+        )
+    try:
+        call = model.model_validate(raw if call_type is None else {**raw, "type": call_type})
+    except ValidationError as exc:
+        return _problem_of(exc)
+    return call  # type: ignore[return-value]
 
 
 ORDER_COMPLETED: Final = "Order Completed"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -18,6 +19,11 @@ REQUIRED_PUBLIC = {
     ("POST", "/v1/identify"),
     ("POST", "/v1/page"),
     ("POST", "/v1/batch"),
+    ("POST", "/v1/screen"),
+    ("POST", "/v1/group"),
+    ("POST", "/v1/alias"),
+    # analytics.js posts to <apiHost>/<first letter of the call type>, batches to <apiHost>/b
+    *{("POST", f"/v1/{p}") for p in "tipsgab"},
     ("POST", "/v1/forms/{form_id}"),
     ("GET", "/v1/consent/confirm"),
     ("GET", "/v1/unsubscribe"),
@@ -85,7 +91,15 @@ def test_json_routes_are_validated(dev: Synth) -> None:
     ((validator_id, validator),) = validators.items()
     assert validator["Properties"]["ValidateRequestBody"] is True
     assert validator["Properties"]["ValidateRequestParameters"] is True
-    for path in ("/v1/track", "/v1/identify", "/v1/page", "/v1/batch", "/v1/forms/{form_id}"):
+    for path in (
+        "/v1/track",
+        "/v1/identify",
+        "/v1/page",
+        "/v1/batch",
+        "/v1/b",
+        "/v1/t",
+        "/v1/forms/{form_id}",
+    ):
         props = methods[("POST", path)]
         assert props["RequestValidatorId"] == {"Ref": validator_id}
         assert "application/json" in props["RequestModels"]
@@ -124,3 +138,36 @@ def test_waf_only_when_enabled(dev: Synth, prod: Synth) -> None:
     assert association["Properties"]["WebACLArn"] == get_att(acl_id)
     stage_id = prod.logical_id(prod.stack.api.rest_api.deployment_stage)
     assert f"<{stage_id}>" in flatten_join(association["Properties"]["ResourceArn"])
+
+
+def test_gzip_request_bodies_are_inflated_by_api_gateway(dev: Synth, prod: Synth) -> None:
+    """Content encoding on (MinimumCompressionSize set): API Gateway REST inflates a request body sent with
+    Content-Encoding: gzip before the proxy integration (the RudderStack SDK gzips by default)."""
+    for synth in (dev, prod):
+        (api,) = of_type(synth.resources, "AWS::ApiGateway::RestApi").values()
+        assert api["Properties"]["MinimumCompressionSize"] == 1024
+        # No binary media types: the inflated JSON reaches the function as text, not base64.
+        assert "BinaryMediaTypes" not in api["Properties"]
+
+
+def test_gateway_errors_carry_a_code(dev: Synth) -> None:
+    """The answers API Gateway gives itself (bad body, unknown route, throttling) have a `code` beside
+    `message`, as the handlers' do: the Segment and RudderStack SDKs read `code` from error bodies."""
+    responses = {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in of_type(dev.resources, "AWS::ApiGateway::GatewayResponse").values()
+    }
+    expected = {
+        "DEFAULT_4XX": "$context.error.responseType",
+        "DEFAULT_5XX": "$context.error.responseType",
+        "ACCESS_DENIED": "forbidden",  # as the local adapter answers a private route without a key
+        "BAD_REQUEST_BODY": "malformed_body",
+        "UNSUPPORTED_MEDIA_TYPE": "unsupported_media_type",  # a gzip body that does not inflate
+        "REQUEST_TOO_LARGE": "body_too_large",
+    }
+    for kind, code in expected.items():
+        template = responses[kind]["ResponseTemplates"]["application/json"]
+        assert json.loads(template.replace("$context.error.messageString", '"m"')) == {
+            "code": code,
+            "message": "m",
+        }

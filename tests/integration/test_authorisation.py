@@ -31,6 +31,11 @@ PUBLIC_OPERATIONS = {
     ("POST", "/v1/identify"): "Segment write key, checked by the handler",
     ("POST", "/v1/page"): "Segment write key, checked by the handler",
     ("POST", "/v1/batch"): "Segment write key, checked by the handler",
+    ("POST", "/v1/screen"): "Segment write key, checked by the handler",
+    ("POST", "/v1/group"): "Segment write key, checked by the handler",
+    ("POST", "/v1/alias"): "Segment write key, checked by the handler",
+    # analytics.js: the write key inside the text/plain body
+    **{("POST", f"/v1/{p}"): "Segment write key (body writeKey), checked by the handler" for p in "tipsgab"},
     ("POST", "/v1/forms/{form_id}"): "declared form id; HTML form posts from the sites",
     ("GET", "/v1/consent/confirm"): "HMAC-signed token from the confirmation email",
     ("GET", "/v1/unsubscribe"): "HMAC-signed token from the email",
@@ -132,7 +137,9 @@ def test_private_operation_refuses_bad_credentials(
     assert status in (401, 403), (variant, status, body)
     # The adapter's refusal (API Gateway's in the cloud), not a handler's answer: no function ran.
     assert isinstance(body, dict), body
-    assert set(body) == {"message"}, body
+    # Every error body has a stable code beside the message (API Gateway's: its response type).
+    assert set(body) == {"code", "message"}, body
+    assert body["code"] == "forbidden", body
     assert "forbidden" in body["message"].lower(), body
     assert invoked == []
 

@@ -251,7 +251,33 @@
     );
   }
 
+  function renderRejected(calls) {
+    const body = document.getElementById("rejected").tBodies[0];
+    if (!calls.length) {
+      body.replaceChildren(el("tr", {}, el("td", { colspan: 5, text: "No rejected calls." })));
+      return;
+    }
+    body.replaceChildren(
+      ...calls.map((call) =>
+        el(
+          "tr",
+          {},
+          el("td", { text: new Date(call.received_at).toLocaleString() }),
+          el("td", { text: call.path }),
+          el("td", { class: "num", text: call.index === null ? "–" : call.index }),
+          el("td", { text: call.code }),
+          el("td", { text: call.message }),
+        ),
+      ),
+    );
+  }
+
   // -- loading ----------------------------------------------------------------------------------------
+  async function loadRejected() {
+    const listing = await api("GET", "/v1/rejected-calls?days=7&limit=50");
+    renderRejected(listing.calls || []);
+  }
+
   async function loadSegments() {
     const overview = await api("GET", "/v1/segments");
     renderRun(overview);
@@ -287,6 +313,7 @@
     try {
       await loadSegments();
       await loadCampaigns();
+      await loadRejected();
       app.dataset.state = "ready";
       setStatus(`Updated ${new Date().toLocaleTimeString()}`);
     } catch (error) {
