@@ -52,8 +52,6 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from shared.scoring._keys import group_keys
-
 Kind = Literal["exact", "log"]
 
 DEFAULT_RELATIVE_ACCURACY = 1e-3
@@ -164,8 +162,8 @@ class DistributionSummary:
         if arr.size == 0:
             return self
         keys = quantise_keys(arr, self.kind, self.relative_accuracy)
-        uniq, inverse = group_keys(keys)
-        counts = np.bincount(inverse, minlength=uniq.size)
+        uniq, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+        inverse = inverse.ravel()
         sums = np.bincount(inverse, weights=arr, minlength=uniq.size).astype(np.float64)
         self.keys, self.counts, self.sums = _combine(
             np.concatenate([self.keys, uniq.astype(np.int64)]),

@@ -39,7 +39,6 @@ from shared.scoring._fitting import (
     std_errors_from_log_fit,
     std_errors_tuple,
 )
-from shared.scoring._keys import group_keys
 from shared.scoring.bgnbd import WEEKS_PER_MONTH
 from shared.scoring.distribution import DEFAULT_RELATIVE_ACCURACY
 from shared.scoring.purchase import PurchaseParams, discounted_expected_purchases
@@ -250,7 +249,8 @@ class GammaGammaStats:
     def _set_combined(
         self, keys: NDArray[np.int64], counts: NDArray[np.int64], sums: NDArray[np.float64]
     ) -> None:
-        uniq, inverse = group_keys(keys)
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        inverse = inverse.ravel()
         total = np.rint(np.bincount(inverse, weights=counts, minlength=uniq.size)).astype(np.int64)
         self.count = total
         self.sum_log_m = np.bincount(inverse, weights=sums, minlength=uniq.size).astype(np.float64)
