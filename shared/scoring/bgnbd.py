@@ -649,16 +649,14 @@ class BgNbdStats:
             self.count.astype(np.float64),
         )
 
-    def fit(self, model: str = "bgnbd") -> Any:
-        """Global fit of ``model`` (``"bgnbd"`` or ``"mbgnbd"``) on the (merged) statistics.
+    def fit(self) -> BgNbdParams:
+        """Global BG/NBD fit on the (merged) statistics; raises :class:`FitError` when impossible.
 
-        Returns the model's parameters; raises :class:`FitError` when impossible.
+        Another purchase model is fitted on the same rows with
+        ``shared.scoring.purchase.fit_purchase_model(name, *stats.weeks())``.
         """
-        from shared.scoring.purchase import fit_purchase_model
-
-        if model not in ("bgnbd", "mbgnbd"):
-            raise ValueError(f"unknown purchase model {model!r}")
-        return fit_purchase_model("mbgnbd" if model == "mbgnbd" else "bgnbd", *self.weeks())
+        x, t_x, T, count = self.weeks()  # noqa: N806
+        return fit_bgnbd(x, t_x, T, count)
 
     def to_dict(self) -> dict[str, Any]:
         return {

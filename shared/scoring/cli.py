@@ -70,6 +70,7 @@ from shared.scoring.purchase import (
     MODEL_LABELS,
     PURCHASE_MODELS,
     expected_purchases,
+    fit_purchase_model,
 )
 from shared.scoring.rfm import SEGMENTS
 
@@ -250,8 +251,9 @@ def _holdout(
     cust_age = (as_of_day - first) / DAYS_PER_WEEK
     weeks = (end_day - as_of_day) / DAYS_PER_WEEK
     predicted: dict[str, np.ndarray] = {}
+    rows = summary.bgnbd.weeks()
     for name in PURCHASE_MODELS:
-        params = summary.bgnbd.fit(name)
+        params = fit_purchase_model(name, *rows)
         predicted[name] = expected_purchases(params, weeks, x, cust_t_x, cust_age)
     return holdout_report(x, actual, predicted, weeks)
 

@@ -76,6 +76,7 @@ from shared.scoring.purchase import (
     PurchaseModelName,
     PurchaseParams,
     expected_purchases,
+    fit_purchase_model,
     p_alive,
     params_from_dict,
 )
@@ -484,7 +485,8 @@ def fit(summary: PartitionSummary, config: ScoringConfig) -> ModelFit:
         notes.append(f"{label} not fitted: {n_repeat} repeat customers < {config.min_repeat_customers}")
     else:
         try:
-            purchase = summary.bgnbd.fit(config.purchase_model)
+            x, t_x, T, count = summary.bgnbd.weeks()  # noqa: N806
+            purchase = fit_purchase_model(config.purchase_model, x, t_x, T, count)
             bg_status = "fitted"
         except (FitError, ValueError, FloatingPointError) as exc:
             bg_status = "failed"

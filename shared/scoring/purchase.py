@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 PurchaseModelName = Literal["mbgnbd", "bgnbd"]
-PURCHASE_MODELS: tuple[str, ...] = get_args(PurchaseModelName)
+PURCHASE_MODELS: tuple[PurchaseModelName, ...] = get_args(PurchaseModelName)
 DEFAULT_PURCHASE_MODEL: PurchaseModelName = "mbgnbd"
 MODEL_LABELS: dict[str, str] = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD"}
 PurchaseParams = BgNbdParams | MbgNbdParams

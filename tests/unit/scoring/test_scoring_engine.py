@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from shared.scoring import engine
-from shared.scoring.bgnbd import BgNbdStats, FitError
+from shared.scoring.bgnbd import FitError
 from shared.scoring.engine import (
     CustomerFrame,
     ModelFit,
@@ -201,10 +201,10 @@ def test_tiny_population_falls_back_without_crashing() -> None:
 def test_optimiser_failure_is_reported_not_raised(
     monkeypatch: pytest.MonkeyPatch, cdnow_frame: CustomerFrame
 ) -> None:
-    def broken(self: BgNbdStats, *_model: object) -> None:
+    def broken(*_rows: object) -> None:
         raise FitError("no finite likelihood at any starting point")
 
-    monkeypatch.setattr(BgNbdStats, "fit", broken)
+    monkeypatch.setattr(engine, "fit_purchase_model", broken)  # the engine's one way to fit
     as_of = date(1997, 9, 30)
     config = ScoringConfig(as_of=as_of)
     model = fit(summarise(cdnow_frame, as_of), config)
