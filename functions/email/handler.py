@@ -15,7 +15,7 @@ its expiry.
 from __future__ import annotations
 
 import json
-from email.message import EmailMessage
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -29,11 +29,14 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 
 from functions.common.observability import logger, metrics
 from functions.common.tracing import tracer
 from shared.dal import customers
 from shared.events import BusEvent, CampaignTriggered, ConsentConfirmationRequested, parse_detail
+from shared.messaging import mime
+from shared.messaging.mime import Email
 from shared.messaging.templates import render
 from shared.settings import get_settings
 
@@ -74,16 +77,14 @@ def recipient(event: BusEvent) -> tuple[str | None, str | None]:
     return customer.email, None
 
 
-def build_message(event: BusEvent, to: str | None = None) -> EmailMessage | None:
+def build_email(event: BusEvent, to: str | None = None) -> Email | None:
     """The email for a bus event (``to`` overrides the address the event carries)."""
-    message = EmailMessage()
-    message["From"] = settings.sender_email
     if isinstance(event, ConsentConfirmationRequested):
         subject, body = render(
             "confirm-subscription", {"first_name": event.first_name or "", "confirm_url": event.confirm_url}
         )
-        message["To"] = to or event.email
-    elif isinstance(event, CampaignTriggered) and (to or event.email):
+        return Email(settings.sender_email, to or event.email, subject, body)
+    if isinstance(event, CampaignTriggered) and (to or event.email):
         subject, body = render(
             event.template,
             {
@@ -91,17 +92,22 @@ def build_message(event: BusEvent, to: str | None = None) -> EmailMessage | None
                 "recommended_products": ", ".join(event.recommended_products),
             },
         )
-        message["To"] = to or event.email
         if event.unsubscribe_url:
-            message["List-Unsubscribe"] = f"<{event.unsubscribe_url}>"
-            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
             body += f"\n\nUnsubscribe: {event.unsubscribe_url}"
-        message["X-Campaign-Id"] = event.campaign_id
-    else:
-        return None
-    message["Subject"] = subject
-    message.set_content(body)
-    return message
+        return Email(
+            settings.sender_email,
+            to or event.email or "",
+            subject,
+            body,
+            unsubscribe_url=event.unsubscribe_url,
+            headers={"X-Campaign-Id": event.campaign_id},
+        )
+    return None
+
+
+# SES answers these for a message it will never accept: retrying cannot help, so the send is failed
+# (recorded, not retried, never dead-lettered). Throttling and server errors are raised and retried.
+PERMANENT_SES_ERRORS = frozenset({"MessageRejected", "InvalidParameterValue", "MailFromDomainNotVerified"})
 
 
 @idempotent_function(data_keyword_argument="envelope", persistence_store=persistence, config=idempotency)
@@ -111,10 +117,20 @@ def send(envelope: dict[str, Any]) -> dict[str, Any]:
     address, skipped = recipient(event)
     if address is None:
         return {"sent": False, "skipped": skipped}
-    message = build_message(event, to=address)
-    if message is None:
+    email = build_email(event, to=address)
+    if email is None:
         return {"sent": False, "skipped": "not_an_email"}
-    _ses().send_raw_email(RawMessage={"Data": message.as_bytes()})
+    try:
+        raw = mime.to_bytes(email, datetime.now(UTC))
+    except mime.MessageError as exc:
+        return {"sent": False, "failed": f"unbuildable: {exc}"}
+    try:
+        _ses().send_raw_email(RawMessage={"Data": raw})
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code not in PERMANENT_SES_ERRORS:
+            raise
+        return {"sent": False, "failed": f"rejected by SES: {code}"}
     return {"sent": True}
 
 
@@ -123,6 +139,12 @@ def record_handler(record: SQSRecord) -> None:
     result = send(envelope=envelope)
     if result.get("sent"):
         metrics.add_metric(name="EmailsSent", unit=MetricUnit.Count, value=1)
+    elif result.get("failed"):
+        metrics.add_metric(name="EmailsFailed", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "email failed",
+            extra={"reason": result["failed"], "event_id": envelope.get("id"), "type": envelope["detail-type"]},
+        )
     elif result.get("skipped"):
         metrics.add_metric(name="EmailsSkipped", unit=MetricUnit.Count, value=1)
         logger.info(
