@@ -143,7 +143,11 @@ def record_handler(record: SQSRecord) -> None:
         metrics.add_metric(name="EmailsFailed", unit=MetricUnit.Count, value=1)
         logger.warning(
             "email failed",
-            extra={"reason": result["failed"], "event_id": envelope.get("id"), "type": envelope["detail-type"]},
+            extra={
+                "reason": result["failed"],
+                "event_id": envelope.get("id"),
+                "type": envelope["detail-type"],
+            },
         )
     elif result.get("skipped"):
         metrics.add_metric(name="EmailsSkipped", unit=MetricUnit.Count, value=1)

@@ -16,11 +16,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import datetime
 from typing import Final
 
 # SMTP line endings; headers the library builds are folded at 78; raw headers are left as they are.
@@ -37,9 +37,7 @@ class MessageError(ValueError):
 
 def single_line(text: str) -> str:
     """``text`` with every control or separator character made a space, and runs of spaces collapsed."""
-    cleaned = "".join(
-        " " if unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} else ch for ch in text
-    )
+    cleaned = "".join(" " if unicodedata.category(ch) in {"Cc", "Cf", "Zl", "Zp"} else ch for ch in text)
     return " ".join(cleaned.split())
 
 

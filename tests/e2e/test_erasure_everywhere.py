@@ -94,7 +94,7 @@ def _subscribe(stack: LocalStack, client: Client, person: Person) -> str:
     [confirmation] = emails_to(stack, person.email)
     link = re.search(r"http://[^/]+(/v1/consent/confirm\?token=\S+)", confirmation["Body"])
     assert link is not None
-    assert client.call("GET", link.group(1))[0] == 200
+    assert client.call("POST", link.group(1))[0] == 200  # the confirmation page's button
     return link.group(1)
 
 

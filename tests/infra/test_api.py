@@ -20,6 +20,7 @@ REQUIRED_PUBLIC = {
     ("POST", "/v1/batch"),
     ("POST", "/v1/forms/{form_id}"),
     ("GET", "/v1/consent/confirm"),
+    ("POST", "/v1/consent/confirm"),
     ("GET", "/v1/unsubscribe"),
     ("POST", "/v1/unsubscribe"),
     ("GET", "/v1/openapi.json"),
