@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 
 from infra.local.demo import Client
+from infra.local.faults import Fault
 from infra.local.stack import LocalStack
-from shared.dal.models import IdentityModel, InteractionModel
+from shared.dal.models import CustomerModel, DecisionModel, IdentityModel, InteractionModel
 from shared.events import InteractionTracked
 from shared.services import campaigns
 from shared.services.tracking import unsubscribe_url
@@ -355,3 +356,57 @@ def test_a_form_post_over_an_existing_person_leaves_their_fields(stack: LocalSta
     profile = _profile(client, customer_id)["profile"]
     assert (profile["first_name"], profile["last_name"], profile["company"]) == ("Ann", "Lee", "Acme")
     assert profile["job_title"] == "CEO"  # an empty field is filled
+
+
+# --- 7. decisions tell the truth -----------------------------------------------------------------------
+
+
+def _welcome_decision(customer_id: str) -> DecisionModel:
+    [decision] = [d for d in DecisionModel.query(customer_id) if d.campaign_id == "welcome"]
+    return decision
+
+
+def _confirmed_but_not_drained(stack: LocalStack, client: Client, email: str) -> str:
+    """A subscriber whose confirmation was just pressed: the welcome decision is not taken yet."""
+    traits = {"email": email, "timezone": daytime_zone()}  # daytime there: quiet hours defer nothing
+    _, body, _ = client.call("POST", "/v1/identify", {"userId": unique("u"), "traits": traits})
+    customer_id = str(body["customer_id"])
+    _sign_up(client, email)
+    stack.drain()
+    assert client.call("POST", _confirm_link(stack, email))[0] == 200
+    return customer_id
+
+
+def test_a_message_that_cannot_be_built_is_failed_with_its_reason_in_the_report(
+    stack: LocalStack, client: Client
+) -> None:
+    email = f"{unique('legacy')}@example.com"
+    customer_id = _confirmed_but_not_drained(stack, client, email)
+    # An address stored before intake validated addresses (two recipients in one field).
+    CustomerModel(customer_id).update(actions=[CustomerModel.email.set(f"x1,{email}")])
+    dead_before = len(stack.dispatcher.log.dead_lettered)  # type: ignore[union-attr]
+    stack.drain()
+    decision = _welcome_decision(customer_id)
+    assert (decision.outcome, decision.reason) == ("failed", "unbuildable: not a plain addr-spec")
+    assert len(stack.dispatcher.log.dead_lettered) == dead_before  # type: ignore[union-attr]
+    status, report, _ = client.call("GET", "/v1/campaigns/welcome/report", private=True)
+    assert status == 200
+    assert report["failed"]["unbuildable: not a plain addr-spec"] >= 1
+
+
+def test_a_message_ses_rejects_is_failed_until_sent_and_never_sent_before_ses_accepts(
+    stack: LocalStack, client: Client
+) -> None:
+    email = f"{unique('rejected')}@example.com"
+    customer_id = _confirmed_but_not_drained(stack, client, email)
+    stack.drain()
+    assert _welcome_decision(customer_id).outcome == "sent"  # the ordinary path, for comparison
+
+    email = f"{unique('rejected')}@example.com"
+    customer_id = _confirmed_but_not_drained(stack, client, email)
+    fault = Fault("ses", "SendRawEmail", error_code="MessageRejected", status=400, times=1000)
+    with stack.faults.inject(fault):
+        stack.drain()
+    decision = _welcome_decision(customer_id)
+    assert (decision.outcome, decision.reason) == ("failed", "rejected by SES: MessageRejected")
+    assert [h for h, _ in _wire(stack, email) if h.get("x-campaign-id")] == []
