@@ -181,6 +181,15 @@ def set_consent(customer_id: str, channel: str, record: dict[str, Any], keep_gra
     return True
 
 
+def set_email(customer_id: str, email: str) -> None:
+    """Set the profile's address (a live profile only: nothing is recreated)."""
+    try:
+        CustomerModel(customer_id).update(actions=[CustomerModel.email.set(email)], condition=_LIVE)
+    except UpdateError as exc:
+        if not is_conditional_failure(exc):
+            raise
+
+
 def consent(customer_id: str, channel: str) -> dict[str, Any] | None:
     """One channel's consent record (strongly consistent), None if there is none or no live profile."""
     customer = live(customer_id)

@@ -122,6 +122,11 @@ def confirm(token: str, source: str = "confirmation-link") -> LinkOutcome:
         }
         if current.get("wording_version"):
             record["wording_version"] = current["wording_version"]
+        if current.get("address"):
+            record["address"] = current["address"]
+            # A form never overwrites a known address: the one this request confirms becomes the
+            # profile's now that its owner confirmed it (before the grant: emails go to it from then on).
+            customers.set_email(survivor, str(current["address"]))
         if customers.replace_consent(survivor, channel, record, current):
             _record(survivor, event_id, "consent_granted", channel, "granted", source, now)
             return LinkOutcome("confirmed", channel, changed=True)

@@ -143,6 +143,10 @@ def track(batch: list[Interaction], base_url: str | None = None) -> list[TrackRe
             )
         for request in interaction.consent:
             record = _consent_record(request, interaction.event_id, now)
+            if request.status == "pending" and request.channel == "email" and profile.get("email"):
+                # The address this request confirms: a form never overwrites a known address, so it
+                # becomes the profile's address only when its owner confirms (shared.services.consent).
+                record["address"] = profile["email"]
             changed = customers.set_consent(
                 customer_id, request.channel, record, keep_granted=request.status != "revoked"
             )
@@ -156,7 +160,7 @@ def track(batch: list[Interaction], base_url: str | None = None) -> list[TrackRe
                         customer_id=customer_id,
                         channel=request.channel,
                         email=profile["email"],
-                        first_name=profile.get("first_name"),
+                        first_name=_greeting_name(customer_id, profile, interaction),
                         confirm_url=confirmation_url(
                             customer_id, request.channel, base_url, request_id=interaction.event_id
                         ),
@@ -170,6 +174,15 @@ def track(batch: list[Interaction], base_url: str | None = None) -> list[TrackRe
         stored = interactions.put_new(item)
         results.append(TrackResult(customer_id, interaction.event_id, stored))
     return results
+
+
+def _greeting_name(customer_id: str, profile: dict[str, str], interaction: Interaction) -> str | None:
+    """The name a confirmation email greets: the one on record for a known person (a form posted with
+    their address must not put the poster's words in an email to them), else the form's."""
+    if not is_public_form(interaction):
+        return profile.get("first_name")
+    stored = customers.get(customer_id)
+    return (stored.first_name if stored is not None else None) or profile.get("first_name")
 
 
 def _unfinished_by_earlier_attempt(customer_id: str, channel: str, interaction: Interaction) -> bool:

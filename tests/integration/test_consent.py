@@ -410,3 +410,27 @@ def test_a_message_ses_rejects_is_failed_until_sent_and_never_sent_before_ses_ac
     decision = _welcome_decision(customer_id)
     assert (decision.outcome, decision.reason) == ("failed", "rejected by SES: MessageRejected")
     assert [h for h, _ in _wire(stack, email) if h.get("x-campaign-id")] == []
+
+
+def test_a_form_never_changes_a_known_address_until_its_owner_confirms(
+    stack: LocalStack, client: Client
+) -> None:
+    old, new = f"{unique('old')}@example.com", f"{unique('new')}@example.com"
+    anonymous_id = unique("anon")
+    traits = {"email": old, "firstName": "Ann"}
+    _, body, _ = client.call(
+        "POST", "/v1/identify", {"userId": unique("u"), "anonymousId": anonymous_id, "traits": traits}
+    )
+    customer_id = body["customer_id"]
+    status, body, _ = _sign_up(client, new, anonymous_id=anonymous_id, first_name="Visit evil.example")
+    assert status == 200
+    assert body["customer_id"] == customer_id
+    assert _profile(client, customer_id)["profile"]["email"] == old  # held until confirmed
+    stack.drain()
+    [(_, raw)] = _wire(stack, new)
+    message = message_from_bytes(raw, policy=policy.default)
+    assert "Hello Ann," in message.get_body(preferencelist=("plain",)).get_content()  # type: ignore[union-attr]
+    assert client.call("POST", _confirm_link(stack, new))[0] == 200
+    profile = _profile(client, customer_id)
+    assert profile["profile"]["email"] == new
+    assert profile["consent"]["email"]["status"] == "granted"
