@@ -59,8 +59,10 @@ def survivor_of(customer_id: str) -> str | None:
 
 def _verified(token: str, purpose: tokens.Purpose) -> tuple[tokens.Claims, str]:
     claims = tokens.verify_claims(token_secret(), token, purpose)
+    if claims.channel not in CONSENT_ATTRIBUTES:
+        raise tokens.InvalidTokenError("the token names an unknown channel")
     survivor = survivor_of(claims.customer_id)
-    if survivor is None or claims.channel not in CONSENT_ATTRIBUTES:
+    if survivor is None:
         raise tokens.InvalidTokenError("the token names a customer who is no longer on record")
     return claims, survivor
 
