@@ -254,6 +254,19 @@ _BUTTON = (
 )
 
 
+# Not cached anywhere (the page shows the consent as it is now); never framed (a framed page with one
+# button could be clicked by a trick: clickjacking a confirmation would forge consent); the token in the
+# URL is never sent on as a referrer.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+
+
 def _consent_page(
     title: str, text: str, status: int = 200, button: tuple[str, str] | None = None
 ) -> Response[Any]:
@@ -263,8 +276,7 @@ def _consent_page(
         label, token = button
         form = _BUTTON.format(query=html.escape(urlencode({"token": token})), label=html.escape(label))
     page = _PAGE.format(title=html.escape(title), text=html.escape(text), form=form)
-    # Not cached anywhere: the page shows the consent as it is now.
-    return Response(status, content_types.TEXT_HTML, page, headers={"Cache-Control": "no-store"})
+    return Response(status, content_types.TEXT_HTML, page, headers=PAGE_HEADERS)
 
 
 def _bad_link(exc: InvalidTokenError, hint: str = "") -> Response[Any]:

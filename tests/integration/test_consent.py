@@ -158,6 +158,7 @@ def test_get_of_a_confirmation_or_unsubscribe_link_changes_nothing(stack: LocalS
         assert page.count("<button") == 1
         assert "method=post" in page
         assert headers["Cache-Control"] == "no-store"
+        assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]  # no clickjacking
     assert _email_status(client, customer_id) == "pending"
     assert "consent_granted" not in _interaction_kinds(customer_id)
 
