@@ -130,7 +130,8 @@ def confirm(token: str, source: str = "confirmation-link") -> LinkOutcome:
             # profile's now that its owner confirmed it (before the grant: emails go to it from then on).
             customers.set_email(survivor, str(current["address"]))
         if customers.replace_consent(survivor, channel, record, current):
-            _record(survivor, event_id, "consent_granted", channel, "granted", source, now)
+            wording = {"wording_version": record["wording_version"]} if "wording_version" in record else {}
+            _record(survivor, event_id, "consent_granted", channel, "granted", source, now, wording)
             return LinkOutcome("confirmed", channel, changed=True)
     return LinkOutcome(preview(token, "confirm").result, channel)
 
@@ -192,7 +193,12 @@ def carry_over(merged_id: str, survivor: str) -> list[str]:
                     str(result.get("status")),
                     "merge",
                     now,
-                    {"merged_from": merged_id},
+                    {"merged_from": merged_id, "from_source": str(result.get("source"))}
+                    | (
+                        {"wording_version": result["wording_version"]}
+                        if result.get("wording_version")
+                        else {}
+                    ),
                 )
                 changed.append(channel)
                 break

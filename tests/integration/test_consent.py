@@ -164,6 +164,10 @@ def test_get_of_a_confirmation_or_unsubscribe_link_changes_nothing(stack: LocalS
 
     assert client.call("POST", link)[0] == 200
     assert _email_status(client, customer_id) == "granted"
+    # The change is in the audit trail with the wording the person agreed to.
+    [granted] = [i for i in InteractionModel.query(customer_id) if i.kind == "consent_granted"]
+    assert granted.properties is not None
+    assert granted.properties.as_dict()["wording_version"] == "newsletter-v1"
     unsubscribe = _path(unsubscribe_url(customer_id))
     for _ in range(3):
         status, page, _ = client.call("GET", unsubscribe)
