@@ -153,20 +153,34 @@ def _holders(customer_ids: set[str]) -> set[str]:
 
 def unsubscribe(token: str, source: str = "unsubscribe-link") -> LinkOutcome:
     """Revoke the channel for the person, on every profile holding the address (email)."""
-    claims, survivor = _verified(token, "unsubscribe")
+    claims, _ = _verified(token, "unsubscribe")
     channel = claims.channel
     event_id = f"unsubscribe:{tokens.token_id(token)}"
-    targets = _holders({claims.customer_id, survivor}) if channel == "email" else {survivor}
     now = datetime.now(UTC)
     record = {"status": "revoked", "at": now.isoformat(), "source": source, "event_id": event_id}
     changed = False
-    for cid in sorted(targets):
-        if customers.revoke_consent(cid, channel, record):
-            changed = True
-            _record(cid, event_id, "unsubscribe", channel, "revoked", source, now)
-        elif (customers.consent(cid, channel) or {}).get("event_id") == event_id:
-            _record(cid, event_id, "unsubscribe", channel, "revoked", source, now)  # a retry completes it
+    done: set[str] = set()
+    for _ in range(MAX_ATTEMPTS):
+        # Again after the writes: a merge that ran meanwhile may have carried the old state over to a
+        # survivor this request had not seen; the revocation must reach it too.
+        targets = _targets(claims, channel) - done
+        if not targets:
+            break
+        for cid in sorted(targets):
+            if customers.revoke_consent(cid, channel, record):
+                changed = True
+                _record(cid, event_id, "unsubscribe", channel, "revoked", source, now)
+            elif (customers.consent(cid, channel) or {}).get("event_id") == event_id:
+                _record(cid, event_id, "unsubscribe", channel, "revoked", source, now)  # a retry completes it
+        done |= targets
     return LinkOutcome("unsubscribed" if changed else "already_unsubscribed", channel, changed)
+
+
+def _targets(claims: tokens.Claims, channel: str) -> set[str]:
+    survivor = survivor_of(claims.customer_id)
+    if survivor is None:
+        return set()
+    return _holders({claims.customer_id, survivor}) if channel == "email" else {survivor}
 
 
 def carry_over(merged_id: str, survivor: str) -> list[str]:

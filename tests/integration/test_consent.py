@@ -19,9 +19,11 @@ import pytest
 from infra.local.demo import Client
 from infra.local.faults import Fault
 from infra.local.stack import LocalStack
+from shared.dal import customers as consent_dal
 from shared.dal.models import CustomerModel, DecisionModel, IdentityModel, InteractionModel
 from shared.events import InteractionTracked
 from shared.services import campaigns
+from shared.services import consent as consent_service
 from shared.services.tracking import unsubscribe_url
 from tests.helpers import daytime_zone, raw_emails, unique, wire_headers
 
@@ -439,3 +441,29 @@ def test_a_form_never_changes_a_known_address_until_its_owner_confirms(
     profile = _profile(client, customer_id)
     assert profile["profile"]["email"] == new
     assert profile["consent"]["email"]["status"] == "granted"
+
+
+def test_an_unsubscribe_racing_a_merge_still_revokes_the_survivor(
+    stack: LocalStack, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The link resolved the subscriber's profile; the merge carried its still-granted consent over to
+    the shop account before the revocation was written: the revocation still reaches the survivor."""
+    email = f"{unique('race')}@example.com"
+    user_id = unique("shop")
+    subscriber = _subscribed(stack, client, email)
+    shop = client.call("POST", "/v1/identify", {"userId": user_id, "traits": {"plan": "x"}})[1]["customer_id"]
+    real_revoke = consent_dal.revoke_consent
+    merged: list[str] = []
+
+    def merge_first(customer_id: str, channel: str, record: dict[str, Any]) -> bool:
+        if not merged:
+            merged.append(customer_id)
+            client.call("POST", "/v1/identify", {"userId": user_id, "traits": {"email": email}})
+            assert _email_status(client, shop) == "granted"  # carried over before the revocation
+        return real_revoke(customer_id, channel, record)
+
+    monkeypatch.setattr(consent_dal, "revoke_consent", merge_first)
+    outcome = consent_service.unsubscribe(unsubscribe_url(subscriber).split("token=", 1)[1])
+    assert outcome.changed
+    assert merged == [subscriber]
+    assert _email_status(client, shop) == "revoked"
