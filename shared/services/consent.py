@@ -132,6 +132,9 @@ def confirm(token: str, source: str = "confirmation-link") -> LinkOutcome:
         if customers.replace_consent(survivor, channel, record, current):
             wording = {"wording_version": record["wording_version"]} if "wording_version" in record else {}
             _record(survivor, event_id, "consent_granted", channel, "granted", source, now, wording)
+            moved = survivor_of(survivor)
+            if moved is not None and moved != survivor:
+                carry_over(survivor, moved)  # merged while this was written: the grant follows
             return LinkOutcome("confirmed", channel, changed=True)
     return LinkOutcome(preview(token, "confirm").result, channel)
 
