@@ -9,6 +9,7 @@ an interaction of the profile it changed (kind ``consent_granted``, ``unsubscrib
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -155,12 +156,16 @@ def _holders(customer_ids: set[str]) -> set[str]:
 
 
 def unsubscribe(token: str, source: str = "unsubscribe-link") -> LinkOutcome:
-    """Revoke the channel for the person, on every profile holding the address (email)."""
+    """Revoke the channel for the person, on every profile holding the address (email).
+
+    The change's event id names the link and the state it replaced, so the same link pressed again
+    after a new sign-up and confirmation revokes (and records) again, while a retry of one request
+    records its change once.
+    """
     claims, _ = _verified(token, "unsubscribe")
     channel = claims.channel
-    event_id = f"unsubscribe:{tokens.token_id(token)}"
+    link_id = f"unsubscribe:{tokens.token_id(token)}"
     now = datetime.now(UTC)
-    record = {"status": "revoked", "at": now.isoformat(), "source": source, "event_id": event_id}
     changed = False
     done: set[str] = set()
     for _ in range(MAX_ATTEMPTS):
@@ -170,13 +175,25 @@ def unsubscribe(token: str, source: str = "unsubscribe-link") -> LinkOutcome:
         if not targets:
             break
         for cid in sorted(targets):
-            if customers.revoke_consent(cid, channel, record):
-                changed = True
-                _record(cid, event_id, "unsubscribe", channel, "revoked", source, now)
-            elif (customers.consent(cid, channel) or {}).get("event_id") == event_id:
-                _record(cid, event_id, "unsubscribe", channel, "revoked", source, now)  # a retry completes it
+            changed |= _revoke(cid, channel, link_id, source, now)
         done |= targets
     return LinkOutcome("unsubscribed" if changed else "already_unsubscribed", channel, changed)
+
+
+def _revoke(customer_id: str, channel: str, link_id: str, source: str, now: datetime) -> bool:
+    current = customers.consent(customer_id, channel) or {}
+    if current.get("status") == "revoked":
+        if str(current.get("event_id", "")).startswith(link_id):
+            # This link revoked it: a retry completes the interaction an earlier attempt may have missed.
+            _record(customer_id, str(current["event_id"]), "unsubscribe", channel, "revoked", source, now)
+        return False
+    replaced = hashlib.sha256(str(current.get("event_id")).encode()).hexdigest()[:12]
+    event_id = f"{link_id}:{replaced}"
+    record = {"status": "revoked", "at": now.isoformat(), "source": source, "event_id": event_id}
+    if not customers.revoke_consent(customer_id, channel, record):
+        return False
+    _record(customer_id, event_id, "unsubscribe", channel, "revoked", source, now)
+    return True
 
 
 def _targets(claims: tokens.Claims, channel: str) -> set[str]:

@@ -223,6 +223,13 @@ def test_one_interaction_per_change_even_when_clicked_twice(stack: LocalStack, c
     kinds = _interaction_kinds(customer_id)
     assert kinds.count("consent_granted") == 1
     assert kinds.count("unsubscribe") == 1
+    # Subscribed again later, the same old link unsubscribes again: a new change, a new interaction.
+    _sign_up(client, email, first_name="Back")
+    stack.drain()
+    assert client.call("POST", _confirm_link(stack, email))[0] == 200
+    assert client.call("POST", unsubscribe)[0] == 200
+    assert _email_status(client, customer_id) == "revoked"
+    assert _interaction_kinds(customer_id).count("unsubscribe") == 2
 
 
 @pytest.mark.parametrize("whose_link", ["merged-away", "survivor"])
