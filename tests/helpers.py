@@ -56,3 +56,50 @@ def drain_queue(sqs: Any, url: str) -> list[dict[str, Any]]:
         for message in messages:
             bodies.append(json.loads(message["Body"]))
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def raw_emails(stack: LocalStack) -> list[bytes]:
+    """The exact bytes of every message SES (moto) accepted: ``SendRawEmail``'s data as received."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    backend = ses_backends[DEFAULT_ACCOUNT_ID][get_settings().region]
+    # moto keeps the data as the UTF-8 text it decoded from the request: encoding it gives the bytes back.
+    return [sent.raw_data.encode() for sent in backend.sent_messages if getattr(sent, "raw_data", None)]
+
+
+class WireError(AssertionError):
+    pass
+
+
+def wire_headers(raw: bytes) -> dict[str, list[bytes]]:
+    """Check a message's header block byte by byte (RFC 5322 2.1/2.2, no decoding parser involved) and
+    return each header's unfolded value as bytes, by lower-case name.
+
+    Strict: CRLF line endings only (no bare CR or LF), printable US-ASCII in the header block, every
+    line at most 998 bytes, folded lines start with a space or tab, field names of printable characters
+    without colon, a blank line before the body.
+    """
+    head, sep, _ = raw.partition(b"\r\n\r\n")
+    if not sep:
+        raise WireError("no CRLF CRLF between the header block and the body")
+    headers: dict[str, list[bytes]] = {}
+    name: str | None = None
+    for line in head.split(b"\r\n"):
+        if b"\r" in line or b"\n" in line:
+            raise WireError(f"bare CR or LF in a header line: {line!r}")
+        if len(line) > 998:
+            raise WireError(f"header line of {len(line)} bytes")
+        if any(b > 126 or (b < 32 and b != 9) for b in line):
+            raise WireError(f"non-ASCII or control byte in a header line: {line!r}")
+        if line[:1] in (b" ", b"\t"):
+            if name is None:
+                raise WireError("the header block starts with a continuation line")
+            headers[name][-1] += line  # unfolding: drop the CRLF, keep the whitespace
+            continue
+        field, colon, value = line.partition(b":")
+        if not colon or not field or any(b <= 32 or b > 126 for b in field):
+            raise WireError(f"not a header field: {line!r}")
+        name = field.decode().lower()
+        headers.setdefault(name, []).append(value.removeprefix(b" "))
+    return headers

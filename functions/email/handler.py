@@ -8,14 +8,23 @@ The decision to send was taken earlier, on what the profile said then. At send t
 again: nothing goes to a person who was erased meanwhile (or is being erased), and a campaign email goes
 only while email consent is still granted, to the address on the profile now. Such a send is skipped:
 counted, logged without personal data, and not retried. The idempotency record stores the return value,
-so it holds only ``sent`` and ``skipped`` (no message id, no address): it outlives an erasure by up to
-its expiry.
+so it holds only ``sent``, ``skipped`` and ``failed`` (no message id, no address): it outlives an erasure
+by up to its expiry.
+
+A message that cannot be sent (it cannot be built, or SES rejects it for good) is ``failed``: recorded,
+not retried, never dead-lettered. A campaign email's decision is ``queued`` until this function records
+what happened to it: ``sent`` only once SES accepted the message, else ``failed`` or ``skipped`` with
+the reason (shown in the campaign report).
+
+On the wire (``shared.messaging.mime``): ``List-Unsubscribe: <https://...>`` and
+``List-Unsubscribe-Post: List-Unsubscribe=One-Click`` exactly as RFC 2369/8058 write them, never as
+encoded-words; names and subjects cannot add header lines.
 """
 
 from __future__ import annotations
 
 import json
-from email.message import EmailMessage
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -29,11 +38,14 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 
 from functions.common.observability import logger, metrics
 from functions.common.tracing import tracer
-from shared.dal import customers
+from shared.dal import customers, decisions
 from shared.events import BusEvent, CampaignTriggered, ConsentConfirmationRequested, parse_detail
+from shared.messaging import mime
+from shared.messaging.mime import Email
 from shared.messaging.templates import render
 from shared.settings import get_settings
 
@@ -74,16 +86,14 @@ def recipient(event: BusEvent) -> tuple[str | None, str | None]:
     return customer.email, None
 
 
-def build_message(event: BusEvent, to: str | None = None) -> EmailMessage | None:
+def build_email(event: BusEvent, to: str | None = None) -> Email | None:
     """The email for a bus event (``to`` overrides the address the event carries)."""
-    message = EmailMessage()
-    message["From"] = settings.sender_email
     if isinstance(event, ConsentConfirmationRequested):
         subject, body = render(
             "confirm-subscription", {"first_name": event.first_name or "", "confirm_url": event.confirm_url}
         )
-        message["To"] = to or event.email
-    elif isinstance(event, CampaignTriggered) and (to or event.email):
+        return Email(settings.sender_email, to or event.email, subject, body)
+    if isinstance(event, CampaignTriggered) and (to or event.email):
         subject, body = render(
             event.template,
             {
@@ -91,17 +101,28 @@ def build_message(event: BusEvent, to: str | None = None) -> EmailMessage | None
                 "recommended_products": ", ".join(event.recommended_products),
             },
         )
-        message["To"] = to or event.email
         if event.unsubscribe_url:
-            message["List-Unsubscribe"] = f"<{event.unsubscribe_url}>"
-            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
             body += f"\n\nUnsubscribe: {event.unsubscribe_url}"
-        message["X-Campaign-Id"] = event.campaign_id
-    else:
-        return None
-    message["Subject"] = subject
-    message.set_content(body)
-    return message
+        return Email(
+            settings.sender_email,
+            to or event.email or "",
+            subject,
+            body,
+            unsubscribe_url=event.unsubscribe_url,
+            headers={"X-Campaign-Id": event.campaign_id},
+        )
+    return None
+
+
+# SES refuses these for this message's content or address: retrying cannot help, so the send is failed
+# (recorded, not retried, never dead-lettered). Any other SES error is raised: throttling and server
+# errors are retried; MessageRejected (which also covers a paused account or a sandbox recipient) is
+# retried by the queue and dead-lettered, where it can be redriven, and its decision says ``failed``
+# meanwhile.
+PERMANENT_SES_ERRORS = frozenset({"InvalidParameterValue"})
+TRANSIENT_SES_ERRORS = frozenset(
+    {"Throttling", "ThrottlingException", "ServiceUnavailable", "InternalFailure", "RequestTimeout"}
+)
 
 
 @idempotent_function(data_keyword_argument="envelope", persistence_store=persistence, config=idempotency)
@@ -111,18 +132,63 @@ def send(envelope: dict[str, Any]) -> dict[str, Any]:
     address, skipped = recipient(event)
     if address is None:
         return {"sent": False, "skipped": skipped}
-    message = build_message(event, to=address)
-    if message is None:
+    email = build_email(event, to=address)
+    if email is None:
         return {"sent": False, "skipped": "not_an_email"}
-    _ses().send_raw_email(RawMessage={"Data": message.as_bytes()})
+    try:
+        raw = mime.to_bytes(email, datetime.now(UTC))
+    except mime.MessageError as exc:
+        return {"sent": False, "failed": f"unbuildable: {exc}"}
+    try:
+        _ses().send_raw_email(RawMessage={"Data": raw})
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code not in PERMANENT_SES_ERRORS:
+            raise
+        return {"sent": False, "failed": f"rejected by SES: {code}"}
     return {"sent": True}
+
+
+def _record_delivery(envelope: dict[str, Any], result: dict[str, Any]) -> None:
+    """Tell the campaign decision what happened to its message: ``sent`` only once SES accepted it,
+    ``failed`` with the reason, ``skipped`` when consent or the person went away. Outside the idempotent
+    send, so a retry after a failed update completes it (each update applies once)."""
+    if envelope.get("detail-type") != "CampaignTriggered" or envelope["detail"].get("channel") != "email":
+        return
+    event = parse_detail(envelope["detail-type"], envelope["detail"])
+    assert isinstance(event, CampaignTriggered)
+    if result.get("sent"):
+        outcome, reason = "sent", None
+    elif result.get("failed"):
+        outcome, reason = "failed", str(result["failed"])
+    else:
+        outcome, reason = "skipped", f"at_send:{result.get('skipped')}"
+    # The decision key of shared.campaigns.rules.Decision: one decision per campaign and trigger.
+    decisions.record_delivery(event.customer_id, f"{event.campaign_id}#{event.trigger_id}", outcome, reason)
 
 
 def record_handler(record: SQSRecord) -> None:
     envelope = json.loads(record.body)
-    result = send(envelope=envelope)
+    try:
+        result = send(envelope=envelope)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code not in TRANSIENT_SES_ERRORS:
+            _record_delivery(envelope, {"failed": f"rejected by SES: {code}"})  # until a retry succeeds
+        raise
+    _record_delivery(envelope, result)
     if result.get("sent"):
         metrics.add_metric(name="EmailsSent", unit=MetricUnit.Count, value=1)
+    elif result.get("failed"):
+        metrics.add_metric(name="EmailsFailed", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "email failed",
+            extra={
+                "reason": result["failed"],
+                "event_id": envelope.get("id"),
+                "type": envelope["detail-type"],
+            },
+        )
     elif result.get("skipped"):
         metrics.add_metric(name="EmailsSkipped", unit=MetricUnit.Count, value=1)
         logger.info(

@@ -14,7 +14,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, urlencode
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -31,7 +31,7 @@ from pynamodb.exceptions import PynamoDBException
 from functions.common.http import ApiError, register_error_handlers
 from functions.common.observability import logger, metrics
 from functions.common.responses import HTML, HTML_PAGE, JSON, TEXT, documented, media_type, unreadable_body
-from shared.services import rejected_calls, tracking
+from shared.services import consent, rejected_calls, tracking
 from shared.settings import get_settings
 from shared.tracking import wire
 from shared.tracking.forms import load_forms
@@ -46,6 +46,7 @@ from shared.tracking.payloads import (
     FormSubmission,
     validate_call,
 )
+from shared.tracking.redirects import RedirectError, safe_redirect
 from shared.tracking.tokens import InvalidTokenError
 
 settings = get_settings()
@@ -334,15 +335,13 @@ FORM_SCHEMA = FormSubmission.model_json_schema()
 
 
 def _redirect_target(requested: str | None) -> str | None:
+    """The allow-listed thank-you page, as browsers parse it (see shared.tracking.redirects)."""
     if not requested:
         return None
-    parsed = urlparse(requested)
-    if (
-        parsed.scheme not in {"http", "https"}
-        or (parsed.hostname or "").lower() not in settings.allowed_redirect_host_set
-    ):
-        raise ApiError(422, f"redirect: host {parsed.hostname!r} is not an allowed redirect host")
-    return requested
+    try:
+        return safe_redirect(requested, settings.allowed_redirect_host_set)
+    except RedirectError as exc:
+        raise ApiError(422, str(exc)) from None
 
 
 @app.post(
@@ -398,67 +397,159 @@ def submit_form(
 
 
 _PAGE = (
-    "<!doctype html><html lang=en><meta charset=utf-8><title>{title}</title>"
-    "<body style='font-family:sans-serif;max-width:40em;margin:3em auto'>"
-    "<h1>{title}</h1><p>{text}</p></body></html>"
+    "<!doctype html><html lang=en><meta charset=utf-8>"
+    "<meta name=viewport content='width=device-width,initial-scale=1'>"
+    "<meta name=robots content=noindex><title>{title}</title>"
+    "<body style='font-family:sans-serif;max-width:40em;margin:3em auto;padding:0 1em'>"
+    "<h1>{title}</h1><p>{text}</p>{form}</body></html>"
+)
+_BUTTON = (
+    "<form method=post action='?{query}'>"
+    "<button type=submit style='font-size:1.2em;padding:.5em 1.5em'>{label}</button></form>"
 )
 
 
-def _consent_page(title: str, text: str, status: int = 200) -> Response[Any]:
-    return Response(
-        status, content_types.TEXT_HTML, _PAGE.format(title=html.escape(title), text=html.escape(text))
-    )
+# Not cached anywhere (the page shows the consent as it is now); never framed (a framed page with one
+# button could be clicked by a trick: clickjacking a confirmation would forge consent); the token in the
+# URL is never sent on as a referrer.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
 
 
-# The consent links are opened by people: they answer HTML pages, a 400 page for a bad or expired link.
+def _consent_page(
+    title: str, text: str, status: int = 200, button: tuple[str, str] | None = None
+) -> Response[Any]:
+    """A plain page; ``button`` = (label, token): one button that POSTs to this same URL."""
+    form = ""
+    if button is not None:
+        label, token = button
+        form = _BUTTON.format(query=html.escape(urlencode({"token": token})), label=html.escape(label))
+    page = _PAGE.format(title=html.escape(title), text=html.escape(text), form=form)
+    return Response(status, content_types.TEXT_HTML, page, headers=PAGE_HEADERS)
+
+
+def _bad_link(exc: InvalidTokenError, hint: str = "") -> Response[Any]:
+    return _consent_page("This link does not work", f"{exc}.{hint}", 400)
+
+
+# What a confirmation link's page says, per outcome: (status, title, text).
+_CONFIRM_PAGES: dict[str, tuple[int, str, str]] = {
+    "confirmed": (200, "Subscription confirmed", "Thank you: your subscription is confirmed."),
+    "already_confirmed": (200, "Already confirmed", "Your subscription was already confirmed."),
+    "revoked_since": (
+        409,
+        "This link no longer works",
+        "You unsubscribed after this confirmation email was sent, so this link does nothing and you stay "
+        "unsubscribed. To subscribe again, please sign up again.",
+    ),
+    "superseded": (
+        409,
+        "This link no longer works",
+        "A newer confirmation email was sent to you since: please use the link in that one.",
+    ),
+    "no_request": (
+        409,
+        "Nothing to confirm",
+        "There is no subscription waiting for confirmation. Please sign up again.",
+    ),
+}
+
+# The consent links are opened by people (and fetched by mail scanners): a GET answers a page with one
+# button and changes nothing; the button POSTs to the same URL, which makes the change.
 CONSENT_PAGES: dict[int, OpenAPIResponse] = {
-    200: {"description": "Done: a page saying so", "content": {HTML: HTML_PAGE}},
+    200: {
+        "description": "A page saying what the link does (GET) or that it is done (POST)",
+        "content": {HTML: HTML_PAGE},
+    },
     400: {"description": "Forged, malformed or expired link: a page saying so", "content": {HTML: HTML_PAGE}},
 }
+CONFIRM_POST_PAGES: dict[int, OpenAPIResponse] = {
+    **CONSENT_PAGES,
+    409: {
+        "description": "The link did nothing: the person unsubscribed since, a newer confirmation replaced "
+        "it, or nothing is pending (a page saying so)",
+        "content": {HTML: HTML_PAGE},
+    },
+}
+TOKEN = Annotated[str, Query(min_length=10, max_length=2000)]
 
 
 @app.get(
     "/v1/consent/confirm",
-    summary="Confirm a double opt-in (link from the confirmation email)",
+    summary="Confirmation link (double opt-in): a page with one button; changes nothing",
     tags=["consent"],
     responses=documented(CONSENT_PAGES),
 )
-def confirm(token: Annotated[str, Query(min_length=10, max_length=2000)]) -> Response[Any]:
+def confirm_page(token: TOKEN) -> Response[Any]:
     try:
-        tracking.change_consent(token, "confirm", source="confirmation-link")
+        outcome = consent.preview(token, "confirm")
     except InvalidTokenError as exc:
-        return _consent_page("This link does not work", f"{exc}. Please sign up again.", 400)
-    metrics.add_metric(name="ConsentConfirmed", unit=MetricUnit.Count, value=1)
-    return _consent_page("Subscription confirmed", "Thank you: your subscription is confirmed.")
+        return _bad_link(exc, " Please sign up again.")
+    if outcome.result == "confirmable":
+        return _consent_page(
+            "Confirm your subscription",
+            "Press the button to confirm that you want to receive our emails.",
+            button=("Yes, subscribe me", token),
+        )
+    _, title, text = _CONFIRM_PAGES[outcome.result]
+    return _consent_page(title, text)  # a GET only tells: the status is the page's, 200
 
 
-def _unsubscribe(token: str) -> Response[Any]:
+@app.post(
+    "/v1/consent/confirm",
+    summary="Confirm a double opt-in (the button of the confirmation page)",
+    tags=["consent"],
+    responses=documented(CONFIRM_POST_PAGES, 413),
+)
+def confirm(token: TOKEN) -> Response[Any]:
     try:
-        tracking.change_consent(token, "unsubscribe", source="unsubscribe-link")
+        outcome = consent.confirm(token)
     except InvalidTokenError as exc:
-        return _consent_page("This link does not work", str(exc), 400)
-    metrics.add_metric(name="Unsubscribed", unit=MetricUnit.Count, value=1)
-    return _consent_page("You are unsubscribed", "You will not receive these emails any more.")
+        return _bad_link(exc, " Please sign up again.")
+    if outcome.changed:
+        metrics.add_metric(name="ConsentConfirmed", unit=MetricUnit.Count, value=1)
+    status, title, text = _CONFIRM_PAGES[outcome.result]
+    return _consent_page(title, text, status)
 
 
 @app.get(
     "/v1/unsubscribe",
-    summary="Unsubscribe (link in every email)",
+    summary="Unsubscribe link (in every email): a page with one button; changes nothing",
     tags=["consent"],
     responses=documented(CONSENT_PAGES),
 )
-def unsubscribe_link(token: Annotated[str, Query(min_length=10, max_length=2000)]) -> Response[Any]:
-    return _unsubscribe(token)
+def unsubscribe_page(token: TOKEN) -> Response[Any]:
+    try:
+        outcome = consent.preview(token, "unsubscribe")
+    except InvalidTokenError as exc:
+        return _bad_link(exc)
+    text = "Press the button to stop receiving our emails."
+    if outcome.result == "already_unsubscribed":
+        text = "You are already unsubscribed. " + text.replace("Press", "To be sure, press")
+    return _consent_page("Unsubscribe", text, button=("Unsubscribe", token))
 
 
 @app.post(
     "/v1/unsubscribe",
-    summary="One-click unsubscribe (RFC 8058 List-Unsubscribe-Post)",
+    summary="Unsubscribe: the page's button, and the RFC 8058 one-click POST (List-Unsubscribe-Post)",
     tags=["consent"],
     responses=documented(CONSENT_PAGES, 413),
 )
-def unsubscribe_one_click(token: Annotated[str, Query(min_length=10, max_length=2000)]) -> Response[Any]:
-    return _unsubscribe(token)
+def unsubscribe(token: TOKEN) -> Response[Any]:
+    """One request does it (RFC 8058): the body (``List-Unsubscribe=One-Click``) is not needed."""
+    try:
+        outcome = consent.unsubscribe(token)
+    except InvalidTokenError as exc:
+        return _bad_link(exc)
+    if outcome.changed:
+        metrics.add_metric(name="Unsubscribed", unit=MetricUnit.Count, value=1)
+    return _consent_page("You are unsubscribed", "You will not receive these emails any more.")
 
 
 OPENAPI_DOCUMENT = Path(__file__).parent.parent / "openapi.json"

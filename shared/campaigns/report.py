@@ -1,6 +1,7 @@
 """Campaign report: what a campaign decided and how much it changed buying, against its hold-out.
 
-Groups: **treatment** = ``sent`` decisions, **control** = ``held_out`` decisions (the hold-out is drawn
+Groups: **treatment** = ``sent`` decisions (SES accepted the message; ``queued`` and ``failed`` ones are
+counted apart), **control** = ``held_out`` decisions (the hold-out is drawn
 among customers who would otherwise have been sent, see :mod:`shared.campaigns.rules`, so the two are
 comparable). The unit is a decision (one customer, one trigger).
 
@@ -69,6 +70,10 @@ class CampaignReport(BaseModel):
     held_out: int
     deferred: int
     skipped: dict[str, int] = Field(default_factory=dict)
+    # Email decisions the channel has not answered yet, and those it could not send (by reason): neither
+    # is a contact (the treatment group is ``sent``: SES accepted the message).
+    queued: int = 0
+    failed: dict[str, int] = Field(default_factory=dict)
     maturing: int = 0
     treatment: GroupStats
     control: GroupStats
@@ -150,6 +155,7 @@ def build_report(
     mine = [d for d in decisions if d.campaign_id == campaign_id]
     outcomes = Counter(d.outcome for d in mine)
     skipped = Counter(d.reason or "unknown" for d in mine if d.outcome == "skipped")
+    failed = Counter(d.reason or "unknown" for d in mine if d.outcome == "failed")
 
     # Group decisions per customer, in time order, for attribution.
     grouped = sorted(
@@ -211,6 +217,8 @@ def build_report(
         held_out=outcomes["held_out"],
         deferred=outcomes["deferred"],
         skipped=dict(sorted(skipped.items())),
+        queued=outcomes["queued"],
+        failed=dict(sorted(failed.items())),
         maturing=maturing,
         treatment=treatment,
         control=control,

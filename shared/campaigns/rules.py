@@ -43,7 +43,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, time, timedelta
 from functools import lru_cache
 from numbers import Real
-from typing import Any, Literal
+from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -52,7 +52,12 @@ from shared.campaigns.catalogue import Campaign, CampaignChannel, Catalogue, Con
 from shared.campaigns.customer import CustomerView, UtcDatetime
 from shared.campaigns.holdout import is_held_out
 
-Outcome = Literal["sent", "held_out", "skipped", "deferred"]
+# ``decide`` answers sent/held_out/skipped/deferred. A stored email decision to send is ``queued`` until
+# the email channel answers: ``sent`` once SES accepted the message, ``failed`` (with its reason) if it
+# could not be sent, ``skipped`` if consent or the person went away before the send.
+Outcome = Literal["sent", "queued", "failed", "held_out", "skipped", "deferred"]
+# Outcomes that count as a contact for cooldowns and caps (a queued message is about to be sent).
+CONTACTED: Final = frozenset({"sent", "queued"})
 SkipReason = Literal["disabled", "no_consent", "filtered", "cooldown", "frequency_cap"]
 
 __all__ = [
@@ -301,7 +306,7 @@ def decide(
             record
             for record in recent
             if record.campaign_id == campaign.id
-            and record.outcome in ("sent", "held_out")
+            and (record.outcome in CONTACTED or record.outcome == "held_out")
             and record.decided_at > since
         ]
         if contacts:
@@ -316,7 +321,7 @@ def decide(
         sent = sum(
             1
             for record in recent
-            if record.outcome == "sent"
+            if record.outcome in CONTACTED
             and record.decided_at > since
             and (record.channel is None or record.channel in cap.channels)
         )

@@ -122,13 +122,19 @@ def upsert_profile(
     aliases: set[str],
     now: datetime,
     extra_traits: Mapping[str, Any] | None = None,
+    fill_only: bool = False,
 ) -> None:
     """Create the customer if new; set the given profile fields; remember its aliases.
 
+    With ``fill_only`` a field is set only where the profile has none (``if_not_exists``): what a public
+    form says never overwrites what is known about a person.
     Raises :class:`ProfileErasedError` if the person's erasure has started meanwhile.
     """
     actions: list[Action] = [CustomerModel.created_at.set(CustomerModel.created_at | now.isoformat())]
-    actions += [_PROFILE_ATTRIBUTES[name].set(value) for name, value in profile.items()]
+    actions += [
+        _PROFILE_ATTRIBUTES[name].set(_PROFILE_ATTRIBUTES[name] | value if fill_only else value)
+        for name, value in profile.items()
+    ]
     if aliases:
         actions.append(CustomerModel.aliases.add(aliases))
     if extra_traits:
@@ -168,6 +174,58 @@ def set_consent(customer_id: str, channel: str, record: dict[str, Any], keep_gra
     condition = _LIVE & condition
     try:
         CustomerModel(customer_id).update(actions=[attribute.set(record)], condition=condition)
+    except UpdateError as exc:
+        if is_conditional_failure(exc):
+            return False
+        raise
+    return True
+
+
+def set_email(customer_id: str, email: str) -> None:
+    """Set the profile's address (a live profile only: nothing is recreated)."""
+    try:
+        CustomerModel(customer_id).update(actions=[CustomerModel.email.set(email)], condition=_LIVE)
+    except UpdateError as exc:
+        if not is_conditional_failure(exc):
+            raise
+
+
+def consent(customer_id: str, channel: str) -> dict[str, Any] | None:
+    """One channel's consent record (strongly consistent), None if there is none or no live profile."""
+    customer = live(customer_id)
+    record = getattr(customer, f"consent_{channel}", None) if customer is not None else None
+    return dict(record.as_dict()) if record is not None else None
+
+
+def replace_consent(
+    customer_id: str, channel: str, record: Mapping[str, Any], expected: Mapping[str, Any] | None
+) -> bool:
+    """Compare-and-set of one channel's consent record: written only while the record is still
+    ``expected`` (same change: event id and status; None: no record). False if it moved meanwhile (or the
+    profile is gone or being erased)."""
+    attribute = CONSENT_ATTRIBUTES[channel]
+    if expected is None:
+        condition = attribute.does_not_exist()
+    else:
+        condition = (attribute["event_id"] == str(expected.get("event_id"))) & (
+            attribute["status"] == str(expected.get("status"))
+        )
+    try:
+        CustomerModel(customer_id).update(actions=[attribute.set(dict(record))], condition=_LIVE & condition)
+    except UpdateError as exc:
+        if is_conditional_failure(exc):
+            return False
+        raise
+    return True
+
+
+def revoke_consent(customer_id: str, channel: str, record: Mapping[str, Any]) -> bool:
+    """Record a revocation unless the channel is already revoked (an unsubscribe is recorded even where
+    no consent was held: it is an explicit decision a later merge must know). True if it changed."""
+    attribute = CONSENT_ATTRIBUTES[channel]
+    condition = _LIVE & (attribute.does_not_exist() | (attribute["status"] != "revoked"))
+    try:
+        CustomerModel(customer_id).update(actions=[attribute.set(dict(record))], condition=condition)
     except UpdateError as exc:
         if is_conditional_failure(exc):
             return False

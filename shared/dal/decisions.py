@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pynamodb.exceptions import DeleteError
+from pynamodb.exceptions import DeleteError, UpdateError
+from pynamodb.expressions.update import Action
 
 from shared.dal.errors import is_conditional_failure
 from shared.dal.models import DecisionModel
@@ -33,3 +34,23 @@ def delete_all(customer_id: str) -> int:
             batch.delete(item)
             deleted += 1
     return deleted
+
+
+def record_delivery(customer_id: str, decision_key: str, outcome: str, reason: str | None) -> bool:
+    """Turn a ``queued`` decision into what the channel did (``sent``, ``failed`` or ``skipped``), once;
+    a ``failed`` one may still become ``sent`` (a retried or redriven message SES accepted). False if
+    there is nothing to change (already resolved, or deleted by an erasure: nothing is recreated)."""
+    actions: list[Action] = [DecisionModel.outcome.set(outcome)]
+    if reason:
+        actions.append(DecisionModel.reason.set(reason[:500]))
+    else:
+        actions.append(DecisionModel.reason.remove())
+    try:
+        DecisionModel(customer_id, decision_key).update(
+            actions=actions, condition=DecisionModel.outcome.is_in("queued", "failed")
+        )
+    except UpdateError as exc:
+        if is_conditional_failure(exc):
+            return False
+        raise
+    return True

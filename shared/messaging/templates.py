@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from string import Template
 from typing import Final
 
+from shared.messaging.mime import single_line
+
 
 @dataclass(frozen=True)
 class EmailTemplate:
@@ -52,5 +54,8 @@ FALLBACK: Final = EmailTemplate("News for you, $first_name", "Hello $first_name,
 
 def render(template_id: str, fields: dict[str, str]) -> tuple[str, str]:
     template = TEMPLATES.get(template_id, FALLBACK)
-    values = {"first_name": "there", "recommended_products": "", **{k: v for k, v in fields.items() if v}}
-    return Template(template.subject).safe_substitute(values), Template(template.body).safe_substitute(values)
+    # Field values are one line each (a name with CR/LF must not add lines, least of all to a subject).
+    cleaned = {k: single_line(v) for k, v in fields.items()}
+    values = {"first_name": "there", "recommended_products": "", **{k: v for k, v in cleaned.items() if v}}
+    subject = single_line(Template(template.subject).safe_substitute(values))
+    return subject, Template(template.body).safe_substitute(values)

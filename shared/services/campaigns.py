@@ -143,6 +143,12 @@ def _triggered_event(campaign: Campaign, decision: Decision, customer: CustomerV
     )
 
 
+def stored_outcome(decision: Decision) -> str:
+    """What a decision is stored as: an email to send is ``queued`` until the email channel reports that
+    SES accepted it (``sent``) or that it could not be sent (``failed``, with the reason)."""
+    return "queued" if decision.outcome == "sent" and decision.channel == "email" else decision.outcome
+
+
 def _decide_and_record(
     catalogue: Catalogue, campaign: Campaign, customer: CustomerView, trigger: Trigger, now: datetime
 ) -> tuple[Decision, bool]:
@@ -153,7 +159,7 @@ def _decide_and_record(
         campaign_id=campaign.id,
         trigger_id=decision.trigger_id,
         decided_at=decision.decided_at.isoformat(),
-        outcome=decision.outcome,
+        outcome=stored_outcome(decision),
         reason=decision.reason,
         channel=decision.channel,
         send_after=decision.send_after.isoformat() if decision.send_after else None,
@@ -179,7 +185,7 @@ def _recently_sent(customer_id: str, decision_key: str, now: datetime) -> bool:
     existing = store.get_decision(customer_id, decision_key)
     return (
         existing is not None
-        and existing.outcome == "sent"
+        and existing.outcome in ("sent", "queued")
         and now - datetime.fromisoformat(existing.decided_at) < REPUBLISH_WINDOW
     )
 
@@ -249,7 +255,7 @@ def sweep(now: datetime | None = None, only: Collection[str] | None = None) -> d
     if outgoing:
         publish(outgoing)
     for item, decision in resolutions:
-        if store.resolve_deferred(item, decision.outcome, decision.reason, now.isoformat()):
+        if store.resolve_deferred(item, stored_outcome(decision), decision.reason, now.isoformat()):
             counts[f"resumed_{decision.outcome}"] += 1
     return dict(counts)
 

@@ -10,9 +10,10 @@ from shared.dal import customers, identities, interactions
 from shared.dal.bus import publish
 from shared.events import BusEvent, ConsentConfirmationRequested
 from shared.secrets import token_secret
+from shared.services import consent as consent_service
 from shared.settings import get_settings
 from shared.tracking import tokens
-from shared.tracking.identity import Identifiers, customer_id_for
+from shared.tracking.identity import customer_id_for
 from shared.tracking.normalise import ConsentRequest, Interaction
 
 
@@ -32,6 +33,7 @@ def _resolve_customer(
     leaves a profile its retry completes, never aliases pointing at no profile.
     """
     aliases = interaction.identifiers.aliases()
+    fill_only = is_public_form(interaction)
     known = identities.resolve(aliases)
     survivor = next((known[a] for a in aliases if a in known), None)
     written: str | None = None
@@ -44,6 +46,7 @@ def _resolve_customer(
             set(aliases),
             now,
             interaction.extra_traits,
+            fill_only=fill_only,
         )
         written = survivor
     for other in {cid for cid in known.values() if cid != survivor}:
@@ -60,6 +63,13 @@ def _resolve_customer(
     return survivor, linked, written
 
 
+def is_public_form(interaction: Interaction) -> bool:
+    """A post of a public form: anyone can send one with anyone's address, so it fills empty profile
+    fields only and never overwrites what is known about an existing person (Segment calls, which carry
+    a source's write key, do update the profile)."""
+    return interaction.source.startswith("form:")
+
+
 def _merge(merged_id: str, survivor: str, now: datetime) -> None:
     """Link a customer's history to another one (e.g. an anonymous visitor who identified)."""
     merged = customers.get(merged_id)
@@ -70,6 +80,9 @@ def _merge(merged_id: str, survivor: str, now: datetime) -> None:
     customers.record_merge(survivor, merged_id, aliases)
     if merged is not None:
         customers.mark_merged(merged_id, survivor)
+        # After the mark, the merged profile's links act on the survivor; its consent is carried over
+        # (the most recent explicit decision wins, revocation wins a tie).
+        consent_service.carry_over(merged_id, survivor)
 
 
 def _consent_record(request: ConsentRequest, event_id: str, now: datetime) -> dict[str, str]:
@@ -79,10 +92,19 @@ def _consent_record(request: ConsentRequest, event_id: str, now: datetime) -> di
     return record
 
 
-def confirmation_url(customer_id: str, channel: str, base_url: str | None = None) -> str:
+def confirmation_url(
+    customer_id: str, channel: str, base_url: str | None = None, request_id: str | None = None
+) -> str:
+    """The link of a confirmation email: it confirms the pending request ``request_id`` (the event id of
+    the interaction that opened it) and no other."""
     settings = get_settings()
     token = tokens.sign(
-        token_secret(), "confirm", customer_id, channel, ttl_seconds=settings.consent_token_ttl_hours * 3600
+        token_secret(),
+        "confirm",
+        customer_id,
+        channel,
+        ttl_seconds=settings.consent_token_ttl_hours * 3600,
+        request_id=request_id,
     )
     return f"{base_url or settings.public_base_url}/v1/consent/confirm?{urlencode({'token': token})}"
 
@@ -111,9 +133,20 @@ def track(batch: list[Interaction], base_url: str | None = None) -> list[TrackRe
         if user_id and f"user:{user_id}" in linked:
             profile["user_id"] = user_id  # once, when the user id is first linked: no write per event
         if written != customer_id and (linked or profile or interaction.extra_traits):
-            customers.upsert_profile(customer_id, profile, linked, now, interaction.extra_traits)
+            customers.upsert_profile(
+                customer_id,
+                profile,
+                linked,
+                now,
+                interaction.extra_traits,
+                fill_only=is_public_form(interaction),
+            )
         for request in interaction.consent:
             record = _consent_record(request, interaction.event_id, now)
+            if request.status == "pending" and request.channel == "email" and profile.get("email"):
+                # The address this request confirms: a form never overwrites a known address, so it
+                # becomes the profile's address only when its owner confirms (shared.services.consent).
+                record["address"] = profile["email"]
             changed = customers.set_consent(
                 customer_id, request.channel, record, keep_granted=request.status != "revoked"
             )
@@ -127,8 +160,10 @@ def track(batch: list[Interaction], base_url: str | None = None) -> list[TrackRe
                         customer_id=customer_id,
                         channel=request.channel,
                         email=profile["email"],
-                        first_name=profile.get("first_name"),
-                        confirm_url=confirmation_url(customer_id, request.channel, base_url),
+                        first_name=_greeting_name(customer_id, profile, interaction),
+                        confirm_url=confirmation_url(
+                            customer_id, request.channel, base_url, request_id=interaction.event_id
+                        ),
                         form_id=interaction.source.removeprefix("form:"),
                         message_key=f"confirm:{customer_id}:{request.channel}:{interaction.event_id}",
                     )
@@ -141,6 +176,15 @@ def track(batch: list[Interaction], base_url: str | None = None) -> list[TrackRe
     return results
 
 
+def _greeting_name(customer_id: str, profile: dict[str, str], interaction: Interaction) -> str | None:
+    """The name a confirmation email greets: the one on record for a known person (a form posted with
+    their address must not put the poster's words in an email to them), else the form's."""
+    if not is_public_form(interaction):
+        return profile.get("first_name")
+    stored = customers.get(customer_id)
+    return (stored.first_name if stored is not None else None) or profile.get("first_name")
+
+
 def _unfinished_by_earlier_attempt(customer_id: str, channel: str, interaction: Interaction) -> bool:
     """Whether an earlier attempt of this same request set the consent record but failed before its
     commit point (the interaction is not stored), so its confirmation request may never have gone out."""
@@ -149,31 +193,3 @@ def _unfinished_by_earlier_attempt(customer_id: str, channel: str, interaction: 
     if record is None or record.as_dict().get("event_id") != interaction.event_id:
         return False
     return not interactions.exists(customer_id, interaction.event_id)
-
-
-def change_consent(token: str, purpose: tokens.Purpose, source: str) -> tuple[str, str, bool]:
-    """Apply a confirmation or unsubscribe link: returns (customer id, channel, changed).
-
-    Raises tokens.InvalidTokenError for a bad token. Recorded as an interaction (consent_granted or
-    unsubscribe) keyed by the token, so clicking a link twice records it once.
-    """
-    customer_id, channel = tokens.verify(token_secret(), token, purpose)
-    now = datetime.now(UTC)
-    status = "granted" if purpose == "confirm" else "revoked"
-    event_id = f"{purpose}:{tokens.token_id(token)}"
-    if customers.get(customer_id) is None:
-        raise tokens.InvalidTokenError("the token names a customer who is no longer on record")
-    record = {"status": status, "at": now.isoformat(), "source": source, "event_id": event_id}
-    changed = customers.set_consent(customer_id, channel, record, keep_granted=purpose == "confirm")
-    interaction = Interaction(
-        event_id=event_id,
-        kind="consent_granted" if purpose == "confirm" else "unsubscribe",
-        name=f"consent:{channel}:{status}",
-        occurred_at=now,
-        received_at=now,
-        identifiers=Identifiers(),
-        source=source,
-        properties={"channel": channel},
-    )
-    interactions.put_new(interactions.to_model(customer_id, interaction, get_settings().interaction_ttl_days))
-    return customer_id, channel, changed

@@ -21,6 +21,7 @@ InteractionKind = Literal[
     "download",
     "consent_granted",
     "unsubscribe",
+    "consent_changed",  # consent carried over by a merge (no engagement, no campaign trigger)
     "track",
 ]
 

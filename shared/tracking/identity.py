@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 from typing import Final
 
-_EMAIL_RE: Final = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,253}\.[^@\s]{2,63}$")
+from email_validator import EmailNotValidError, validate_email
+
 ALIAS_PRIORITY: Final[tuple[str, ...]] = ("user", "email", "anon")
 
 
@@ -16,11 +16,29 @@ class InvalidEmailError(ValueError):
 
 
 def normalise_email(raw: str) -> str:
-    """Trim and lower-case an email address (the whole address: providers treat it case-insensitively)."""
-    email = raw.strip().lower()
-    if not _EMAIL_RE.match(email):
+    """One RFC 5322 addr-spec, trimmed and lower-cased (the whole address: providers treat it
+    case-insensitively), with an internationalised domain in its ASCII (IDNA) form.
+
+    Checked with ``email-validator`` (syntax only, no DNS): a dot-atom local part (no quoted strings,
+    no display name, no comments), a domain with a dot, and no second address: ``x1,carol@example.com``
+    is refused here rather than becoming two recipients of a message. Local parts must be ASCII, as
+    SES needs them without SMTPUTF8.
+    """
+    try:
+        checked = validate_email(
+            raw.strip(),
+            check_deliverability=False,
+            allow_smtputf8=False,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+            allow_display_name=False,
+        )
+    except EmailNotValidError:
+        raise InvalidEmailError(f"not a valid email address: {raw!r}") from None
+    email = checked.ascii_email
+    if email is None:
         raise InvalidEmailError(f"not a valid email address: {raw!r}")
-    return email
+    return email.lower()
 
 
 @dataclass(frozen=True)

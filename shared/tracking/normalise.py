@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from shared.events import Channel
+from shared.messaging.mime import single_line
 from shared.tracking.engagement import InteractionKind
 from shared.tracking.forms import FormDefinition
 from shared.tracking.identity import Identifiers, InvalidEmailError, normalise_email
@@ -202,7 +203,8 @@ def from_form(
     email = normalise_email(submission.email)
     profile = {"email": email}
     for name in ("first_name", "last_name", "phone", "company", "job_title"):
-        value = getattr(submission, name)
+        # One line each: a name goes into email subjects and greetings (CR/LF would add lines).
+        value = single_line(getattr(submission, name) or "")
         if value:
             profile[name] = value
     channels: set[Channel] = set(form.consent_channels_default)

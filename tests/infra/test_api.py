@@ -26,6 +26,7 @@ REQUIRED_PUBLIC = {
     *{("POST", f"/v1/{p}") for p in "tipsgab"},
     ("POST", "/v1/forms/{form_id}"),
     ("GET", "/v1/consent/confirm"),
+    ("POST", "/v1/consent/confirm"),
     ("GET", "/v1/unsubscribe"),
     ("POST", "/v1/unsubscribe"),
     ("GET", "/v1/openapi.json"),

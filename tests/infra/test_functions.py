@@ -24,7 +24,7 @@ TABLE_ACCESS: dict[str, dict[str, str]] = {
     "aggregate": {"Customers": W},
     "score": {"Customers": R, "Scores": W, "Runs": W},
     "campaigns": {"Campaigns": R, "Customers": R, "Scores": R, "Interactions": R, "CampaignDecisions": W},
-    "email": {"Idempotency": W, "Customers": R},
+    "email": {"Idempotency": W, "Customers": R, "CampaignDecisions": W},
     "export": {"Scores": W, "Customers": W, "Runs": W},
 }
 # Other RM_* variables per function.

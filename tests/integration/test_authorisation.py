@@ -38,6 +38,7 @@ PUBLIC_OPERATIONS = {
     **{("POST", f"/v1/{p}"): "Segment write key (body writeKey), checked by the handler" for p in "tipsgab"},
     ("POST", "/v1/forms/{form_id}"): "declared form id; HTML form posts from the sites",
     ("GET", "/v1/consent/confirm"): "HMAC-signed token from the confirmation email",
+    ("POST", "/v1/consent/confirm"): "HMAC-signed token (the confirmation page's button)",
     ("GET", "/v1/unsubscribe"): "HMAC-signed token from the email",
     ("POST", "/v1/unsubscribe"): "HMAC-signed token (RFC 8058 one-click unsubscribe)",
 }

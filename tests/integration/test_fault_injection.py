@@ -241,7 +241,7 @@ def test_a_throttled_campaign_decision_is_redelivered_and_decided_once(
     ]
     _sign_up(client, email)
     settled.drain()
-    assert client.call("GET", _confirm_link(settled, email))[0] == 200
+    assert client.call("POST", _confirm_link(settled, email))[0] == 200
     # PynamoDB's four attempts fail in the first delivery of the welcome trigger; the redelivery decides.
     fault = Fault("dynamodb", "PutItem", times=4, match='"welcome"', **THROTTLED)
     with settled.faults.inject(fault):
@@ -265,7 +265,7 @@ def test_a_refused_campaign_message_is_republished_by_the_redelivery_and_sent_on
     ]
     _sign_up(client, email)
     settled.drain()
-    assert client.call("GET", _confirm_link(settled, email))[0] == 200
+    assert client.call("POST", _confirm_link(settled, email))[0] == 200
     fault = Fault("events", "PutEvents", kind="fail_entries", fail_every=1, times=4, match=email)
     with settled.faults.inject(fault):
         settled.drain()

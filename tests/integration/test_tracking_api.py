@@ -58,7 +58,11 @@ def test_html_form_double_opt_in_confirm_and_unsubscribe(stack: LocalStack, clie
     [confirmation] = emails_to(stack, email)
     confirm_path = re.search(r"http://[^/]+(/v1/consent/confirm\?token=\S+)", confirmation["Body"])
     assert confirm_path is not None
-    status, page, _ = client.call("GET", confirm_path.group(1))
+    status, page, _ = client.call("GET", confirm_path.group(1))  # a page with a button: changes nothing
+    assert status == 200
+    assert "<button" in page
+    assert _profile(client, customer_id)["consent"]["email"]["status"] == "pending"
+    status, page, _ = client.call("POST", confirm_path.group(1))  # the button
     assert status == 200
     assert "confirmed" in page
     stack.drain()
@@ -77,9 +81,11 @@ def test_html_form_double_opt_in_confirm_and_unsubscribe(stack: LocalStack, clie
     status, _, _ = client.call("GET", unsubscribe.group(1))  # the link again: still fine
     assert status == 200
 
-    # A second confirmation click after unsubscribing does not silently re-subscribe through a new event.
-    status, _, _ = client.call("GET", confirm_path.group(1))
-    assert status == 200
+    # The confirmation button pressed again after unsubscribing does nothing, and the page says so.
+    status, page, _ = client.call("POST", confirm_path.group(1))
+    assert status == 409
+    assert "unsubscribed after" in page
+    assert _profile(client, customer_id)["consent"]["email"]["status"] == "revoked"
     stack.drain()
     assert len([m for m in emails_to(stack, email) if m.get("X-Campaign-Id") == "welcome"]) == 1
 

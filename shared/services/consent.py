@@ -1,0 +1,239 @@
+"""Consent links (confirm, unsubscribe) and consent across merges; the states are in
+:mod:`shared.tracking.consent`.
+
+Links act on the person, not on a profile id frozen in the link: a link of a profile merged into another
+acts on the survivor. An unsubscribe applies to every live profile holding the address. Every change is
+an interaction of the profile it changed (kind ``consent_granted``, ``unsubscribe`` or
+``consent_changed``), keyed so a repeated click or a retried request records it once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from shared.dal import customers, identities, interactions
+from shared.dal.customers import CONSENT_ATTRIBUTES
+from shared.secrets import token_secret
+from shared.settings import get_settings
+from shared.tracking import consent, tokens
+from shared.tracking.engagement import InteractionKind
+from shared.tracking.identity import Identifiers
+from shared.tracking.normalise import Interaction
+
+LinkResult = Literal[
+    "confirmable",  # GET of a confirmation link whose request is pending: the page offers the button
+    "confirmed",
+    "already_confirmed",
+    "revoked_since",  # the person unsubscribed after the link was sent: the link does nothing
+    "superseded",  # a newer confirmation email was sent: only its link confirms
+    "no_request",
+    "unsubscribable",  # GET of an unsubscribe link
+    "unsubscribed",
+    "already_unsubscribed",
+]
+MAX_MERGE_HOPS = 8
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class LinkOutcome:
+    result: LinkResult
+    channel: str
+    changed: bool = False
+
+
+def survivor_of(customer_id: str) -> str | None:
+    """The live profile a (possibly merged-away) profile id stands for; None if the person is gone."""
+    current = customer_id
+    for _ in range(MAX_MERGE_HOPS):
+        profile = customers.live(current)
+        if profile is None:
+            return None
+        if not profile.merged_into:
+            return current
+        current = profile.merged_into
+    return None
+
+
+def _verified(token: str, purpose: tokens.Purpose) -> tuple[tokens.Claims, str]:
+    claims = tokens.verify_claims(token_secret(), token, purpose)
+    if claims.channel not in CONSENT_ATTRIBUTES:
+        raise tokens.InvalidTokenError("the token names an unknown channel")
+    survivor = survivor_of(claims.customer_id)
+    if survivor is None:
+        raise tokens.InvalidTokenError("the token names a customer who is no longer on record")
+    return claims, survivor
+
+
+def _record(
+    customer_id: str,
+    event_id: str,
+    kind: InteractionKind,
+    channel: str,
+    status: str,
+    source: str,
+    now: datetime,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    interaction = Interaction(
+        event_id=event_id,
+        kind=kind,
+        name=f"consent:{channel}:{status}",
+        occurred_at=now,
+        received_at=now,
+        identifiers=Identifiers(),
+        source=source,
+        properties={"channel": channel, "status": status, **(extra or {})},
+    )
+    interactions.put_new(interactions.to_model(customer_id, interaction, get_settings().interaction_ttl_days))
+
+
+def preview(token: str, purpose: tokens.Purpose) -> LinkOutcome:
+    """What the link would do, changing nothing (a GET: mail scanners fetch links)."""
+    claims, survivor = _verified(token, purpose)
+    current = customers.consent(survivor, claims.channel)
+    if purpose == "unsubscribe":
+        revoked = current is not None and current.get("status") == "revoked"
+        return LinkOutcome("already_unsubscribed" if revoked else "unsubscribable", claims.channel)
+    outcome = consent.confirm_outcome(current, claims.request_id)
+    return LinkOutcome("confirmable" if outcome == "confirm" else outcome, claims.channel)
+
+
+def confirm(token: str, source: str = "confirmation-link") -> LinkOutcome:
+    """Grant consent for the pending request the link was issued for, and for no other."""
+    claims, survivor = _verified(token, "confirm")
+    channel = claims.channel
+    event_id = f"confirm:{tokens.token_id(token)}"
+    for _ in range(MAX_ATTEMPTS):
+        now = datetime.now(UTC)
+        current = customers.consent(survivor, channel)
+        outcome = consent.confirm_outcome(current, claims.request_id)
+        if outcome != "confirm" or current is None:  # (no record is never "confirm")
+            if current is not None and current.get("event_id") == event_id:
+                # This very click changed it; a retry completes its interaction (stored once).
+                _record(survivor, event_id, "consent_granted", channel, "granted", source, now)
+            return LinkOutcome("no_request" if outcome == "confirm" else outcome, channel)
+        record = {
+            "status": "granted",
+            "at": now.isoformat(),
+            "source": source,
+            "event_id": event_id,
+            "request_id": str(current.get("event_id")),
+        }
+        if current.get("wording_version"):
+            record["wording_version"] = current["wording_version"]
+        if current.get("address"):
+            record["address"] = current["address"]
+            # A form never overwrites a known address: the one this request confirms becomes the
+            # profile's now that its owner confirmed it (before the grant: emails go to it from then on).
+            customers.set_email(survivor, str(current["address"]))
+        if customers.replace_consent(survivor, channel, record, current):
+            wording = {"wording_version": record["wording_version"]} if "wording_version" in record else {}
+            _record(survivor, event_id, "consent_granted", channel, "granted", source, now, wording)
+            moved = survivor_of(survivor)
+            if moved is not None and moved != survivor:
+                carry_over(survivor, moved)  # merged while this was written: the grant follows
+            return LinkOutcome("confirmed", channel, changed=True)
+    return LinkOutcome(preview(token, "confirm").result, channel)
+
+
+def _holders(customer_ids: set[str]) -> set[str]:
+    """The live profiles behind ``customer_ids`` and every live profile holding one of their addresses."""
+    found = {s for s in (survivor_of(c) for c in customer_ids) if s}
+    addresses = set()
+    for cid in customer_ids | found:
+        profile = customers.live(cid)
+        if profile is not None and profile.email:
+            addresses.add(f"email:{profile.email}")
+    for cid in identities.resolve(addresses).values():
+        survivor = survivor_of(cid)
+        if survivor:
+            found.add(survivor)
+    return found
+
+
+def unsubscribe(token: str, source: str = "unsubscribe-link") -> LinkOutcome:
+    """Revoke the channel for the person, on every profile holding the address (email).
+
+    The change's event id names the link and the state it replaced, so the same link pressed again
+    after a new sign-up and confirmation revokes (and records) again, while a retry of one request
+    records its change once.
+    """
+    claims, _ = _verified(token, "unsubscribe")
+    channel = claims.channel
+    link_id = f"unsubscribe:{tokens.token_id(token)}"
+    now = datetime.now(UTC)
+    changed = False
+    done: set[str] = set()
+    for _ in range(MAX_ATTEMPTS):
+        # Again after the writes: a merge that ran meanwhile may have carried the old state over to a
+        # survivor this request had not seen; the revocation must reach it too.
+        targets = _targets(claims, channel) - done
+        if not targets:
+            break
+        for cid in sorted(targets):
+            changed |= _revoke(cid, channel, link_id, source, now)
+        done |= targets
+    return LinkOutcome("unsubscribed" if changed else "already_unsubscribed", channel, changed)
+
+
+def _revoke(customer_id: str, channel: str, link_id: str, source: str, now: datetime) -> bool:
+    current = customers.consent(customer_id, channel) or {}
+    if current.get("status") == "revoked":
+        if str(current.get("event_id", "")).startswith(link_id):
+            # This link revoked it: a retry completes the interaction an earlier attempt may have missed.
+            _record(customer_id, str(current["event_id"]), "unsubscribe", channel, "revoked", source, now)
+        return False
+    replaced = hashlib.sha256(str(current.get("event_id")).encode()).hexdigest()[:12]
+    event_id = f"{link_id}:{replaced}"
+    record = {"status": "revoked", "at": now.isoformat(), "source": source, "event_id": event_id}
+    if not customers.revoke_consent(customer_id, channel, record):
+        return False
+    _record(customer_id, event_id, "unsubscribe", channel, "revoked", source, now)
+    return True
+
+
+def _targets(claims: tokens.Claims, channel: str) -> set[str]:
+    survivor = survivor_of(claims.customer_id)
+    if survivor is None:
+        return set()
+    return _holders({claims.customer_id, survivor}) if channel == "email" else {survivor}
+
+
+def carry_over(merged_id: str, survivor: str) -> list[str]:
+    """Carry a merged profile's consent over to its survivor (see :func:`shared.tracking.consent.merge`);
+    returns the channels whose record changed. Compare-and-set per channel, retried on a concurrent change.
+    """
+    changed: list[str] = []
+    for channel in CONSENT_ATTRIBUTES:
+        for _ in range(MAX_ATTEMPTS):
+            theirs = customers.consent(merged_id, channel)
+            if theirs is None:
+                break
+            mine = customers.consent(survivor, channel)
+            result = consent.merge(mine, theirs)
+            if result is None or result == mine:
+                break
+            if customers.replace_consent(survivor, channel, result, mine):
+                now = datetime.now(UTC)
+                _record(
+                    survivor,
+                    f"merge:{merged_id}:{channel}:{result.get('event_id')}",
+                    "consent_changed",
+                    channel,
+                    str(result.get("status")),
+                    "merge",
+                    now,
+                    {"merged_from": merged_id, "from_source": str(result.get("source"))}
+                    | (
+                        {"wording_version": result["wording_version"]}
+                        if result.get("wording_version")
+                        else {}
+                    ),
+                )
+                changed.append(channel)
+                break
+    return changed
