@@ -73,6 +73,7 @@ class Ledger:
     prefix: str
     accepted: dict[str, str] = field(default_factory=dict)  # event id -> customer id in the answer
     erased: set[str] = field(default_factory=set)
+    busy_answers: int = 0  # 503s met (a request that met an erasure or merge half-way), then retried
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def accept(self, event_id: str, customer_id: str) -> None:
@@ -89,6 +90,8 @@ def _post(client: Client, ledger: Ledger, path: str, call: dict[str, Any], event
                 ledger.accept(event_id, body["customer_id"])
             return str(body["customer_id"])
         assert status == 503, (status, body)
+        with ledger.lock:
+            ledger.busy_answers += 1
         time.sleep(0.02)
     raise AssertionError(f"{path} was not accepted after {RETRIES} attempts")
 
@@ -140,14 +143,14 @@ def _together(*tasks: Callable[[], Any]) -> None:
 def erase_while_posting(client: Client, ledger: Ledger) -> None:
     user = f"{ledger.prefix}-ewp"
     customer_id = _identify(client, ledger, userId=user, traits={"email": f"{user}@example.com"})
-    _purchases(client, ledger, "ewp-before", 3, userId=user)
+    _purchases(client, ledger, "ewp-before", 2, userId=user)
 
     def erase() -> None:
         time.sleep(random.uniform(0, 0.3))
         _erase(client, ledger, customer_id)
 
     _together(
-        *(lambda n=n: _purchases(client, ledger, f"ewp-during-{n}", 4, userId=user) for n in range(3)), erase
+        *(lambda n=n: _purchases(client, ledger, f"ewp-during-{n}", 3, userId=user) for n in range(3)), erase
     )
 
 
@@ -179,9 +182,9 @@ def same_order_from_n_processes(client: Client, ledger: Ledger) -> None:
 def erase_then_return(stack: LocalStack, client: Client, ledger: Ledger) -> None:
     user = f"{ledger.prefix}-etr"
     customer_id = _identify(client, ledger, userId=user)
-    _purchases(client, ledger, "etr-before", 4, userId=user)
+    _purchases(client, ledger, "etr-before", 3, userId=user)
     _erase(client, ledger, customer_id)  # the stream consumer may not have seen the purchases yet
-    _together(*(lambda n=n: _purchases(client, ledger, f"etr-after-{n}", 3, userId=user) for n in range(2)))
+    _together(*(lambda n=n: _purchases(client, ledger, f"etr-after-{n}", 2, userId=user) for n in range(2)))
 
 
 # --- the invariant scan --------------------------------------------------------------------------------
@@ -289,7 +292,14 @@ def check_invariants(ledger: Ledger) -> dict[str, int]:
     assert doubled == [], f"doubled: {doubled}"
     assert mismatched == [], f"aggregates differ from the interactions (expected, actual): {mismatched}"
     assert dangling == [], f"aliases leading to no live customer: {dangling}"
-    return {"accepted": len(ledger.accepted), "erased": len(ledger.erased), "customers": len(ours)}
+    return {
+        "accepted": len(ledger.accepted),
+        "erased": len(ledger.erased),
+        "customers": len(ours),
+        "busy_answers": ledger.busy_answers,
+        "accepted_for_erased_id": sum(cid in ledger.erased for cid in ledger.accepted.values()),
+        "customer_ids_answered": len(set(ledger.accepted.values())),
+    }
 
 
 @pytest.mark.parametrize("round_number", range(ROUNDS))
@@ -319,5 +329,6 @@ def test_round_loses_doubles_and_resurrects_nothing(
     stack.drain()
     figures = check_invariants(ledger)
     assert figures["erased"] == 2
-    # 3 + 12 (erase while posting), 8 (merge), 2 (same order), 4 + 6 (erase then return)
-    assert figures["accepted"] == 35
+    # 2 + 9 (erase while posting), 8 (merge), 2 (same order), 3 + 4 (erase then return)
+    assert figures["accepted"] == 28
+    print(f"round {round_number}: {figures}")
