@@ -35,6 +35,9 @@ class SerialDynamoDB:
     def __init__(self, app: Wsgi) -> None:
         self.app = app
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)  # markers of the wrappers inside (e.g. presigned-link expiry)
+
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         found = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
         if not found or found.group(1) != "dynamodb":  # DynamoDB Streams signs as "dynamodb" too
