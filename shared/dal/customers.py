@@ -198,12 +198,13 @@ def upsert_profile(
     """Set the given profile fields of an existing customer, remember aliases; returns how many traits
     were dropped (see the budget above).
 
-    Raises :class:`ProfileErasedError` if the profile is gone or its erasure has started: this never
-    creates a profile (that would bring back an erased person under their old id).
+    Raises :class:`ProfileErasedError` if the profile is gone, its erasure has started, or it was merged
+    into another: this never creates a profile (that would bring back an erased person under their old
+    id), and never writes to a merged one (the survivor would not see it).
     """
     actions = _profile_actions(profile, aliases)
     if actions:
-        _update_unless_erasing(customer_id, actions, _LIVE)
+        _update_unless_erasing(customer_id, actions, LIVE_UNMERGED)
     return _set_traits(customer_id, extra_traits)
 
 
@@ -228,11 +229,11 @@ def _set_traits(customer_id: str, extra_traits: Mapping[str, Any] | None) -> int
     if not fitting:
         return dropped
     # Make sure the map exists (DynamoDB cannot set a path inside a missing map).
-    _update_unless_erasing(customer_id, [CustomerModel.traits.set(CustomerModel.traits | {})], _LIVE)
+    _update_unless_erasing(customer_id, [CustomerModel.traits.set(CustomerModel.traits | {})], LIVE_UNMERGED)
     try:
         CustomerModel(customer_id).update(
             actions=[CustomerModel.traits[name].set(value) for name, value in fitting.items()],
-            condition=_LIVE & (size(CustomerModel.traits) <= MAX_PROFILE_TRAITS - len(fitting)),
+            condition=LIVE_UNMERGED & (size(CustomerModel.traits) <= MAX_PROFILE_TRAITS - len(fitting)),
         )
         return dropped
     except UpdateError as exc:
@@ -245,7 +246,9 @@ def _set_traits(customer_id: str, extra_traits: Mapping[str, Any] | None) -> int
     kept = {name: value for name, value in fitting.items() if name in known}
     if kept:
         _update_unless_erasing(
-            customer_id, [CustomerModel.traits[name].set(value) for name, value in kept.items()], _LIVE
+            customer_id,
+            [CustomerModel.traits[name].set(value) for name, value in kept.items()],
+            LIVE_UNMERGED,
         )
     for name, value in fitting.items():
         if name in kept:
@@ -253,7 +256,7 @@ def _set_traits(customer_id: str, extra_traits: Mapping[str, Any] | None) -> int
         try:
             CustomerModel(customer_id).update(
                 actions=[CustomerModel.traits[name].set(value)],
-                condition=_LIVE & (size(CustomerModel.traits) < MAX_PROFILE_TRAITS),
+                condition=LIVE_UNMERGED & (size(CustomerModel.traits) < MAX_PROFILE_TRAITS),
             )
         except UpdateError as exc:
             if not is_conditional_failure(exc):

@@ -46,14 +46,13 @@ def _create_customer(
     raise customers.ProfileErasedError(alias)
 
 
-def _resolve_customer(
-    interaction: Interaction, profile: dict[str, str], now: datetime
-) -> tuple[str, set[str], str | None, int]:
-    """(customer id, aliases newly linked to it, id of the profile written here or None, traits dropped).
+def _resolve_customer(interaction: Interaction, profile: dict[str, str], now: datetime) -> tuple[str, int]:
+    """(customer id, traits dropped), with the profile fields and traits of the call written.
 
     A new customer's profile is written before the aliases that lead to it (each alias in a transaction
     with its live profile): a request failing in between leaves a profile its retry completes, never an
-    alias pointing at no profile.
+    alias pointing at no profile. Profile fields only go to a live profile that is not merged: one merged
+    meanwhile makes the resolution start again (its aliases then lead to the survivor).
     """
     for attempt in range(RESOLVE_ATTEMPTS):
         try:
@@ -66,9 +65,7 @@ def _resolve_customer(
     raise AssertionError("unreachable")
 
 
-def _resolve_once(
-    interaction: Interaction, profile: dict[str, str], now: datetime
-) -> tuple[str, set[str], str | None, int]:
+def _resolve_once(interaction: Interaction, profile: dict[str, str], now: datetime) -> tuple[str, int]:
     aliases = interaction.identifiers.aliases()
     known = identities.resolve(aliases)
     survivor = next((known[a] for a in aliases if a in known), None)
@@ -91,7 +88,13 @@ def _resolve_once(
                 _merge(survivor, winner, now)
                 survivor = winner
             linked.add(alias)
-    return survivor, linked, written, dropped
+    user_id = interaction.identifiers.user_id
+    fields = dict(profile)
+    if user_id and f"user:{user_id}" in linked:
+        fields["user_id"] = user_id  # once, when the user id is first linked: no write per event
+    if written != survivor and (fields or interaction.extra_traits):
+        dropped = customers.upsert_profile(survivor, fields, set(), now, interaction.extra_traits)
+    return survivor, dropped
 
 
 def _merge(merged_id: str, survivor: str, now: datetime) -> None:
@@ -148,12 +151,7 @@ def track(batch: list[Interaction], base_url: str | None = None) -> list[TrackRe
     for interaction in batch:
         events: list[BusEvent] = []
         profile = dict(interaction.profile)
-        customer_id, linked, written, dropped = _resolve_customer(interaction, profile, now)
-        user_id = interaction.identifiers.user_id
-        if user_id and f"user:{user_id}" in linked:
-            profile["user_id"] = user_id  # once, when the user id is first linked: no write per event
-        if written != customer_id and (profile or interaction.extra_traits):
-            dropped = customers.upsert_profile(customer_id, profile, set(), now, interaction.extra_traits)
+        customer_id, dropped = _resolve_customer(interaction, profile, now)
         for request in interaction.consent:
             record = _consent_record(request, interaction.event_id, now)
             changed = customers.set_consent(
