@@ -170,9 +170,9 @@ def create_profile(
     customer_id: str, profile: Mapping[str, str], now: datetime, extra_traits: Mapping[str, Any] | None = None
 ) -> tuple[bool, int]:
     """Create (or complete, for a retried first request) a new customer's profile: (created, traits
-    dropped). Not created (False) when the id has a tombstone or is being erased: the caller takes the
-    next generation of the id. One transaction: the profile update and the check that no tombstone
-    exists, so an erasure finishing meanwhile cannot be undone by this write."""
+    dropped). Not created (False) when the id has a tombstone, is being erased or was merged away: the
+    caller takes the next generation of the id. One transaction: the profile update and the check that no
+    tombstone exists, so an erasure finishing meanwhile cannot be undone by this write."""
     actions: list[Action] = [CustomerModel.created_at.set(CustomerModel.created_at | now.isoformat())]
     actions += _profile_actions(profile, set())
     try:
@@ -180,7 +180,12 @@ def create_profile(
             write.condition_check(
                 IdentityModel, identities.tombstone_key(customer_id), condition=identities.no_tombstone()
             )
-            write.update(CustomerModel(customer_id), actions=actions, condition=ERASING_AT.does_not_exist())
+            # Not an id being erased, nor one merged away (neither may name a new person).
+            write.update(
+                CustomerModel(customer_id),
+                actions=actions,
+                condition=ERASING_AT.does_not_exist() & CustomerModel.merged_into.does_not_exist(),
+            )
     except TransactWriteError as exc:
         if identities.cancelled_by_condition(exc):
             return False, 0
