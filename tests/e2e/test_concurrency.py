@@ -4,7 +4,8 @@ server, with the stream consumer delivering records while the requests run.
 
 Each round runs four stories at once, each with new people:
 
-- erase while posting: three clients post purchases for a person while a fourth erases them;
+- erase while posting: three clients post purchases for a person (each naming a new anonymous id, so
+  aliases are linked at the moment of the erasure) while a fourth erases them;
 - merge while purchasing: an anonymous visitor and a known customer both purchase while a third request
   says they are the same person;
 - the same order from N processes: one order posted by four clients at once, for a known customer and
@@ -102,9 +103,13 @@ def _order(ledger: Ledger, order: str, amount: int, **who: str) -> tuple[dict[st
     return call, f"order:{order_id}"
 
 
-def _purchases(client: Client, ledger: Ledger, name: str, count: int, **who: str) -> None:
+def _purchases(
+    client: Client, ledger: Ledger, name: str, count: int, new_alias: bool = False, **who: str
+) -> None:
+    """``new_alias``: each purchase also names a new anonymous id, so each links an alias."""
     for number in range(count):
-        call, event_id = _order(ledger, f"{name}-{number}", 10 + number, **who)
+        extra = {"anonymousId": f"{ledger.prefix}-{name}-anon-{number}"} if new_alias else {}
+        call, event_id = _order(ledger, f"{name}-{number}", 10 + number, **who, **extra)
         _post(client, ledger, "/v1/track", call, event_id)
 
 
@@ -150,7 +155,9 @@ def erase_while_posting(client: Client, ledger: Ledger) -> None:
         _erase(client, ledger, customer_id)
 
     _together(
-        *(lambda n=n: _purchases(client, ledger, f"ewp-during-{n}", 3, userId=user) for n in range(3)), erase
+        # Each purchase links a new alias at the moment of the erasure: none may survive it.
+        *(lambda n=n: _purchases(client, ledger, f"ewp-during-{n}", 3, True, userId=user) for n in range(3)),
+        erase,
     )
 
 
