@@ -5,20 +5,29 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 LAYERS := build/layers/.built
 
-.PHONY: venv layers browser local demo test lint typecheck unit synth bench lifetimes-venv clean
+.PHONY: venv lock layers browser local demo test lint typecheck unit synth bench lifetimes-venv clean
 
 venv: $(INSTALLED)
 
-$(INSTALLED): pyproject.toml
+# requirements.lock pins every dependency to the exact version the tests run and the layers ship.
+$(INSTALLED): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[science,offline,plots,infra,dev]'
+	$(BIN)/python -m pip install --quiet --constraint requirements.lock -e '.[science,offline,plots,infra,dev]'
 	touch $@
+
+# After changing dependencies in pyproject.toml: resolve them once, then pin what was installed.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[science,offline,plots,infra,dev]'
+	{ sed -n '/^#/p' requirements.lock; $(BIN)/python -m pip freeze --exclude-editable; } > requirements.lock.new
+	mv requirements.lock.new requirements.lock
+	touch pyproject.toml
 
 # Lambda layers (runtime dependencies for linux/arm64), built with pip's --platform: no Docker.
 layers: $(LAYERS)
 
-$(LAYERS): $(INSTALLED) pyproject.toml infra/build_layers.py
+$(LAYERS): $(INSTALLED) pyproject.toml requirements.lock infra/build_layers.py
 	$(BIN)/python -m infra.build_layers
 
 # Headless Chromium for the browser tests: Debian's package (Playwright drives it; it never downloads one).

@@ -63,6 +63,8 @@ def measure_write_units(events: int) -> None:
         client = Client(stack.api_url, stack.api_key)
         writes: Counter[str] = Counter()
         written_keys: list[tuple[str, dict[str, Any]]] = []
+        # Items written in transactions (a new customer's profile and aliases): 2 WCU per started KB each.
+        transactional_keys: list[tuple[str, dict[str, Any]]] = []
 
         def count(params: dict[str, Any], model: Any, **_: Any) -> None:
             name = model.name
@@ -76,6 +78,13 @@ def measure_write_units(events: int) -> None:
                         put = request.get("PutRequest")
                         if put:
                             written_keys.append((table, _key_of({"TableName": table, "Item": put["Item"]})))
+            elif name == "TransactWriteItems":
+                for entry in params["TransactItems"]:
+                    (operation,) = entry.values()
+                    writes[operation["TableName"]] += 1
+                    transactional_keys.append(
+                        (operation["TableName"], operation.get("Key") or _key_of(operation))
+                    )
 
         from pynamodb.connection.base import Connection
 
@@ -110,11 +119,12 @@ def measure_write_units(events: int) -> None:
         dynamodb = boto3.client("dynamodb")
         units = 0
         max_size = 0
-        for table, key in written_keys:
-            item = dynamodb.get_item(TableName=table, Key=key).get("Item")
-            size = _item_size(item) if item else 1
-            max_size = max(max_size, size)
-            units += max(1, math.ceil(size / 1024))
+        for keys, factor in ((written_keys, 1), (transactional_keys, 2)):
+            for table, key in keys:
+                item = dynamodb.get_item(TableName=table, Key=key).get("Item")
+                size = _item_size(item) if item else 1
+                max_size = max(max_size, size)
+                units += factor * max(1, math.ceil(size / 1024))
         settings = get_settings()
         tracking_tables = {settings.interactions_table, settings.customers_table, settings.identities_table}
         tracking_writes = sum(n for table, n in writes.items() if table in tracking_tables)
@@ -130,8 +140,11 @@ def measure_write_units(events: int) -> None:
         print(f"all writes per interaction:      {sum(writes.values()) / total_interactions:.2f} (+ campaign")
         print("                                 decisions and email idempotency records downstream)")
         print(
-            f"write units per write:           1 (largest item written {max_size} B < 1 KB); "
-            f"total {units} WCU"
+            f"write units per write:           1, 2 in a transaction (largest item written {max_size} B); "
+            f"total {units} WCU, {units / total_interactions:.2f} per interaction"
+        )
+        print(
+            f"writes in transactions:          {len(transactional_keys)} (new customers: profiles, aliases)"
         )
 
 

@@ -8,7 +8,8 @@ Run as ``python -m infra.build_layers`` (``make layers``). It produces::
     build/layers/.built               stamp the Makefile tracks
 
 Wheels are fetched for the Lambda target (CPython 3.12, linux/arm64) with pip's ``--platform`` options, so
-only binary wheels are used. A layer is rebuilt only when its stamp (a hash of the requirement strings and
+only binary wheels are used, at the exact versions of ``requirements.lock`` (the versions the tests run
+with). A layer is rebuilt only when its stamp (a hash of the requirement strings, the lock file and
 the pip target options) changes.
 """
 
@@ -50,6 +51,8 @@ STRIP_SUFFIXES = (".pyc", ".pyo")
 # Lambda limit: function code + all its layers, unzipped.
 MAX_UNZIPPED_BYTES = 250 * 1024 * 1024
 APP_PACKAGES = ("functions", "shared")
+# Exact versions (the ones the tests run with): pip constraints for every layer (``make lock`` writes it).
+LOCK_FILE = ROOT / "requirements.lock"
 # Bump to force a rebuild of every layer when this script's output format changes.
 BUILD_FORMAT = 2
 
@@ -79,6 +82,7 @@ class Layer:
             "runtime_provided": RUNTIME_PROVIDED,
             "strip": STRIP_DIRS,
             "format": BUILD_FORMAT,
+            "lock": hashlib.sha256(LOCK_FILE.read_bytes()).hexdigest(),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
@@ -116,6 +120,8 @@ def _pip_install(layer: Layer) -> None:
         PYTHON_VERSION,
         "--only-binary=:all:",
         "--upgrade",
+        "--constraint",
+        str(LOCK_FILE),
     ]
     for platform in PLATFORMS:
         cmd += ["--platform", platform]

@@ -112,6 +112,8 @@ class RelationshipMarketingStack(Stack):
             dead_letter_queues=self.dead_letter_queues,
             state_machine=self.scoring.state_machine,
             rest_api=self.api.rest_api,
+            stream_consumers={"aggregate": self.aggregation.aggregate},
+            consumer_queues=dict(self.routing.queues),
         )
 
         CfnOutput(self, "EventBusName", value=self.routing.bus.event_bus_name)

@@ -140,6 +140,11 @@ def _store(batch: list[Interaction]) -> Accepted:
     metrics.add_metric(name="InteractionsTracked", unit=MetricUnit.Count, value=stored)
     metrics.add_metric(name="DuplicateInteractions", unit=MetricUnit.Count, value=len(results) - stored)
     customers = {r.customer_id for r in results}
+    dropped = sum(r.traits_dropped for r in results)
+    if dropped:
+        # Traits over the profile's budget (shared.dal.customers): the event is stored, the trait is not.
+        metrics.add_metric(name="TraitsDropped", unit=MetricUnit.Count, value=dropped)
+        logger.warning("traits over the profile budget were dropped", extra={"traits_dropped": dropped})
     return Accepted(
         customer_id=customers.pop() if len(customers) == 1 else None,
         stored=stored,

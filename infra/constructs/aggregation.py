@@ -43,6 +43,8 @@ class Aggregation(Construct):
         )
         (
             self.aggregate.use_table(data.table("Customers"), data.spec("Customers"), write=True)
+            # Forwards an interaction of a merged profile to its survivor, deletes one of an erased person.
+            .use_table(data.table("Interactions"), data.spec("Interactions"), write=True)
             .use_bus(bus)
             .env("RM_ENGAGEMENT_HALF_LIFE_DAYS", str(config.engagement_half_life_days))
         )

@@ -192,7 +192,7 @@ class Api(Construct):
             if logical_name not in ADMIN_EXCLUDED_TABLES:
                 self.admin.use_table(table, data.spec(logical_name), write=True)
         (
-            self.admin.use_bucket(bucket, write=[EXPORTS_PREFIX], read=[RUNS_PREFIX])
+            self.admin.use_bucket(bucket, read=[EXPORTS_PREFIX, RUNS_PREFIX])
             .use_state_machine(state_machine)
             .use_function(export)
             .env("RM_EXPORT_LINK_TTL_SECONDS", str(config.export_link_ttl_seconds))

@@ -35,6 +35,10 @@ CONSUMER_TIMEOUTS: dict[str, Duration] = {
     "EmailQueue": Duration.seconds(60),
 }
 MAX_RECEIVE_COUNT = 5
+# Every EventBridge target: retried this often within this age, then sent to the target dead-letter queue
+# (without a DLQ an event EventBridge cannot deliver is dropped after 24 hours of retries).
+TARGET_RETRY_ATTEMPTS = 8
+TARGET_MAX_EVENT_AGE = Duration.hours(2)
 
 
 def event_pattern(pattern: dict[str, Any]) -> events.EventPattern:
@@ -87,8 +91,8 @@ class EventBusRouting(Construct):
                 retention_period=Duration.days(4),
                 dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=MAX_RECEIVE_COUNT),
             )
-        # Events that EventBridge could not deliver to a schedule target (Lambda / Step Functions) after its
-        # retries.
+        # Events that EventBridge could not deliver to a target (a queue, a schedule's Lambda or Step
+        # Functions) after its retries.
         self.target_dlq = dead_letter_queue(self, "TargetDlq")
         acknowledge(
             self.target_dlq,
@@ -104,7 +108,14 @@ class EventBusRouting(Construct):
                 event_bus=self.bus,
                 description=f"{rule_name}: route to {queue_name}",
                 event_pattern=event_pattern(pattern),
-                targets=[targets.SqsQueue(self.queues[queue_name])],
+                targets=[
+                    targets.SqsQueue(
+                        self.queues[queue_name],
+                        dead_letter_queue=self.target_dlq,
+                        retry_attempts=TARGET_RETRY_ATTEMPTS,
+                        max_event_age=TARGET_MAX_EVENT_AGE,
+                    )
+                ],
             )
 
     def consumer_timeout(self, queue_name: str) -> Duration:

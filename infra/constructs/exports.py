@@ -80,8 +80,8 @@ class Exports(Construct):
         )
         self.export.function.configure_async_invoke(retry_attempts=2, max_event_age=Duration.hours(6))
         (
-            self.export.use_table(data.table("Scores"), data.spec("Scores"), write=True)
-            .use_table(data.table("Customers"), data.spec("Customers"), write=True)
+            self.export.use_table(data.table("Scores"), data.spec("Scores"))
+            .use_table(data.table("Customers"), data.spec("Customers"))
             .use_table(data.table("Runs"), data.spec("Runs"), write=True)
             .use_bucket(self.bucket, write=[EXPORTS_PREFIX], read=[RUNS_PREFIX])
             .env("RM_EXPORT_LINK_TTL_SECONDS", str(config.export_link_ttl_seconds))

@@ -31,14 +31,16 @@ RUNTIME = lambda_.Runtime.PYTHON_3_12
 DEFAULT_TIMEOUT = Duration.seconds(30)
 ARCHITECTURE = lambda_.Architecture.ARM_64
 
+# What the code's reads call (PynamoDB makes no DescribeTable call for item operations; a transaction's
+# condition check is ConditionCheckItem). Indexes are only ever queried.
 TABLE_READ_ACTIONS = (
     "dynamodb:BatchGetItem",
     "dynamodb:ConditionCheckItem",
-    "dynamodb:DescribeTable",
     "dynamodb:GetItem",
     "dynamodb:Query",
     "dynamodb:Scan",
 )
+INDEX_READ_ACTIONS = ("dynamodb:Query",)
 TABLE_WRITE_ACTIONS = (
     "dynamodb:BatchWriteItem",
     "dynamodb:DeleteItem",
@@ -77,10 +79,13 @@ def retention(days: int) -> logs.RetentionDays:
     return logs.RetentionDays.TEN_YEARS
 
 
-def log_group(scope: Construct, construct_id: str, config: StageConfig) -> logs.LogGroup:
+def log_group(
+    scope: Construct, construct_id: str, config: StageConfig, name: str | None = None
+) -> logs.LogGroup:
     return logs.LogGroup(
         scope,
         construct_id,
+        log_group_name=name,
         retention=retention(config.log_retention_days),
         removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY,
     )
@@ -229,10 +234,17 @@ class EngineFunction(Construct):
 
     # -- grants (each one also names the resource in the environment) ---------------------------------
     def use_table(self, table: dynamodb.ITable, spec: TableSpec, *, write: bool = False) -> EngineFunction:
-        """Item-level access to the table and (only) its declared indexes - no ``index/*`` wildcard."""
-        resources = [table.table_arn] + [f"{table.table_arn}/index/{ix.name}" for ix in spec.global_indexes]
+        """Item-level access to the table, and queries on (only) its declared indexes - no ``index/*``
+        wildcard. A transaction needs the item actions it contains (there is no TransactWriteItems action)."""
         actions = TABLE_READ_ACTIONS + (TABLE_WRITE_ACTIONS if write else ())
-        self.role.add_to_principal_policy(iam.PolicyStatement(actions=list(actions), resources=resources))
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=list(actions), resources=[table.table_arn])
+        )
+        indexes = [f"{table.table_arn}/index/{ix.name}" for ix in spec.global_indexes]
+        if indexes:
+            self.role.add_to_principal_policy(
+                iam.PolicyStatement(actions=list(INDEX_READ_ACTIONS), resources=indexes)
+            )
         return self.env(spec.env_var, table.table_name)
 
     def use_bus(self, bus: events.IEventBus) -> EngineFunction:
@@ -240,7 +252,10 @@ class EngineFunction(Construct):
         return self.env("RM_EVENT_BUS_NAME", bus.event_bus_name)
 
     def use_secret(self, secret: secretsmanager.ISecret) -> EngineFunction:
-        secret.grant_read(self.role)
+        # The code only reads the value (GetSecretValue); CDK's grant_read adds DescribeSecret too.
+        self.role.add_to_principal_policy(
+            iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[secret.secret_arn])
+        )
         return self.env("RM_TOKEN_SECRET_ARN", secret.secret_arn)
 
     def use_bucket(

@@ -1,6 +1,7 @@
-"""Alarms: every dead-letter queue (depth > 0), every function (errors, throttles), the scoring state
-machine (failed / timed-out executions) and API 5xx; an SNS topic with an email subscription when
-``alarm_email`` is configured."""
+"""Alarms: every dead-letter queue (depth > 0), every function (errors, throttles), the stream consumer
+falling behind (IteratorAge), a consumer queue's oldest message getting old (ApproximateAgeOfOldestMessage),
+the scoring state machine (failed / timed-out executions) and API 5xx; an SNS topic with an email
+subscription when ``alarm_email`` is configured."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ from infra.constructs.functions import EngineFunction
 
 PERIOD = Duration.minutes(5)
 API_5XX_THRESHOLD = 5
+# The stream consumer is behind when its newest record read is this old (the stream keeps 24 hours).
+ITERATOR_AGE_THRESHOLD = Duration.minutes(10)
+# A consumer queue is stuck when its oldest message waits this long (queues keep messages 4 days).
+OLDEST_MESSAGE_AGE_THRESHOLD = Duration.minutes(30)
 
 
 class Observability(Construct):
@@ -34,6 +39,8 @@ class Observability(Construct):
         dead_letter_queues: Mapping[str, sqs.IQueue],
         state_machine: sfn.StateMachine,
         rest_api: apigw.RestApi,
+        stream_consumers: Mapping[str, EngineFunction] | None = None,
+        consumer_queues: Mapping[str, sqs.IQueue] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.topic: sns.Topic | None = None
@@ -63,6 +70,22 @@ class Observability(Construct):
                 f"{_camel(name)}Throttles",
                 fn.function.metric_throttles(period=PERIOD, statistic="Sum"),
                 f"The {name} function was throttled.",
+            )
+        for name, fn in (stream_consumers or {}).items():
+            self._alarm(
+                f"{_camel(name)}IteratorAge",
+                fn.function.metric("IteratorAge", period=PERIOD, statistic="Maximum"),
+                f"The {name} stream consumer is falling behind (records older than "
+                f"{ITERATOR_AGE_THRESHOLD.to_minutes()} minutes); the stream keeps records 24 hours.",
+                threshold=ITERATOR_AGE_THRESHOLD.to_milliseconds(),
+            )
+        for name, queue in (consumer_queues or {}).items():
+            self._alarm(
+                f"{name}OldestMessageAge",
+                queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum"),
+                f"A message has waited in {name} for over {OLDEST_MESSAGE_AGE_THRESHOLD.to_minutes()} "
+                "minutes: its consumer is failing or throttled.",
+                threshold=OLDEST_MESSAGE_AGE_THRESHOLD.to_seconds(),
             )
         self._alarm(
             "ScoringFailed",

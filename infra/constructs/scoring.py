@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_s3 as s3
@@ -158,7 +158,14 @@ class Scoring(Construct):
             .next(export_run)
             .next(sfn.Succeed(self, "Done"))
         )
-        self.log_group = log_group(self, "StateMachineLogs", config)
+        # Step Functions delivers logs as a vended log source: under /aws/vendedlogs/ its resource policy
+        # stays small however many log groups the account has (CloudWatch's 5,120-character limit).
+        self.log_group = log_group(
+            self,
+            "StateMachineLogs",
+            config,
+            name=f"/aws/vendedlogs/states/{Stack.of(self).stack_name}-scoring-{config.stage}",
+        )
         self.state_machine = sfn.StateMachine(
             self,
             "StateMachine",

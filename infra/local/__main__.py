@@ -18,6 +18,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--customers", type=int, default=200, help="CDNOW customers to replay in the demo")
     parser.add_argument("--seed", action="store_true", help="serve mode: load the demo data first")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=4,
+        help="serve mode: API worker processes, each one Lambda container (0: one request at a time)",
+    )
+    parser.add_argument(
         "--score-every",
         type=float,
         default=60.0,
@@ -31,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         with LocalStack(api_port=args.port, verbose=False) as stack:
             return run_demo(stack, customers=args.customers)
 
-    stack = LocalStack(api_port=args.port).start()
+    stack = LocalStack(api_port=args.port, workers=args.workers).start()
     if args.seed:
         from infra.local.demo import run_demo
 

@@ -1,8 +1,17 @@
 """Local HTTP server: turns requests into API Gateway (REST) proxy events for the real handlers.
 
 Public routes go to the tracking function; private ones need the ``x-api-key`` header (IAM plays that
-part in the cloud) and go to the admin function. Each function handles one request at a time, as one
-Lambda container does.
+part in the cloud) and go to the admin function.
+
+Concurrency, as Lambda: with ``workers`` > 0 requests are served in parallel by a pool of worker
+processes, each with its own instance of every handler and handling one request at a time, as one Lambda
+container does (``make local`` runs 4). With ``workers=0`` (the tests' shared stack, so a test can patch
+code in its own process) each function handles one request at a time in this process.
+
+Like API Gateway, the adapter refuses a body over :data:`MAX_BODY_BYTES` (413) from its Content-Length,
+before reading it; a Content-Length that is not a non-negative integer is a 400; a client that stalls
+while sending is cut off after :data:`SOCKET_TIMEOUT_SECONDS` without a byte (and a body must arrive
+within :data:`BODY_DEADLINE_SECONDS`), answered 408.
 """
 
 from __future__ import annotations
@@ -10,11 +19,15 @@ from __future__ import annotations
 import base64
 import hmac
 import json
+import multiprocessing
+import os
+import re
 import threading
 import time
 import uuid
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -37,6 +50,21 @@ _CODES = {
 # that size too (its payload quota).
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 _TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded", "application/javascript")
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+SOCKET_TIMEOUT_SECONDS = 10.0
+BODY_DEADLINE_SECONDS = 30.0
+_READ_CHUNK = 64 * 1024
+_DIGITS = re.compile(r"[0-9]{1,20}")
+
+
+def _init_worker(environ: dict[str, str]) -> None:
+    """A worker process starts as a fresh Lambda container: the adapter's environment, no AWS clients."""
+    os.environ.update(environ)
+
+
+def _invoke_in_worker(function: str, event: dict[str, Any]) -> dict[str, Any]:
+    response: dict[str, Any] = load_handler(function)(event, LocalContext(function))
+    return response
 
 
 def _inflate(body: bytes) -> bytes:
@@ -53,11 +81,38 @@ def _inflate(body: bytes) -> bytes:
 
 
 class ApiAdapter:
-    def __init__(self, api_key: str, stage: str = "local", on_request: Callable[[str], None] | None = None):
+    def __init__(
+        self,
+        api_key: str,
+        stage: str = "local",
+        on_request: Callable[[str], None] | None = None,
+        workers: int = 0,
+    ):
         self.api_key = api_key
         self.stage = stage
         self.on_request = on_request
+        self.workers = workers
         self._locks: dict[str, threading.Lock] = {"track": threading.Lock(), "admin_api": threading.Lock()}
+        self._pool: ProcessPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+
+    def _worker_pool(self) -> ProcessPoolExecutor:
+        # Started on the first request: the stack's environment (endpoint, table names) is set by then.
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.workers,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_init_worker,
+                    initargs=(dict(os.environ),),
+                )
+            return self._pool
+
+    def close(self) -> None:
+        with self._pool_lock:
+            if self._pool is not None:
+                self._pool.shutdown(wait=True, cancel_futures=True)
+                self._pool = None
 
     def build_event(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str, host: str
@@ -121,6 +176,8 @@ class ApiAdapter:
         return event, route.function, 0, ""
 
     def invoke(self, function: str, event: dict[str, Any]) -> dict[str, Any]:
+        if self.workers > 0:
+            return self._worker_pool().submit(_invoke_in_worker, function, event).result()
         handler = load_handler(function)
         with self._locks[function]:
             response: dict[str, Any] = handler(event, LocalContext(function))
@@ -133,6 +190,45 @@ def make_server(adapter: ApiAdapter, host: str, port: int) -> ThreadingHTTPServe
         # Headers and body go out in separate writes: without TCP_NODELAY each keep-alive response waits
         # for the client's delayed ACK (about 40 ms).
         disable_nagle_algorithm = True
+        timeout = SOCKET_TIMEOUT_SECONDS  # a client silent this long while sending is cut off
+
+        def _error(self, status: int, message: str) -> None:
+            self.close_connection = True  # what is left of the body is not read
+            self._send(
+                status,
+                {"Content-Type": "application/json", "Connection": "close"},
+                json.dumps({"message": message}).encode(),
+            )
+
+        def _read_body(self) -> bytes | None:
+            """The body, or None after answering 400/408/413 (never reads more than the limit)."""
+            raw = self.headers.get("Content-Length")
+            if raw is None:
+                return b""
+            if not _DIGITS.fullmatch(raw.strip()):
+                self._error(400, "Content-Length must be a non-negative integer")
+                return None
+            length = int(raw)
+            if length > MAX_BODY_BYTES:
+                self._error(413, f"the request body is over {MAX_BODY_BYTES} bytes")
+                return None
+            chunks: list[bytes] = []
+            received = 0
+            deadline = time.monotonic() + BODY_DEADLINE_SECONDS
+            try:
+                while received < length:
+                    if time.monotonic() > deadline:
+                        raise TimeoutError
+                    chunk = self.rfile.read1(min(_READ_CHUNK, length - received))
+                    if not chunk:
+                        self.close_connection = True  # the client gave up half-way
+                        return None
+                    chunks.append(chunk)
+                    received += len(chunk)
+            except TimeoutError:
+                self._error(408, "the request body did not arrive in time")
+                return None
+            return b"".join(chunks)
 
         def log_message(self, format: str, *args: Any) -> None:
             return
@@ -169,8 +265,9 @@ def make_server(adapter: ApiAdapter, host: str, port: int) -> ThreadingHTTPServe
         def _handle(self) -> None:
             if self.command == "GET" and self._static():
                 return
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
+            body = self._read_body()
+            if body is None:
+                return
             headers = {k.lower(): v for k, v in self.headers.items()}
             event, function, status, message = adapter.build_event(
                 self.command, self.path, headers, body, self.client_address[0], self.headers.get("Host", "")
@@ -206,5 +303,6 @@ def make_server(adapter: ApiAdapter, host: str, port: int) -> ThreadingHTTPServe
         request_queue_size = 128  # the default backlog of 5 resets connections under concurrent load
 
     server = Server((host, port), Handler)
+    server.adapter = adapter  # type: ignore[attr-defined]
     server.daemon_threads = True
     return server

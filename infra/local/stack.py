@@ -10,7 +10,7 @@ from types import TracebackType
 
 from moto.server import ThreadedMotoServer
 
-from infra.local import faults
+from infra.local import faults, moto_atomic
 from infra.local.dispatcher import Dispatcher
 from infra.local.http_adapter import ApiAdapter, make_server
 from infra.local.presigned import enforce_link_expiry
@@ -46,10 +46,14 @@ class LocalStack:
         api_port: int = 8080,
         verbose: bool = True,
         extra_origins: tuple[str, ...] = (),
+        workers: int = 0,
     ) -> None:
+        """``workers``: API worker processes, each its own Lambda container (0: in this process, one
+        request per function at a time, so tests can patch the handlers' code)."""
         self.host = host
         # Sites (origins) allowed to call the public API from a browser, besides the API's own.
         self.extra_origins = extra_origins
+        self.workers = workers
         self.api_port = api_port
         self.verbose = verbose
         self.moto: ThreadedMotoServer | None = None
@@ -70,10 +74,13 @@ class LocalStack:
         self.moto = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
         self.moto.start()
         enforce_link_expiry(self.moto._server)
+        moto_atomic.install(self.moto._server)  # before the fault injector, which must wrap it
         self.faults = faults.install(self.moto._server)  # tests inject AWS faults through it
         self.moto_url = f"http://{self.host}:{moto_port}"
         self.server = make_server(
-            ApiAdapter(self.api_key, on_request=self._say if self.verbose else None), self.host, self.api_port
+            ApiAdapter(self.api_key, on_request=self._say if self.verbose else None, workers=self.workers),
+            self.host,
+            self.api_port,
         )
         self.api_url = f"http://{self.host}:{self.server.server_address[1]}"
         os.environ.update(
@@ -150,6 +157,7 @@ class LocalStack:
         if self._server_thread:
             self.server.shutdown()
             self.server.server_close()
+            self.server.adapter.close()
         if self.moto:
             self.moto.stop()
         from shared.services import ports

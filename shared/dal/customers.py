@@ -1,30 +1,44 @@
 """Customers table: profiles, consent and aggregates.
 
 Erasure and late writers. Erasing a person first marks the profile (and the profiles merged into it) with
-``erasing_at``, then deletes everything keyed by the person, and deletes the profile last, so an erasure
-that fails half-way is completed by its retry. Writers that may run late (a stream record stored before the
-erasure and delivered after it, a consent link clicked, a merge) only touch a *live* profile: one that
-exists and carries no erasure mark. Nothing here creates a profile except :func:`upsert_profile`, which
-tracking calls for a new customer before it stores the customer's first interaction. Writers to other
-tables (scores, campaign decisions) write first and then check :func:`live_ids`, deleting what they wrote
-for a person no longer live: a write either precedes the mark (and the erasure deletes it) or the check
-after it sees the mark.
+``erasing_at``, leaves a tombstone of each id (:mod:`shared.dal.identities`), then deletes everything keyed
+by the person, and deletes the profile last, so an erasure that fails half-way is completed by its retry.
+Writers that may run late (a stream record stored before the erasure and delivered after it, a consent
+link clicked, a merge, a request that resolved the person just before) only touch a *live* profile: one
+that exists and carries no erasure mark. Nothing here creates a profile except :func:`create_profile`,
+which tracking calls for a new customer before it stores the customer's first interaction, in a
+transaction that refuses an id with a tombstone: an erased id never names anyone again, so a late writer
+of the erased person finds no live profile, ever. Writers to other tables (scores, campaign decisions)
+write first and then check :func:`live_ids`, deleting what they wrote for a person no longer live: a write
+either precedes the mark (and the erasure deletes it) or the check after it sees the mark.
+
+Merges. A merged profile keeps ``merged_into``; aggregates are only added to a live profile that is not
+merged, so a stream record of a merged profile is forwarded to the survivor
+(:mod:`shared.services.aggregation`).
+
+Bounded profile. Extra traits are kept within :data:`MAX_PROFILE_TRAITS` names of at most
+:data:`MAX_TRAIT_NAME_CHARS` characters, each value at most :data:`MAX_TRAIT_VALUE_BYTES` bytes (JSON):
+a kept trait can always be updated; a new one beyond the budget, or an oversize one, is dropped (and
+counted). The item therefore stays far below DynamoDB's 400 KB item limit.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from pynamodb.attributes import UnicodeAttribute
-from pynamodb.exceptions import DeleteError, DoesNotExist, UpdateError
-from pynamodb.expressions.condition import Condition
+from pynamodb.exceptions import DeleteError, DoesNotExist, TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition, size
 from pynamodb.expressions.operand import Path
 from pynamodb.expressions.update import Action
 
+from shared.dal import identities
 from shared.dal.errors import is_conditional_failure
-from shared.dal.models import CustomerModel
+from shared.dal.models import CustomerModel, IdentityModel
 from shared.tracking.aggregates import AggregateDelta, first_purchase_day
 
 CONSENT_ATTRIBUTES: dict[str, Any] = {
@@ -50,12 +64,19 @@ _PROFILE_ATTRIBUTES: dict[str, Any] = {
 _ERASING_AT = UnicodeAttribute(attr_name="erasing_at", null=True)
 ERASING_AT = Path(_ERASING_AT)
 _LIVE: Condition = CustomerModel.customer_id.exists() & ERASING_AT.does_not_exist()
+# Live and not merged into another profile: where aggregates and new aliases may go.
+LIVE_UNMERGED: Condition = _LIVE & CustomerModel.merged_into.does_not_exist()
 _BATCH_GET_LIMIT = 100
+
+MAX_PROFILE_TRAITS: Final = 100
+MAX_TRAIT_NAME_CHARS: Final = 128
+MAX_TRAIT_VALUE_BYTES: Final = 1024
 
 
 class ProfileErasedError(Exception):
-    """A write would have added to a person whose erasure has started (the request may be retried: the
-    person's aliases are then gone, so it is a new person)."""
+    """A write would have added to a person whose erasure has started, or to a profile merged away
+    meanwhile (the request may be retried: the person's aliases are then gone, so it is a new person, or
+    they lead to the survivor)."""
 
 
 def seq_key(sequence_number: str) -> str:
@@ -116,6 +137,65 @@ def mark_erasing(customer_id: str, now: datetime) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class ProfileState:
+    live: bool  # exists and not being erased
+    merged_into: str | None
+
+
+def state(customer_id: str) -> ProfileState:
+    """Whether a profile is live, and where it was merged (a strongly consistent read of two attributes)."""
+    item = (
+        CustomerModel._get_connection()
+        .get_item(
+            customer_id,
+            consistent_read=True,
+            attributes_to_get=["customer_id", "merged_into", _ERASING_AT.attr_name],
+        )
+        .get("Item")
+    )
+    if not item or _ERASING_AT.attr_name in item:
+        return ProfileState(live=False, merged_into=None)
+    return ProfileState(live=True, merged_into=item.get("merged_into", {}).get("S"))
+
+
+def _profile_actions(profile: Mapping[str, str], aliases: set[str], fill_only: bool = False) -> list[Action]:
+    actions: list[Action] = [
+        _PROFILE_ATTRIBUTES[name].set(_PROFILE_ATTRIBUTES[name] | value if fill_only else value)
+        for name, value in profile.items()
+    ]
+    if aliases:
+        actions.append(CustomerModel.aliases.add(aliases))
+    return actions
+
+
+def create_profile(
+    customer_id: str, profile: Mapping[str, str], now: datetime, extra_traits: Mapping[str, Any] | None = None
+) -> tuple[bool, int]:
+    """Create (or complete, for a retried first request) a new customer's profile: (created, traits
+    dropped). Not created (False) when the id has a tombstone, is being erased or was merged away: the
+    caller takes the next generation of the id. One transaction: the profile update and the check that no
+    tombstone exists, so an erasure finishing meanwhile cannot be undone by this write."""
+    actions: list[Action] = [CustomerModel.created_at.set(CustomerModel.created_at | now.isoformat())]
+    actions += _profile_actions(profile, set())
+    try:
+        with identities.transaction() as write:
+            write.condition_check(
+                IdentityModel, identities.tombstone_key(customer_id), condition=identities.no_tombstone()
+            )
+            # Not an id being erased, nor one merged away (neither may name a new person).
+            write.update(
+                CustomerModel(customer_id),
+                actions=actions,
+                condition=ERASING_AT.does_not_exist() & CustomerModel.merged_into.does_not_exist(),
+            )
+    except TransactWriteError as exc:
+        if identities.cancelled_by_condition(exc):
+            return False, 0
+        raise
+    return True, _set_traits(customer_id, extra_traits)
+
+
 def upsert_profile(
     customer_id: str,
     profile: Mapping[str, str],
@@ -123,30 +203,78 @@ def upsert_profile(
     now: datetime,
     extra_traits: Mapping[str, Any] | None = None,
     fill_only: bool = False,
-) -> None:
-    """Create the customer if new; set the given profile fields; remember its aliases.
+) -> int:
+    """Set the given profile fields of an existing customer, remember aliases; returns how many traits
+    were dropped (see the budget above).
 
     With ``fill_only`` a field is set only where the profile has none (``if_not_exists``): what a public
     form says never overwrites what is known about a person.
-    Raises :class:`ProfileErasedError` if the person's erasure has started meanwhile.
+
+    Raises :class:`ProfileErasedError` if the profile is gone, its erasure has started, or it was merged
+    into another: this never creates a profile (that would bring back an erased person under their old
+    id), and never writes to a merged one (the survivor would not see it).
     """
-    actions: list[Action] = [CustomerModel.created_at.set(CustomerModel.created_at | now.isoformat())]
-    actions += [
-        _PROFILE_ATTRIBUTES[name].set(_PROFILE_ATTRIBUTES[name] | value if fill_only else value)
-        for name, value in profile.items()
-    ]
-    if aliases:
-        actions.append(CustomerModel.aliases.add(aliases))
-    if extra_traits:
-        # Traits are small (size-limited at the API); the latest value of each wins.
-        actions.append(CustomerModel.traits.set(CustomerModel.traits | {}))
-    _update_unless_erasing(customer_id, actions, ERASING_AT.does_not_exist())
-    if extra_traits:
+    actions = _profile_actions(profile, aliases, fill_only)
+    if actions:
+        _update_unless_erasing(customer_id, actions, LIVE_UNMERGED)
+    return _set_traits(customer_id, extra_traits)
+
+
+def _trait_fits(name: str, value: Any) -> bool:
+    if len(name) > MAX_TRAIT_NAME_CHARS:
+        return False
+    return len(json.dumps(value, default=str, ensure_ascii=False).encode()) <= MAX_TRAIT_VALUE_BYTES
+
+
+def _set_traits(customer_id: str, extra_traits: Mapping[str, Any] | None) -> int:
+    """Set traits within the budget; returns how many were dropped.
+
+    First try: every trait in one update, on condition that even if all were new the budget holds (the
+    common case: few traits). Otherwise the current names are read and kept traits updated, new ones
+    added only while ``size(traits)`` (the number of names, checked by DynamoDB at write time, so
+    concurrent writers cannot overshoot together) leaves room; the rest is dropped.
+    """
+    if not extra_traits:
+        return 0
+    fitting = {name: value for name, value in extra_traits.items() if _trait_fits(name, value)}
+    dropped = len(extra_traits) - len(fitting)
+    if not fitting:
+        return dropped
+    # Make sure the map exists (DynamoDB cannot set a path inside a missing map).
+    _update_unless_erasing(customer_id, [CustomerModel.traits.set(CustomerModel.traits | {})], LIVE_UNMERGED)
+    try:
+        CustomerModel(customer_id).update(
+            actions=[CustomerModel.traits[name].set(value) for name, value in fitting.items()],
+            condition=LIVE_UNMERGED & (size(CustomerModel.traits) <= MAX_PROFILE_TRAITS - len(fitting)),
+        )
+        return dropped
+    except UpdateError as exc:
+        if not is_conditional_failure(exc):
+            raise
+    current = live(customer_id)
+    if current is None:
+        raise ProfileErasedError(customer_id)
+    known = set((current.traits.as_dict() if current.traits is not None else {}).keys())
+    kept = {name: value for name, value in fitting.items() if name in known}
+    if kept:
         _update_unless_erasing(
             customer_id,
-            [CustomerModel.traits[name].set(value) for name, value in extra_traits.items()],
-            _LIVE,
+            [CustomerModel.traits[name].set(value) for name, value in kept.items()],
+            LIVE_UNMERGED,
         )
+    for name, value in fitting.items():
+        if name in kept:
+            continue
+        try:
+            CustomerModel(customer_id).update(
+                actions=[CustomerModel.traits[name].set(value)],
+                condition=LIVE_UNMERGED & (size(CustomerModel.traits) < MAX_PROFILE_TRAITS),
+            )
+        except UpdateError as exc:
+            if not is_conditional_failure(exc):
+                raise
+            dropped += 1
+    return dropped
 
 
 def _update_unless_erasing(customer_id: str, actions: list[Action], condition: Condition) -> None:
@@ -262,7 +390,7 @@ def apply_aggregates(customer_id: str, delta: AggregateDelta, first_seq: str, la
     for kind, count in delta.engagement_counts.items():
         actions.append(getattr(CustomerModel, f"cnt_{kind}").add(count))
         actions.append(getattr(CustomerModel, f"eng_{kind}").add(delta.engagement_weights[kind]))
-    condition = _LIVE & (
+    condition = LIVE_UNMERGED & (
         CustomerModel.last_stream_seq.does_not_exist() | (CustomerModel.last_stream_seq < seq_key(first_seq))
     )
     first = first_purchase_day(delta)
@@ -363,22 +491,40 @@ def _conditional_set(customer_id: str, attribute: Any, value: str, only_if_below
             raise
 
 
-def mark_merged(customer_id: str, into: str) -> None:
-    """Point a merged profile at its survivor (nothing if that profile is gone or being erased)."""
+def mark_merged(customer_id: str, into: str) -> bool:
+    """Point a merged profile at its survivor. True if it now points there (also when an earlier attempt
+    did it); False if the profile is gone, being erased, or merged into another one."""
     try:
-        CustomerModel(customer_id).update(actions=[CustomerModel.merged_into.set(into)], condition=_LIVE)
+        CustomerModel(customer_id).update(
+            actions=[CustomerModel.merged_into.set(into)],
+            condition=_LIVE
+            & (CustomerModel.merged_into.does_not_exist() | (CustomerModel.merged_into == into)),
+        )
+    except UpdateError as exc:
+        if not is_conditional_failure(exc):
+            raise
+        return False
+    return True
+
+
+def forget_merge(survivor: str, merged_id: str) -> None:
+    """Undo :func:`record_merge` for a merge that did not happen (the other profile went elsewhere)."""
+    try:
+        CustomerModel(survivor).update(
+            actions=[CustomerModel.merged_ids.delete({merged_id})], condition=_LIVE
+        )
     except UpdateError as exc:
         if not is_conditional_failure(exc):
             raise
 
 
 def record_merge(survivor: str, merged_id: str, aliases: set[str]) -> None:
-    """Remember on the survivor what was merged into it (erasure deletes all of it). The survivor may be
-    new (a concurrent request is creating it); raises :class:`ProfileErasedError` if it is being erased."""
+    """Remember on the survivor what was merged into it (erasure deletes all of it), before anything
+    moves; raises :class:`ProfileErasedError` if the survivor is gone, being erased, or merged itself."""
     actions: list[Action] = [CustomerModel.merged_ids.add({merged_id})]
     if aliases:
         actions.append(CustomerModel.aliases.add(aliases))
-    _update_unless_erasing(survivor, actions, ERASING_AT.does_not_exist())
+    _update_unless_erasing(survivor, actions, LIVE_UNMERGED)
 
 
 def delete(customer_id: str) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from pynamodb.exceptions import PutError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 
 from shared.dal.errors import is_conditional_failure
 from shared.dal.models import InteractionModel
@@ -58,27 +58,53 @@ def for_customer(customer_id: str) -> Iterator[InteractionModel]:
 def delete_all(customer_id: str) -> int:
     deleted = 0
     with InteractionModel.batch_write() as batch:
-        for item in InteractionModel.query(customer_id, attributes_to_get=["customer_id", "event_key"]):
+        for item in InteractionModel.query(
+            customer_id, consistent_read=True, attributes_to_get=["customer_id", "event_key"]
+        ):
             batch.delete(item)
             deleted += 1
     return deleted
+
+
+def _move(item: InteractionModel, from_customer: str, to_customer: str) -> None:
+    attributes: dict[str, Any] = item.attribute_values.copy()
+    attributes.pop("customer_id", None)
+    attributes.pop("event_key", None)
+    attributes["merged_from"] = from_customer
+    put_new(InteractionModel(to_customer, item.event_key, **attributes))
+    delete_one(from_customer, item.event_key)
 
 
 def move_all(from_customer: str, to_customer: str) -> int:
     """Copy a customer's interactions to another one (each once), then delete the originals.
 
     The copies enter the stream as new interactions of ``to_customer``, so its aggregates include them.
+    Strongly consistent: every interaction stored before the merged profile was marked is moved; one
+    stored after it is forwarded by the stream consumer (:func:`forward`).
     """
     moved = 0
-    for item in InteractionModel.query(from_customer):
-        attributes: dict[str, Any] = item.attribute_values.copy()
-        attributes.pop("customer_id", None)
-        attributes.pop("event_key", None)
-        attributes["merged_from"] = from_customer
-        put_new(InteractionModel(to_customer, item.event_key, **attributes))
-        item.delete()
+    for item in InteractionModel.query(from_customer, consistent_read=True):
+        _move(item, from_customer, to_customer)
         moved += 1
     return moved
+
+
+def forward(from_customer: str, key: str, to_customer: str) -> bool:
+    """Move one interaction of a merged customer to its survivor (False if it is no longer there)."""
+    try:
+        item = InteractionModel.get(from_customer, key, consistent_read=True)
+    except DoesNotExist:
+        return False
+    _move(item, from_customer, to_customer)
+    return True
+
+
+def delete_one(customer_id: str, key: str) -> None:
+    try:
+        InteractionModel(customer_id, key).delete()
+    except DeleteError as exc:
+        if not is_conditional_failure(exc):
+            raise
 
 
 def recent_purchases(limit: int) -> Iterator[InteractionModel]:

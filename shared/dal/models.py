@@ -111,8 +111,22 @@ class InteractionModel(_Base):
     merged_from = UnicodeAttribute(null=True)
 
 
+class IdentitiesByCustomerIndex(GlobalSecondaryIndex["IdentityModel"]):
+    """Every alias of one customer: erasure finds them all, also one linked after the profile was read."""
+
+    class Meta:
+        index_name = "by-customer"
+        projection = AllProjection()
+
+    customer_id = UnicodeAttribute(hash_key=True)
+
+
 class IdentityModel(_Base):
-    """Alias (``email:…``, ``user:…``, ``anon:…``) -> customer id."""
+    """Alias (``email:…``, ``user:…``, ``anon:…``) -> customer id.
+
+    Also holds the tombstones of erased customer ids (``erased:<digest>``, no personal data): an
+    erased id is never given to anyone again (see :mod:`shared.dal.identities`).
+    """
 
     class Meta(_Base.Meta):
         table_name = _settings.identities_table
@@ -120,6 +134,7 @@ class IdentityModel(_Base):
     alias = UnicodeAttribute(hash_key=True)
     customer_id = UnicodeAttribute()
     created_at = UnicodeAttribute()
+    by_customer = IdentitiesByCustomerIndex()
 
 
 class ScoreModel(_Base):

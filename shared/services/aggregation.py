@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from shared.dal import customers
+from shared.dal import customers, interactions
 from shared.events import InteractionTracked
 from shared.settings import get_settings
 from shared.tracking.aggregates import StoredInteraction, delta_of
@@ -34,10 +34,19 @@ def apply(image: Mapping[str, Any], sequence_number: str) -> InteractionTracked 
     item = stored_interaction(image)
     delta = delta_of([item], get_settings().engagement_half_life_days)
     applied = customers.apply_aggregates(item.customer_id, delta, sequence_number, sequence_number)
+    if not applied:
+        state = customers.state(item.customer_id)
+        if state.merged_into:
+            # Stored for a profile merged meanwhile: it belongs to the survivor (counted there, once).
+            interactions.forward(item.customer_id, str(image["event_key"]), state.merged_into)
+            return None
+        if not state.live:
+            # Erased (or being erased) since it was resolved: a late write that must not outlive the
+            # person. The erased id is never reused, so deleting it here loses nobody else's data.
+            interactions.delete_one(item.customer_id, str(image["event_key"]))
+            return None
     if item.kind not in CAMPAIGN_RELEVANT_KINDS or image.get("merged_from"):
         return None
-    if not applied and not customers.live_ids([item.customer_id]):
-        return None  # erased (or being erased) since the interaction was stored: nobody to tell about
     properties = image.get("properties") or {}
     products = properties.get("products") or []
     return InteractionTracked(

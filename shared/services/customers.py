@@ -94,7 +94,8 @@ def erase(customer_id: str) -> dict[str, int]:
     """Delete a person everywhere (GDPR erasure): interactions, scores, decisions, aliases, profile,
     and the anonymous profiles merged into it.
 
-    The profiles are marked first, so no late writer (a stream record delivered after this, a scoring run
+    The profiles are marked first and each id gets a tombstone (it never names anyone again), so no late
+    writer (a stream record delivered after this, a scoring run
     or a campaign decision in progress) adds to the person from then on (see :mod:`shared.dal.customers`),
     and the customer's own profile is deleted last: it lists what else to delete, so an erasure that
     failed half-way is completed by its retry. Erasing someone already erased raises
@@ -109,12 +110,15 @@ def erase(customer_id: str) -> dict[str, int]:
         customers.mark_erasing(cid, now)
     counts = {"interactions": 0, "decisions": 0, "aliases": 0, "profiles": 0}
     for cid in (*merged, customer_id):
+        # The tombstone goes in before the profile goes: the id is never given to anyone again.
+        identities.add_tombstone(cid, now)
         record = customers.get(cid)
-        aliases = set(record.aliases or ()) if record else set()
+        # After the mark no alias can be linked to the profile (see shared.dal.identities); the index
+        # also finds one linked by a request that was in flight when the profile was read.
+        aliases = (set(record.aliases or ()) if record else set()) | identities.for_customer(cid)
         counts["interactions"] += interactions.delete_all(cid)
         counts["decisions"] += decisions.delete_all(cid)
-        identities.delete(aliases)
-        counts["aliases"] += len(aliases)
+        counts["aliases"] += identities.delete(aliases, cid)
         scores.delete(cid)
         if record is not None:
             customers.delete(cid)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlencode
 
 from shared.dal import customers, identities, interactions
@@ -22,31 +23,60 @@ class TrackResult:
     customer_id: str
     event_id: str
     stored: bool  # False: a duplicate of an interaction already stored
+    traits_dropped: int = 0  # traits not kept on the profile (over its budget)
 
 
-def _resolve_customer(
-    interaction: Interaction, profile: dict[str, str], now: datetime
-) -> tuple[str, set[str], str | None]:
-    """(customer id, aliases newly linked to it, id of the profile written here or None).
+# Generations of one alias's customer id tried before giving up (each erasure of the person adds one).
+MAX_GENERATIONS = 1000
+# Resolution is retried when a profile it found was merged or erased meanwhile.
+RESOLVE_ATTEMPTS = 3
 
-    A new customer's profile is written before the aliases that lead to it: a request failing in between
-    leaves a profile its retry completes, never aliases pointing at no profile.
+
+def _create_customer(
+    alias: str, profile: dict[str, str], now: datetime, extra_traits: dict[str, Any]
+) -> tuple[str, int]:
+    """Create a new customer's profile under the first id generation of ``alias`` that was never erased.
+
+    Deterministic, so a retried first request or a concurrent one creates the same customer; an erased
+    id has a tombstone, so a returning identifier becomes a new person (generation + 1)."""
+    for generation in range(MAX_GENERATIONS):
+        customer_id = customer_id_for(alias, generation)
+        created, dropped = customers.create_profile(customer_id, profile, now, extra_traits)
+        if created:
+            return customer_id, dropped
+    raise customers.ProfileErasedError(alias)
+
+
+def _resolve_customer(interaction: Interaction, profile: dict[str, str], now: datetime) -> tuple[str, int]:
+    """(customer id, traits dropped), with the profile fields and traits of the call written.
+
+    A new customer's profile is written before the aliases that lead to it (each alias in a transaction
+    with its live profile): a request failing in between leaves a profile its retry completes, never an
+    alias pointing at no profile. Profile fields only go to a live profile that is not merged: one merged
+    meanwhile makes the resolution start again (its aliases then lead to the survivor).
     """
+    for attempt in range(RESOLVE_ATTEMPTS):
+        try:
+            return _resolve_once(interaction, profile, now)
+        except (customers.ProfileErasedError, identities.LinkRefusedError):
+            # A profile found a moment ago was merged or is being erased: resolve again (its aliases now
+            # lead to the survivor, or are gone); after that, the client retries (503).
+            if attempt == RESOLVE_ATTEMPTS - 1:
+                raise customers.ProfileErasedError(interaction.event_id) from None
+    raise AssertionError("unreachable")
+
+
+def _resolve_once(interaction: Interaction, profile: dict[str, str], now: datetime) -> tuple[str, int]:
     aliases = interaction.identifiers.aliases()
     fill_only = is_public_form(interaction)
     known = identities.resolve(aliases)
     survivor = next((known[a] for a in aliases if a in known), None)
     written: str | None = None
+    dropped = 0
     if survivor is None:
-        survivor = customer_id_for(aliases[0])
         user_id = interaction.identifiers.user_id
-        customers.upsert_profile(
-            survivor,
-            {**profile, "user_id": user_id} if user_id else profile,
-            set(aliases),
-            now,
-            interaction.extra_traits,
-            fill_only=fill_only,
+        survivor, dropped = _create_customer(
+            aliases[0], {**profile, "user_id": user_id} if user_id else profile, now, interaction.extra_traits
         )
         written = survivor
     for other in {cid for cid in known.values() if cid != survivor}:
@@ -54,13 +84,21 @@ def _resolve_customer(
     linked: set[str] = set()
     for alias in aliases:
         if alias not in known:
-            winner = identities.link(alias, survivor, now)
+            winner = identities.link(alias, survivor, now, customers.LIVE_UNMERGED)
             if winner != survivor:
                 # A concurrent request linked this alias first: that customer is the one.
                 _merge(survivor, winner, now)
                 survivor = winner
             linked.add(alias)
-    return survivor, linked, written
+    user_id = interaction.identifiers.user_id
+    fields = dict(profile)
+    if user_id and f"user:{user_id}" in linked:
+        fields["user_id"] = user_id  # once, when the user id is first linked: no write per event
+    if written != survivor and (fields or interaction.extra_traits):
+        dropped = customers.upsert_profile(
+            survivor, fields, set(), now, interaction.extra_traits, fill_only=fill_only
+        )
+    return survivor, dropped
 
 
 def is_public_form(interaction: Interaction) -> bool:
@@ -71,18 +109,26 @@ def is_public_form(interaction: Interaction) -> bool:
 
 
 def _merge(merged_id: str, survivor: str, now: datetime) -> None:
-    """Link a customer's history to another one (e.g. an anonymous visitor who identified)."""
+    """Link a customer's history to another one (e.g. an anonymous visitor who identified).
+
+    Order matters for late and concurrent writers: the survivor records the merged id first (so erasing
+    the survivor erases the merged profile too), then the merged profile points at the survivor (from then
+    on its stream records are forwarded, not counted), then its aliases move (each only while it still
+    points at the merged profile and the survivor is live), then its interactions.
+    """
+    customers.record_merge(survivor, merged_id, set())
+    if not customers.mark_merged(merged_id, survivor):
+        # Gone, being erased, or merged elsewhere by a concurrent request: nothing to take over.
+        customers.forget_merge(survivor, merged_id)
+        return
     merged = customers.get(merged_id)
     aliases = set(merged.aliases or ()) if merged else set()
-    for alias in aliases:
-        identities.repoint(alias, survivor, now)
+    for alias in aliases | identities.for_customer(merged_id):
+        identities.repoint(alias, merged_id, survivor, now, customers.LIVE_UNMERGED)
     interactions.move_all(merged_id, survivor)
-    customers.record_merge(survivor, merged_id, aliases)
-    if merged is not None:
-        customers.mark_merged(merged_id, survivor)
-        # After the mark, the merged profile's links act on the survivor; its consent is carried over
-        # (the most recent explicit decision wins, revocation wins a tie).
-        consent_service.carry_over(merged_id, survivor)
+    # After the mark, the merged profile's links act on the survivor; its consent is carried over
+    # (the most recent explicit decision wins, revocation wins a tie).
+    consent_service.carry_over(merged_id, survivor)
 
 
 def _consent_record(request: ConsentRequest, event_id: str, now: datetime) -> dict[str, str]:
@@ -128,19 +174,7 @@ def track(batch: list[Interaction], base_url: str | None = None) -> list[TrackRe
     for interaction in batch:
         events: list[BusEvent] = []
         profile = dict(interaction.profile)
-        customer_id, linked, written = _resolve_customer(interaction, profile, now)
-        user_id = interaction.identifiers.user_id
-        if user_id and f"user:{user_id}" in linked:
-            profile["user_id"] = user_id  # once, when the user id is first linked: no write per event
-        if written != customer_id and (linked or profile or interaction.extra_traits):
-            customers.upsert_profile(
-                customer_id,
-                profile,
-                linked,
-                now,
-                interaction.extra_traits,
-                fill_only=is_public_form(interaction),
-            )
+        customer_id, dropped = _resolve_customer(interaction, profile, now)
         for request in interaction.consent:
             record = _consent_record(request, interaction.event_id, now)
             if request.status == "pending" and request.channel == "email" and profile.get("email"):
@@ -172,7 +206,7 @@ def track(batch: list[Interaction], base_url: str | None = None) -> list[TrackRe
             publish(events)
         item = interactions.to_model(customer_id, interaction, settings.interaction_ttl_days)
         stored = interactions.put_new(item)
-        results.append(TrackResult(customer_id, interaction.event_id, stored))
+        results.append(TrackResult(customer_id, interaction.event_id, stored, dropped))
     return results
 
 

@@ -59,9 +59,13 @@ class Identifiers:
         return found
 
 
-def customer_id_for(alias: str) -> str:
+def customer_id_for(alias: str, generation: int = 0) -> str:
     """Deterministic id of a new customer first seen through ``alias``.
 
     Deterministic so that a retried first request, or two concurrent ones, create the same customer.
+    ``generation`` counts the people this alias has named before and who were erased: an erased id is
+    never given out again (a tombstone keeps it), so a returning identifier starts generation + 1 and no
+    late writer of the erased person can reach the new one.
     """
-    return "c_" + hashlib.sha256(alias.encode()).hexdigest()[:24]
+    seed = alias if generation == 0 else f"{alias}#{generation}"
+    return "c_" + hashlib.sha256(seed.encode()).hexdigest()[:24]

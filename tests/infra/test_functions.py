@@ -21,11 +21,12 @@ BUSINESS_TABLES = {s.logical_name: W for s in table_specs() if s.logical_name !=
 TABLE_ACCESS: dict[str, dict[str, str]] = {
     "track": {"Customers": W, "Interactions": W, "Identities": W, "RejectedCalls": W},
     "admin_api": BUSINESS_TABLES,
-    "aggregate": {"Customers": W},
+    # Forwards a merged profile's late interactions to the survivor, deletes an erased person's.
+    "aggregate": {"Customers": W, "Interactions": W},
     "score": {"Customers": R, "Scores": W, "Runs": W},
     "campaigns": {"Campaigns": R, "Customers": R, "Scores": R, "Interactions": R, "CampaignDecisions": W},
     "email": {"Idempotency": W, "Customers": R, "CampaignDecisions": W},
-    "export": {"Scores": W, "Customers": W, "Runs": W},
+    "export": {"Scores": R, "Customers": R, "Runs": W},
 }
 # Other RM_* variables per function.
 OTHER_ENV: dict[str, set[str]] = {

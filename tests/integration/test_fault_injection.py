@@ -101,10 +101,11 @@ def test_a_new_customer_whose_profile_write_failed_is_completed_by_the_retry(
     settled: LocalStack, client: Client
 ) -> None:
     """The profile is written before the aliases that lead to it, so a retry never finds aliases
-    pointing at no profile (whose interactions could then never be counted)."""
+    pointing at no profile (whose interactions could then never be counted). A new profile is written in
+    a transaction (with the check that its id was never erased), and so is each alias with its profile."""
     user = unique("half")
     event = {"userId": user, "event": "Product Viewed", "messageId": unique("msg")}
-    fault = Fault("dynamodb", "UpdateItem", times=1000, match=f"user:{user}", **THROTTLED)
+    fault = Fault("dynamodb", "TransactWriteItems", times=1000, match=user, **THROTTLED)
     with settled.faults.inject(fault):
         assert client.call("POST", "/v1/track", event)[0] == 503
     status, body, _ = client.call("POST", "/v1/track", event)

@@ -119,3 +119,10 @@ def test_contact_form_checkboxes_map_to_channels() -> None:
     interaction = from_form("contact", form, submission, NOW)
     assert [(c.channel, c.status) for c in interaction.consent] == [("sms", "granted")]
     assert interaction.kind == "contact_request"
+
+
+def test_a_returning_identifier_gets_a_new_id_per_generation() -> None:
+    first = customer_id_for("user:u-1")
+    assert customer_id_for("user:u-1", 0) == first  # generation 0 keeps the ids already given out
+    generations = {customer_id_for("user:u-1", g) for g in range(5)}
+    assert len(generations) == 5
