@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -38,13 +39,13 @@ def record_handler(record: SQSRecord) -> None:
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def handler(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
     _outcomes.clear()
     if event.get("sweep"):
         counts = campaigns.sweep()
         logger.info("campaign sweep", extra={"counts": counts})
         _outcomes.update(counts)
-        response: dict[str, Any] = {"sweep": counts}
+        response: Mapping[str, Any] = {"sweep": counts}
     else:
         response = process_partial_response(
             event=event, record_handler=record_handler, processor=processor, context=context

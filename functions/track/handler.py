@@ -122,7 +122,7 @@ def _segment_body(limit: int) -> dict[str, Any]:
     """The request's JSON object: gzip and base64 undone, text/plain (analytics.js) read as JSON."""
     event = app.current_event
     try:
-        return wire.decode(event.body, event.is_base64_encoded, media_type(event.headers), limit)
+        return wire.decode(event.body, bool(event.is_base64_encoded), media_type(event.headers), limit)
     except wire.BodyError as exc:
         raise ApiError(exc.status, exc.message, code=exc.code) from None
 
