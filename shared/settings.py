@@ -11,6 +11,8 @@ from functools import lru_cache
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+LOCAL_BASE_URL = "http://127.0.0.1:8080"
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RM_", extra="ignore")
@@ -37,8 +39,11 @@ class Settings(BaseSettings):
     # Origins allowed to post forms cross-site, and hosts a form may redirect to after a post.
     allowed_origins: str = "http://localhost:8080,http://127.0.0.1:8080"
     allowed_redirect_hosts: str = "localhost,127.0.0.1"
-    # Public base URL of the API, used to build confirmation and unsubscribe links.
-    public_base_url: str = "http://127.0.0.1:8080"
+    # Public base URL of the API for confirmation and unsubscribe links; unset, the tracking API uses the
+    # URL it was called on (API Gateway's stage URL) and other functions LOCAL_BASE_URL.
+    public_base_url: str | None = None
+    # The forms the public form route accepts (a YAML catalogue); unset, the one shipped with the code.
+    forms_file: str | None = None
 
     scoring_state_machine_arn: str | None = None
     export_function_name: str | None = None
@@ -50,6 +55,10 @@ class Settings(BaseSettings):
     engagement_half_life_days: float = 30.0
     consent_token_ttl_hours: int = 72
     export_link_ttl_seconds: int = 900
+
+    @property
+    def link_base_url(self) -> str:
+        return self.public_base_url or LOCAL_BASE_URL
 
     @property
     def write_key_set(self) -> frozenset[str]:

@@ -10,7 +10,6 @@ import base64
 import binascii
 import html
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -128,7 +127,7 @@ def _segment_body(limit: int) -> dict[str, Any]:
 
 
 def _base_url() -> str | None:
-    if os.environ.get("RM_PUBLIC_BASE_URL"):
+    if get_settings().public_base_url:
         return None  # configured: the service uses settings.public_base_url
     ctx = app.current_event.request_context
     return f"https://{ctx.domain_name}/{ctx.stage}" if ctx.domain_name else None
@@ -384,7 +383,7 @@ def submit_form(
     """Body: ``application/x-www-form-urlencoded`` (a plain HTML form) or JSON, with the fields of
     ``FormSubmission``: email (required), first_name, last_name, phone, company, job_title, message,
     consent_email/sms/phone/post (checkboxes), anonymous_id, redirect (allow-listed thank-you page)."""
-    form = load_forms().forms.get(form_id)
+    form = load_forms(get_settings().forms_file).forms.get(form_id)
     if form is None:
         raise ApiError(404, f"form_id: unknown form {form_id!r}")
     submission = _parse_form_body()

@@ -152,12 +152,12 @@ def confirmation_url(
         ttl_seconds=settings.consent_token_ttl_hours * 3600,
         request_id=request_id,
     )
-    return f"{base_url or settings.public_base_url}/v1/consent/confirm?{urlencode({'token': token})}"
+    return f"{base_url or settings.link_base_url}/v1/consent/confirm?{urlencode({'token': token})}"
 
 
 def unsubscribe_url(customer_id: str, channel: str = "email", base_url: str | None = None) -> str:
     token = tokens.sign(token_secret(), "unsubscribe", customer_id, channel, ttl_seconds=None)
-    return f"{(base_url or get_settings().public_base_url)}/v1/unsubscribe?{urlencode({'token': token})}"
+    return f"{(base_url or get_settings().link_base_url)}/v1/unsubscribe?{urlencode({'token': token})}"
 
 
 def track(batch: list[Interaction], base_url: str | None = None) -> list[TrackResult]:

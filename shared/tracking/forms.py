@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -33,5 +32,6 @@ class FormCatalogue(BaseModel):
 
 @lru_cache(maxsize=1)
 def load_forms(path: str | None = None) -> FormCatalogue:
-    source = Path(path or os.environ.get("RM_FORMS_FILE") or DEFAULT_FORMS_FILE)
+    """The forms catalogue at ``path`` (``settings.forms_file``), or the one shipped with the code."""
+    source = Path(path or DEFAULT_FORMS_FILE)
     return FormCatalogue.model_validate(yaml.safe_load(source.read_text()))
