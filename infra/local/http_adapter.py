@@ -33,6 +33,8 @@ class ApiAdapter:
         self.stage = stage
         self.on_request = on_request
         self._locks: dict[str, threading.Lock] = {"track": threading.Lock(), "admin_api": threading.Lock()}
+        # Local-only GET pages besides the API (the outbox): path -> handler(lower-cased request headers).
+        self.extra_pages: dict[str, Callable[[dict[str, str]], tuple[int, dict[str, str], bytes]]] = {}
 
     def build_event(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str, host: str
@@ -119,6 +121,11 @@ def make_server(adapter: ApiAdapter, host: str, port: int) -> ThreadingHTTPServe
             if path in {"/", "/dashboard"}:
                 self._send(302, {"Location": "/dashboard/"}, b"")
                 return True
+            if path in adapter.extra_pages:
+                self._send(*adapter.extra_pages[path]({k.lower(): v for k, v in self.headers.items()}))
+                return True
+            if path == "/thanks":  # stands for a site's thank-you page, where the demo's form redirects
+                path = "/dashboard/thanks.html"
             if not path.startswith("/dashboard/"):
                 return False
             name = path.removeprefix("/dashboard/") or "index.html"

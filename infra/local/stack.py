@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
+import hmac
+import json
 import logging
 import os
-import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from types import TracebackType
-
-from moto.server import ThreadedMotoServer
+from typing import Any
 
 from infra.local import faults
 from infra.local.dispatcher import Dispatcher
 from infra.local.http_adapter import ApiAdapter, make_server
+from infra.local.moto_server import KeepAliveMotoServer
+from infra.local.outbox import read_outbox
+from infra.local.output import route_metrics
 from infra.local.presigned import enforce_link_expiry
 from infra.local.resources import LocalResources, create_all
 
 LOCAL_API_KEY = "local-api-key"
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def reset_clients() -> None:
@@ -40,11 +39,21 @@ def reset_clients() -> None:
 
 
 class LocalStack:
-    def __init__(self, host: str = "127.0.0.1", api_port: int = 8080, verbose: bool = True) -> None:
+    """``metrics_log``: a file for the functions' EMF metric lines (they stay off the terminal); without
+    one, metrics are off as in the tests."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        api_port: int = 8080,
+        verbose: bool = True,
+        metrics_log: Path | None = None,
+    ) -> None:
         self.host = host
         self.api_port = api_port
         self.verbose = verbose
-        self.moto: ThreadedMotoServer | None = None
+        self.metrics_log = metrics_log
+        self.moto: KeepAliveMotoServer | None = None
         self.moto_url = ""
         self.api_url = ""
         self.api_key = os.environ.get("RM_LOCAL_API_KEY", LOCAL_API_KEY)
@@ -56,18 +65,25 @@ class LocalStack:
         if self.verbose:
             print(line, flush=True)
 
-    def start(self, background_dispatch: bool = True) -> LocalStack:
+    def start(self, background_dispatch: bool = True, serve: bool = True) -> LocalStack:
+        """``serve=False``: the API port is bound but not answered until :meth:`serve` (requests wait in
+        the backlog), e.g. while demo data is loaded through :meth:`private_api`."""
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-        moto_port = _free_port(self.host)
-        self.moto = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
+        if self.metrics_log is not None:
+            route_metrics(self.metrics_log)
+        self.moto = KeepAliveMotoServer(self.host, 0)
         self.moto.start()
+        moto_port = self.moto.get_host_and_port()[1]
         enforce_link_expiry(self.moto._server)
         self.faults = faults.install(self.moto._server)  # tests inject AWS faults through it
         self.moto_url = f"http://{self.host}:{moto_port}"
-        self.server = make_server(
-            ApiAdapter(self.api_key, on_request=self._say if self.verbose else None), self.host, self.api_port
-        )
+        self.adapter = ApiAdapter(self.api_key, on_request=self._say if self.verbose else None)
+        self.adapter.extra_pages = {"/local/outbox": self._outbox_page}
+        self.server = make_server(self.adapter, self.host, self.api_port)
         self.api_url = f"http://{self.host}:{self.server.server_address[1]}"
+        port = self.server.server_address[1]
+        # Configurable like every other setting (RM_ALLOWED_ORIGINS in the environment wins).
+        origins = os.environ.get("RM_ALLOWED_ORIGINS") or f"{self.api_url},http://localhost:{port}"
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": self.moto_url,
@@ -75,10 +91,10 @@ class LocalStack:
                 "AWS_SECRET_ACCESS_KEY": "local",
                 "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
                 "RM_PUBLIC_BASE_URL": self.api_url,
-                "RM_ALLOWED_ORIGINS": f"{self.api_url},http://localhost:{self.server.server_address[1]}",
+                "RM_ALLOWED_ORIGINS": origins,
                 "POWERTOOLS_SERVICE_NAME": "relationship-marketing-local",
                 "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_METRICS_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "false" if self.metrics_log else "true",
                 "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
             }
         )
@@ -92,14 +108,33 @@ class LocalStack:
 
         catalogue = sync_catalogue()
         self.dispatcher = Dispatcher(self.resources, settings.region)
-        self._server_thread = threading.Thread(target=self.server.serve_forever, name="api", daemon=True)
-        self._server_thread.start()
+        if serve:
+            self.serve()
         if background_dispatch:
             self.dispatcher.start()
         self._say(f"moto server on {self.moto_url}; tables, bus, queues and bucket created")
         self._say(f"campaign catalogue {catalogue.version} loaded: {len(catalogue.campaigns)} campaigns")
         self._say(f"API on {self.api_url} (private routes: header x-api-key: {self.api_key})")
         return self
+
+    def serve(self) -> None:
+        """Answer requests on the API port (from now on)."""
+        if self._server_thread is None:
+            self._server_thread = threading.Thread(target=self.server.serve_forever, name="api", daemon=True)
+            self._server_thread.start()
+
+    @contextmanager
+    def private_api(self) -> Iterator[str]:
+        """A second API server on a free port, for the stack's own use (loading demo data) while the public
+        port does not answer yet; yields its URL."""
+        server = make_server(self.adapter, self.host, 0)
+        thread = threading.Thread(target=server.serve_forever, name="api-private", daemon=True)
+        thread.start()
+        try:
+            yield f"http://{self.host}:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            server.server_close()
 
     def drain(self) -> int:
         assert self.dispatcher is not None
@@ -130,11 +165,24 @@ class LocalStack:
             )
         return emails
 
+    def outbox(self) -> list[dict[str, Any]]:
+        """The emails sent so far, with links and raw headers (:mod:`infra.local.outbox`)."""
+        from shared.settings import get_settings
+
+        return read_outbox(get_settings().region)
+
+    def _outbox_page(self, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        if not hmac.compare_digest(headers.get("x-api-key", "").encode(), self.api_key.encode()):
+            return 403, {"Content-Type": "application/json"}, b'{"message": "needs the x-api-key header"}'
+        body = json.dumps({"emails": self.outbox()}).encode()
+        return 200, {"Content-Type": "application/json", "Cache-Control": "no-store"}, body
+
     def stop(self) -> None:
         if self.dispatcher:
             self.dispatcher.stop()
         if self._server_thread:
             self.server.shutdown()
+        if self.moto:  # started: the API socket was bound
             self.server.server_close()
         if self.moto:
             self.moto.stop()

@@ -1,0 +1,108 @@
+"""moto's server with keep-alive connections: the local stack's stand-in for AWS, without the per-request
+TCP connection and thread that moto's own ``ThreadedMotoServer`` costs.
+
+moto serves its WSGI app on werkzeug's development server, which answers every request with
+``Connection: close`` (werkzeug cannot drain an unread request body before the next request line). So
+every AWS call of the local stack opened a TCP connection and started a server thread, and moto looked up
+its service list on disk for each request (``list_of_moto_modules`` lists its package directory). Here:
+
+- the request handler is moto's own (``MotoRequestHandler``, werkzeug's environ), but reads each body
+  completely before the app runs, so the connection can safely serve the next request: keep-alive, with
+  ``TCP_NODELAY`` (headers and body are separate writes);
+- moto's service list is read once (it is the installed package: it cannot change while we run).
+
+The app is moto's ``DomainDispatcherApplication``, exactly what ``ThreadedMotoServer`` serves;
+``._server.app`` can be wrapped (fault injection, presigned-link expiry) as before.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import threading
+from typing import Any
+
+from moto import backends
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import ThreadedWSGIServer
+
+_MOTO_MODULES = tuple(backends.list_of_moto_modules())
+
+
+def _cached_moto_modules() -> tuple[str, ...]:
+    return _MOTO_MODULES
+
+
+class _KeepAliveHandler(MotoRequestHandler):
+    """moto's environ (werkzeug's plus its header fixes); the response is written here, not by werkzeug's
+    ``run_wsgi``, which closes every connection and then drains the socket for 10 ms."""
+
+    disable_nagle_algorithm = True
+
+    def run_wsgi(self) -> None:
+        environ = self.make_environ()
+        if environ.get("wsgi.input_terminated"):
+            self.close_connection = True  # a chunked upload: keep-alive only for bodies of known length
+        else:
+            # The whole body now, so nothing of it is left on the connection for the next request line.
+            environ["wsgi.input"] = io.BytesIO(self.rfile.read(int(environ.get("CONTENT_LENGTH") or 0)))
+        started: list[Any] = []
+        chunks: list[bytes] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            started[:] = [status, headers]
+            return chunks.append
+
+        try:
+            result = self.server.app(environ, start_response)
+            try:
+                chunks.extend(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+        except Exception:
+            logging.getLogger(__name__).exception("moto failed on a request")
+            started[:] = ["500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")]]
+            chunks[:] = [b"moto failed on this request"]
+        status, headers = started
+        body = b"".join(chunks)
+        code, _, reason = status.partition(" ")
+        self.send_response(int(code), reason)
+        names = {name.lower() for name, _ in headers}
+        for name, value in headers:
+            if name.lower() not in ("connection", "transfer-encoding"):
+                self.send_header(name, value)
+        if "content-length" not in names:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and int(code) not in (204, 304):
+            self.wfile.write(body)
+
+
+class KeepAliveMotoServer:
+    """``ThreadedMotoServer``'s interface (start, stop, get_host_and_port, ``_server.app``)."""
+
+    def __init__(self, ip_address: str = "127.0.0.1", port: int = 0) -> None:
+        backends.list_of_moto_modules = _cached_moto_modules
+        app = DomainDispatcherApplication(create_backend_app)
+        # A thread per connection (as moto's server), each kept for its connection's life.
+        self._server = ThreadedWSGIServer(ip_address, port, app, handler=_KeepAliveHandler)
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._serve, name="moto", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        self._server.serve_forever()
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
