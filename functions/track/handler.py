@@ -29,6 +29,7 @@ from pydantic import BaseModel, ValidationError
 from functions.common.http import ApiError, register_error_handlers
 from functions.common.observability import logger, metrics
 from functions.common.responses import HTML, HTML_PAGE, JSON, documented, unreadable_body
+from functions.common.snapstart import preload
 from shared.services import tracking
 from shared.settings import get_settings
 from shared.tracking.forms import load_forms
@@ -46,6 +47,8 @@ from shared.tracking.payloads import (
 from shared.tracking.tokens import InvalidTokenError
 
 settings = get_settings()
+# Imported lazily (a form post's YAML parser): with SnapStart, already in the snapshot.
+preload("yaml")
 app = APIGatewayRestResolver(
     enable_validation=True,
     cors=CORSConfig(
