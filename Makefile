@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 LAYERS := build/layers/.built
 
-.PHONY: venv layers browser local demo test lint typecheck unit synth bench clean
+.PHONY: venv layers browser local demo outbox test lint typecheck unit synth bench clean
 
 venv: $(INSTALLED)
 
@@ -38,6 +38,10 @@ local: $(INSTALLED)
 # The scripted demo: starts the local stack, drives it end to end, prints what it did, exits 0.
 demo: $(INSTALLED)
 	$(BIN)/python -m infra.local --once $(ARGS)
+
+# The emails the running local stack has sent (`make local` in another terminal), with links and headers.
+outbox: $(INSTALLED)
+	$(BIN)/python -m infra.local.outbox $(ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

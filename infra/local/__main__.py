@@ -10,10 +10,7 @@ import sys
 import threading
 from pathlib import Path
 
-from infra.local.stack import LocalStack
-
-# Where the functions' metrics (CloudWatch EMF lines) go in local mode, instead of the terminal.
-METRICS_LOG = Path("build/local/metrics.log")
+from infra.local.stack import METRICS_LOG, LocalStack
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -231,6 +231,8 @@ class Dispatcher:
         raise RuntimeError("the dispatcher did not settle: a consumer keeps producing work")
 
     def start(self, interval: float = 0.2) -> None:
+        self._stop.clear()
+
         def loop() -> None:
             while not self._stop.is_set():
                 try:

@@ -63,6 +63,8 @@ class MetricsRouter(io.TextIOBase):
 
 def route_metrics(path: Path) -> MetricsRouter:
     """Send EMF metric lines printed on stdout to ``path`` (appended); returns the router now on stdout."""
+    if isinstance(sys.stdout, MetricsRouter):  # a second stack in this process: one router is enough
+        return sys.stdout
     path.parent.mkdir(parents=True, exist_ok=True)
     router = MetricsRouter(sys.stdout, path.open("a", encoding="utf-8", buffering=1))
     sys.stdout = router

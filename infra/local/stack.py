@@ -23,6 +23,8 @@ from infra.local.presigned import enforce_link_expiry
 from infra.local.resources import LocalResources, create_all
 
 LOCAL_API_KEY = "local-api-key"
+# The functions' metrics (EMF lines) in local mode: a file, not the terminal.
+METRICS_LOG = Path(__file__).resolve().parents[2] / "build" / "local" / "metrics.log"
 
 
 def reset_clients() -> None:
@@ -39,15 +41,16 @@ def reset_clients() -> None:
 
 
 class LocalStack:
-    """``metrics_log``: a file for the functions' EMF metric lines (they stay off the terminal); without
-    one, metrics are off as in the tests."""
+    """``metrics_log``: the file for the functions' EMF metric lines (they stay off the terminal; None:
+    they go to stdout). Metrics stay on, as in the cloud: powertools only clears a disabled Metrics when
+    it reaches 100 values, and then prints them anyway."""
 
     def __init__(
         self,
         host: str = "127.0.0.1",
         api_port: int = 8080,
         verbose: bool = True,
-        metrics_log: Path | None = None,
+        metrics_log: Path | None = METRICS_LOG,
     ) -> None:
         self.host = host
         self.api_port = api_port
@@ -94,7 +97,7 @@ class LocalStack:
                 "RM_ALLOWED_ORIGINS": origins,
                 "POWERTOOLS_SERVICE_NAME": "relationship-marketing-local",
                 "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_METRICS_DISABLED": "false" if self.metrics_log else "true",
+                "POWERTOOLS_METRICS_DISABLED": "false",
                 "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
             }
         )
