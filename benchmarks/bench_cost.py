@@ -281,9 +281,11 @@ def estimate(
         2 * 0.02 + 0.1 + changed_share * 0.6
     )  # scan pages, BatchGet of 100, BatchWrite of 25 (ms per customer)
     run_cpu_seconds = customers * (per_customer_ms + io_ms) / 1000
-    segments = max(
-        DEFAULT_SEGMENTS, math.ceil(customers * (per_customer_ms + io_ms) / 1000 / SEGMENT_BUDGET_SECONDS / 2)
-    )
+    # A phase invocation handles customers / segments customers, about half of the per-customer time (the
+    # measured CPU covers both phases): enough segments to keep it under the budget, filling whole waves.
+    segments = max(DEFAULT_SEGMENTS, math.ceil(run_cpu_seconds / 2 / SEGMENT_BUDGET_SECONDS))
+    if segments > DEFAULT_SEGMENTS:
+        segments = math.ceil(segments / MAP_CONCURRENCY) * MAP_CONCURRENCY
     transitions = 12 + 2 * segments * 4
     lambda_gb_s += RUNS_PER_MONTH * run_cpu_seconds * MEMORY_MB["score"] / 1024
     invocations += RUNS_PER_MONTH * (4 + 2 * segments)
@@ -306,7 +308,8 @@ def estimate(
     cost["SES"] = customers * emails_per_customer * price["ses_email"]
     cost["CloudWatch Logs"] = invocations * log_bytes / 1e9 * price["logs_gb"]
     waves = math.ceil(segments / MAP_CONCURRENCY)
-    run_seconds = 2 * waves * (customers / segments) * (per_customer_ms + io_ms) / 1000 + 20
+    # Both phases, wave after wave, plus start, fit, finish and Step Functions' own latency (about 20 s).
+    run_seconds = waves * (customers / segments) * (per_customer_ms + io_ms) / 1000 + 20
     notes = [
         f"{segments} scan segments (the scheduled run uses {DEFAULT_SEGMENTS}; more are needed when a "
         f"segment would take over {SEGMENT_BUDGET_SECONDS} s)"
