@@ -9,7 +9,10 @@ its service list on disk for each request (``list_of_moto_modules`` lists its pa
 - the request handler is moto's own (``MotoRequestHandler``, werkzeug's environ), but reads each body
   completely before the app runs, so the connection can safely serve the next request: keep-alive, with
   ``TCP_NODELAY`` (headers and body are separate writes);
-- moto's service list is read once (it is the installed package: it cannot change while we run).
+- moto's service list is read once (it is the installed package: it cannot change while we run);
+- a DynamoDB ``Query`` on a table's own key reads the item collection of its partition key, as DynamoDB
+  does: moto sorts and walks every item of the table for each query, so a query's cost grew with the table
+  (the Interactions and CampaignDecisions tables grow with every event). Index queries are moto's own.
 
 The app is moto's ``DomainDispatcherApplication``, exactly what ``ThreadedMotoServer`` serves;
 ``._server.app`` can be wrapped (fault injection, presigned-link expiry) as before.
@@ -23,6 +26,7 @@ import threading
 from typing import Any
 
 from moto import backends
+from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import ThreadedWSGIServer
 
@@ -31,6 +35,34 @@ _MOTO_MODULES = tuple(backends.list_of_moto_modules())
 
 def _cached_moto_modules() -> tuple[str, ...]:
     return _MOTO_MODULES
+
+
+class _Partition:
+    """A table seen through one partition key: ``all_items`` yields that item collection only."""
+
+    def __init__(self, table: Table, hash_key: Any) -> None:
+        self._table = table
+        self._hash_key = hash_key
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+    def all_items(self) -> list[Any]:
+        collection = self._table.items.get(self._hash_key)
+        if collection is None:
+            return []
+        return list(collection.values()) if self._table.range_key_attr else [collection]
+
+
+_table_query = Table.query
+
+
+def _partition_query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+    index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+    if index_name or hash_key is None:
+        return _table_query(self, hash_key, *args, **kwargs)
+    # moto compares each item's hash key with hash_key and sorts by range key itself: same results.
+    return _table_query(_Partition(self, hash_key), hash_key, *args, **kwargs)  # type: ignore[arg-type]
 
 
 class _KeepAliveHandler(MotoRequestHandler):
@@ -84,6 +116,7 @@ class KeepAliveMotoServer:
 
     def __init__(self, ip_address: str = "127.0.0.1", port: int = 0) -> None:
         backends.list_of_moto_modules = _cached_moto_modules
+        Table.query = _partition_query  # type: ignore[method-assign]
         app = DomainDispatcherApplication(create_backend_app)
         # A thread per connection (as moto's server), each kept for its connection's life.
         self._server = ThreadedWSGIServer(ip_address, port, app, handler=_KeepAliveHandler)
