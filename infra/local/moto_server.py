@@ -10,6 +10,10 @@ its service list on disk for each request (``list_of_moto_modules`` lists its pa
   completely before the app runs, so the connection can safely serve the next request: keep-alive, with
   ``TCP_NODELAY`` (headers and body are separate writes);
 - moto's service list is read once (it is the installed package: it cannot change while we run);
+- DynamoDB requests are served one at a time. moto is not thread-safe: two concurrent writes could be
+  given the same stream sequence number, or an ``ADD`` could read the item before the other one wrote it,
+  and a record or an increment was lost. Faster connections made those windows easier to hit; DynamoDB
+  requests in moto never block, so the lock only orders them;
 - a DynamoDB ``Query`` on a table's own key reads the item collection of its partition key, as DynamoDB
   does: moto sorts and walks every item of the table for each query, so a query's cost grew with the table
   (the Interactions and CampaignDecisions tables grow with every event). Index queries are moto's own.
@@ -55,6 +59,8 @@ class _Partition:
 
 
 _table_query = Table.query
+# One DynamoDB request at a time in moto (see the module docstring).
+_DYNAMODB_LOCK = threading.Lock()
 
 
 def _partition_query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
@@ -85,13 +91,20 @@ class _KeepAliveHandler(MotoRequestHandler):
             started[:] = [status, headers]
             return chunks.append
 
+        serialised = str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB")
         try:
-            result = self.server.app(environ, start_response)
+            if serialised:
+                _DYNAMODB_LOCK.acquire()
             try:
-                chunks.extend(result)
+                result = self.server.app(environ, start_response)
+                try:
+                    chunks.extend(result)
+                finally:
+                    if hasattr(result, "close"):
+                        result.close()
             finally:
-                if hasattr(result, "close"):
-                    result.close()
+                if serialised:
+                    _DYNAMODB_LOCK.release()
         except Exception:
             logging.getLogger(__name__).exception("moto failed on a request")
             started[:] = ["500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")]]
