@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 LAYERS := build/layers/.built
 
-.PHONY: venv lock layers browser local demo test lint typecheck unit synth bench lifetimes-venv clean
+.PHONY: venv lock layers browser local demo outbox test lint typecheck unit synth bench lifetimes-venv clean
 
 venv: $(INSTALLED)
 
@@ -48,19 +48,23 @@ local: $(INSTALLED)
 demo: $(INSTALLED)
 	$(BIN)/python -m infra.local --once $(ARGS)
 
+# The emails the running local stack has sent (`make local` in another terminal), with links and headers.
+outbox: $(INSTALLED)
+	$(BIN)/python -m infra.local.outbox $(ARGS)
+
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
 typecheck: $(INSTALLED)
-	$(BIN)/mypy shared
+	$(BIN)/mypy shared functions infra
 
 # The test command (.ci/run calls exactly this): lint, types, unit + integration (moto) + infra + browser tests.
 # node_modules: the browser tests load @segment/analytics-next from it (npm devDependency).
 test: $(INSTALLED) $(LAYERS) browser node_modules/.bin/cdk
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy shared
+	$(BIN)/mypy shared functions infra
 	$(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
 
 node_modules/.bin/cdk: package.json

@@ -1,4 +1,5 @@
-"""``python -m benchmarks [name ...]``: run the benchmarks (all by default) and print their figures."""
+"""``python -m benchmarks [name [options]]``: run one benchmark with its options (``python -m benchmarks
+cost --customers 10M``), or all of them with their defaults, and print their figures."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import importlib
 import sys
 
 BENCHMARKS = (
+    "bench_cold_start",
     "bench_tracking",
     "bench_scoring_compute",
     "bench_scoring_fit",
@@ -16,13 +18,19 @@ BENCHMARKS = (
 )
 
 
+def _module(name: str) -> str:
+    return name if name.startswith("bench_") else f"bench_{name}"
+
+
 def main(argv: list[str]) -> int:
-    names = argv or list(BENCHMARKS)
-    for name in names:
-        module_name = name if name.startswith("bench_") else f"bench_{name}"
+    if argv and not argv[0].startswith("-"):
+        runs = [(_module(argv[0]), argv[1:])]
+    else:
+        runs = [(name, []) for name in BENCHMARKS]
+    for module_name, options in runs:
         print(f"\n=== {module_name} ===", flush=True)
         module = importlib.import_module(f"benchmarks.{module_name}")
-        status = module.main([])
+        status = module.main(options)
         if status:
             return int(status)
     return 0

@@ -11,11 +11,19 @@ Wheels are fetched for the Lambda target (CPython 3.12, linux/arm64) with pip's 
 only binary wheels are used, at the exact versions of ``requirements.lock`` (the versions the tests run
 with). A layer is rebuilt only when its stamp (a hash of the requirement strings, the lock file and
 the pip target options) changes.
+
+Every layer and the code asset ship ``__pycache__/*.cpython-312.pyc`` compiled by a Python 3.12 interpreter
+(the runtime's version: a ``.pyc`` of another version is ignored). Lambda cannot write under ``/opt`` or
+``/var/task``, so without them every cold start compiles every module it imports. They are
+``unchecked-hash`` ``.pyc`` files (PEP 552): valid whatever the file times in the zip, never checked
+against the source (the asset is immutable). Without a Python 3.12 on this machine (``RM_RUNTIME_PYTHON``,
+``python3.12`` on the PATH, or pyenv) the build says so and ships sources only.
 """
 
 from __future__ import annotations
 
 import argparse
+import glob
 import hashlib
 import json
 import os
@@ -55,6 +63,10 @@ APP_PACKAGES = ("functions", "shared")
 LOCK_FILE = ROOT / "requirements.lock"
 # Bump to force a rebuild of every layer when this script's output format changes.
 BUILD_FORMAT = 2
+# Where each tree lives in the Lambda sandbox: the file names recorded in the .pyc (tracebacks).
+LAYER_MOUNT = "/opt/python"
+APP_MOUNT = "/var/task"
+COMPILED_STAMP = ".compiled"
 
 
 @dataclass(frozen=True)
@@ -160,6 +172,74 @@ def _strip(root: Path) -> None:
         shutil.rmtree(bin_dir)
 
 
+def find_runtime_python() -> str | None:
+    """A Python interpreter of the runtime's version (``PYTHON_VERSION``), or None.
+
+    ``RM_RUNTIME_PYTHON`` wins; then ``python3.12`` on the PATH (a pyenv shim only counts if it runs), then
+    pyenv's installed versions."""
+    candidates = [os.environ.get("RM_RUNTIME_PYTHON"), shutil.which(f"python{PYTHON_VERSION}")]
+    pyenv_root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
+    candidates += sorted(glob.glob(f"{pyenv_root}/versions/{PYTHON_VERSION}.*/bin/python{PYTHON_VERSION}"))[
+        ::-1
+    ]
+    for candidate in candidates:
+        if not candidate:
+            continue
+        try:
+            found = subprocess.run(
+                [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+        except OSError:
+            continue
+        if found.returncode == 0 and found.stdout.strip() == PYTHON_VERSION:
+            return candidate
+    return None
+
+
+def compile_tree(root: Path, mount: str, python: str | None = None) -> str | None:
+    """Compile every ``.py`` under ``root`` to ``__pycache__/*.cpython-312.pyc`` (unchecked-hash), recording
+    ``mount`` as the source directory; returns the interpreter used, or None if there is no Python 3.12.
+
+    The stamp file ``root/.compiled`` names the interpreter, or says that none was found."""
+    python = python or find_runtime_python()
+    stamp = root / COMPILED_STAMP
+    if python is None:
+        print(
+            f"[layers] WARNING: no Python {PYTHON_VERSION} found (set RM_RUNTIME_PYTHON, or install "
+            f"python{PYTHON_VERSION}, e.g. with pyenv): {root.name} ships without .pyc, so every cold start "
+            "compiles what it imports",
+            flush=True,
+        )
+        stamp.write_text("none\n")
+        return None
+    cmd = [
+        python,
+        "-m",
+        "compileall",
+        "-q",
+        "-j",
+        "0",
+        "--invalidation-mode",
+        "unchecked-hash",
+        "-s",
+        str(root),
+        "-p",
+        mount,
+        str(root),
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        # A file that does not compile (a template or test data with a .py name) is imported by nobody.
+        failed = [line for line in result.stdout.splitlines() if line.startswith("***")]
+        print(f"[layers] {root.name}: {len(failed)} files did not compile (left as sources)", flush=True)
+    stamp.write_text(f"{python}\n")
+    return python
+
+
 def dir_size(path: Path) -> int:
     return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
 
@@ -187,16 +267,26 @@ def build_layer(layer: Layer, *, force: bool = False) -> bool:
     if removed:
         print(f"[layers] {layer.name}: removed (in the Lambda runtime): {', '.join(removed)}", flush=True)
     _strip(layer.site_packages)
+    compile_tree(layer.site_packages, LAYER_MOUNT)
     layer.stamp_file.write_text(fingerprint + "\n")
     return True
+
+
+def _ensure_compiled(layer: Layer, python: str | None) -> None:
+    """Compile a layer built before this script compiled (or without a Python 3.12 then, and with one now)."""
+    stamp = layer.site_packages / COMPILED_STAMP
+    if python is not None and (not stamp.is_file() or stamp.read_text().strip() == "none"):
+        print(f"[layers] {layer.name}: compiling .pyc with {python}", flush=True)
+        compile_tree(layer.site_packages, LAYER_MOUNT, python)
 
 
 def _ignore_build_junk(_dir: str, names: list[str]) -> Iterable[str]:
     return [n for n in names if n == "__pycache__" or n.endswith(STRIP_SUFFIXES)]
 
 
-def stage_app(destination: Path = APP_DIR) -> Path:
-    """Copy ``functions/`` and ``shared/`` into the code asset directory (always fresh, it is cheap)."""
+def stage_app(destination: Path = APP_DIR, *, compile_pyc: bool = True) -> Path:
+    """Copy ``functions/`` and ``shared/`` into the code asset directory (always fresh, it is cheap), then
+    compile it for the runtime's Python."""
     if destination.exists():
         shutil.rmtree(destination)
     destination.mkdir(parents=True)
@@ -205,6 +295,8 @@ def stage_app(destination: Path = APP_DIR) -> Path:
         if not source.is_dir():
             raise SystemExit(f"[layers] missing package directory {source}")
         shutil.copytree(source, destination / package, ignore=_ignore_build_junk)
+    if compile_pyc:
+        compile_tree(destination, APP_MOUNT)
     return destination
 
 
@@ -233,8 +325,10 @@ def layers_ready() -> bool:
 
 def build_all(*, force: bool = False) -> dict[str, int]:
     layers = read_layers()
+    python = find_runtime_python()
     for layer in layers:
-        build_layer(layer, force=force)
+        if not build_layer(layer, force=force):
+            _ensure_compiled(layer, python)
     stage_app()
     sizes = check_sizes(layers)
     BUILT_STAMP.write_text(json.dumps({layer.name: layer.fingerprint() for layer in layers}, indent=2) + "\n")

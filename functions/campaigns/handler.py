@@ -18,17 +18,22 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from functions.common.observability import logger, metrics
 from functions.common.tracing import tracer
+from shared.campaigns.catalogue import Catalogue
 from shared.events import parse_detail
 from shared.services import campaigns
 
 processor = BatchProcessor(event_type=EventType.SQS)
 _outcomes: Counter[str] = Counter()
+# The live catalogue (packaged campaigns + the table's enabled switches), read once per batch of records.
+_catalogue: list[Catalogue] = []
 
 
 def record_handler(record: SQSRecord) -> None:
     envelope = json.loads(record.body)
     event = parse_detail(envelope["detail-type"], envelope["detail"])
-    for decision in campaigns.handle_event(event):
+    if not _catalogue:
+        _catalogue.append(campaigns.live_catalogue())
+    for decision in campaigns.handle_event(event, catalogue=_catalogue[0]):
         _outcomes[decision.outcome] += 1
         logger.info(
             "campaign decision",
@@ -41,6 +46,7 @@ def record_handler(record: SQSRecord) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> Mapping[str, Any]:
     _outcomes.clear()
+    _catalogue.clear()
     if event.get("sweep"):
         counts = campaigns.sweep()
         logger.info("campaign sweep", extra={"counts": counts})

@@ -30,6 +30,7 @@ from pynamodb.exceptions import PynamoDBException
 from functions.common.http import ApiError, register_error_handlers
 from functions.common.observability import logger, metrics
 from functions.common.responses import HTML, HTML_PAGE, JSON, TEXT, documented, media_type, unreadable_body
+from functions.common.snapstart import preload
 from shared.services import consent, rejected_calls, tracking
 from shared.settings import get_settings
 from shared.tracking import wire
@@ -49,6 +50,8 @@ from shared.tracking.redirects import RedirectError, safe_redirect
 from shared.tracking.tokens import InvalidTokenError
 
 settings = get_settings()
+# Imported lazily (a form post's YAML parser): with SnapStart, already in the snapshot.
+preload("yaml")
 app = APIGatewayRestResolver(
     enable_validation=True,
     cors=CORSConfig(

@@ -69,4 +69,4 @@ class Aggregation(Construct):
             # Interactions are written once (conditional put); TTL expiries and updates carry no new facts.
             filters=[lambda_.FilterCriteria.filter({"eventName": lambda_.FilterRule.is_equal("INSERT")})],
         )
-        self.aggregate.function.add_event_source(self.event_source)
+        self.aggregate.target.add_event_source(self.event_source)

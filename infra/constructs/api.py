@@ -232,8 +232,8 @@ class Api(Construct):
         self.routes = route_table.routes()
         check_route_tree(r.path for r in self.routes)
         integrations = {
-            "track": apigw.LambdaIntegration(self.track.function, proxy=True, allow_test_invoke=False),
-            "admin_api": apigw.LambdaIntegration(self.admin.function, proxy=True, allow_test_invoke=False),
+            "track": apigw.LambdaIntegration(self.track.target, proxy=True, allow_test_invoke=False),
+            "admin_api": apigw.LambdaIntegration(self.admin.target, proxy=True, allow_test_invoke=False),
         }
         self.methods: dict[tuple[str, str], apigw.Method] = {}
         for route in self.routes:

@@ -44,7 +44,7 @@ class Campaigns(Construct):
             timeout=routing.consumer_timeout("CampaignsQueue"),
             dead_letter_queue=self.campaigns_dlq,
         )
-        self.campaigns.function.configure_async_invoke(retry_attempts=2, max_event_age=Duration.hours(6))
+        self.campaigns.target.configure_async_invoke(retry_attempts=2, max_event_age=Duration.hours(6))
         for logical_name in ("Campaigns", "Customers", "Scores", "Interactions"):
             self.campaigns.use_table(data.table(logical_name), data.spec(logical_name))
         (
@@ -55,7 +55,7 @@ class Campaigns(Construct):
             .use_secret(token_secret)
             .env("RM_PUBLIC_BASE_URL", public_base_url)
         )
-        self.campaigns.function.add_event_source(
+        self.campaigns.target.add_event_source(
             sources.SqsEventSource(
                 routing.queues["CampaignsQueue"],
                 batch_size=SQS_BATCH_SIZE,
@@ -69,7 +69,7 @@ class Campaigns(Construct):
             schedule=events.Schedule.expression(config.campaign_sweep_schedule),
             targets=[
                 targets.LambdaFunction(
-                    self.campaigns.function,
+                    self.campaigns.target,
                     event=events.RuleTargetInput.from_object({"sweep": True}),
                     dead_letter_queue=target_dlq,
                     retry_attempts=4,
@@ -95,7 +95,7 @@ class Campaigns(Construct):
             .use_table(data.table("CampaignDecisions"), data.spec("CampaignDecisions"), write=True)
             .use_ses(config)
         )
-        self.email.function.add_event_source(
+        self.email.target.add_event_source(
             sources.SqsEventSource(
                 routing.queues["EmailQueue"],
                 batch_size=SQS_BATCH_SIZE,

@@ -210,7 +210,16 @@ class EngineFunction(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
             },
+            # The runtime hooks are in functions/common/snapstart.py (every handler imports them).
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if config.uses_snap_start(name) else None,
         )
+        # What callers invoke: with SnapStart, an alias of the published version (SnapStart never applies
+        # to $LATEST); without, the function itself.
+        self.target: lambda_.IFunction = self.function
+        if config.uses_snap_start(name):
+            self.target = lambda_.Alias(
+                self, "Live", alias_name="live", version=self.function.current_version
+            )
         wildcard_actions = "xray:PutTraceSegments/PutTelemetryRecords (active tracing)"
         if extra_wildcard_actions:
             wildcard_actions += f" and {extra_wildcard_actions}"

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
-from infra.local.stack import LocalStack
+from infra.local.stack import METRICS_LOG, LocalStack
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,29 +26,49 @@ def main(argv: list[str] | None = None) -> int:
         help="serve mode: API worker processes, each one Lambda container (0: one request at a time)",
     )
     parser.add_argument(
+        "--allowed-origins",
+        help="origins allowed to post forms cross-site (comma separated; default: the API's own origin; "
+        "or set RM_ALLOWED_ORIGINS)",
+    )
+    parser.add_argument("--metrics-log", type=Path, default=METRICS_LOG, help="file for the EMF metric lines")
+    parser.add_argument(
         "--score-every",
         type=float,
         default=60.0,
         help="serve mode: minutes between scheduled scoring runs (0: off)",
     )
     args = parser.parse_args(argv)
+    if args.allowed_origins:
+        os.environ["RM_ALLOWED_ORIGINS"] = args.allowed_origins
 
     if args.once:
         from infra.local.demo import run_demo
 
-        with LocalStack(api_port=args.port, verbose=False) as stack:
-            return run_demo(stack, customers=args.customers)
+        with LocalStack(api_port=args.port, verbose=False, metrics_log=args.metrics_log) as stack:
+            status = run_demo(stack, customers=args.customers)
+        print(f"(the functions' metrics are in {args.metrics_log})")
+        return status
 
-    stack = LocalStack(api_port=args.port, workers=args.workers).start()
+    # The API port is bound at once, but answered only when the stack is ready (after the seed).
+    stack = LocalStack(api_port=args.port, metrics_log=args.metrics_log, workers=args.workers).start(
+        serve=False
+    )
     if args.seed:
         from infra.local.demo import run_demo
 
-        run_demo(stack, customers=args.customers)
+        print("loading the demo data (the API answers when it is done)…", flush=True)
+        with stack.private_api() as seed_url:
+            run_demo(stack, customers=args.customers, base_url=seed_url)
+    stack.serve()
     stopped = threading.Event()
     if args.score_every > 0:
         threading.Thread(target=_scheduler, args=(stopped, args.score_every * 60), daemon=True).start()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
-    print(f"Serving on {stack.api_url} — dashboard: {stack.api_url}/dashboard/ — Ctrl-C to stop", flush=True)
+    print(
+        f"Serving on {stack.api_url} — dashboard: {stack.api_url}/dashboard/?key={stack.api_key} — "
+        f"outbox: {stack.api_url}/dashboard/outbox.html — metrics: {args.metrics_log} — Ctrl-C to stop",
+        flush=True,
+    )
     try:
         stopped.wait()
     except KeyboardInterrupt:

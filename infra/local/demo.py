@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib import error, parse, request
 
+from tqdm import tqdm
+
 from infra.local.stack import LocalStack
 
 CDNOW_SAMPLE = Path(__file__).resolve().parents[2] / "tests" / "data" / "CDNOW_sample.txt"
@@ -23,9 +25,10 @@ SIMULATED_CAMPAIGNS = ("win-back", "loyalty-reward")
 class Client:
     """A tiny HTTP client for the local API (standard library only)."""
 
-    def __init__(self, base_url: str, api_key: str) -> None:
+    def __init__(self, base_url: str, api_key: str, timeout: float = 60) -> None:
         self.base_url = base_url
         self.api_key = api_key
+        self.timeout = timeout
         self.write_auth = "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
 
     def call(
@@ -50,7 +53,7 @@ class Client:
         req = request.Request(self.base_url + path, data=data, method=method, headers=headers)
         opener = request.build_opener(_NoRedirect)
         try:
-            with opener.open(req, timeout=60) as response:
+            with opener.open(req, timeout=self.timeout) as response:
                 raw = response.read()
                 status, response_headers = response.status, dict(response.headers)
         except error.HTTPError as exc:
@@ -112,10 +115,25 @@ def _confirm_links(stack: LocalStack, addresses: set[str]) -> list[str]:
     return links
 
 
-def run_demo(stack: LocalStack, customers: int = 200, as_of: str = "1998-06-30") -> int:
-    """Drive the whole product through its API; returns a process exit status."""
-    client = Client(stack.api_url, stack.api_key)
-    started = time.perf_counter()
+def _progress(items: Any, description: str, unit: str = "call") -> Any:
+    """A progress bar on the terminal (stderr), nothing when the output is not a terminal."""
+    return tqdm(items, desc=f"   {description}", unit=unit, leave=False, disable=None, dynamic_ncols=True)
+
+
+def _drain(stack: LocalStack, description: str) -> int:
+    """Deliver everything pending, with a progress bar of what the dispatcher handed to the functions."""
+    assert stack.dispatcher is not None
+    with tqdm(desc=f"   {description}", unit="record", leave=False, disable=None) as bar:
+        return stack.dispatcher.drain(progress=bar.update)
+
+
+def run_demo(
+    stack: LocalStack, customers: int = 200, as_of: str = "1998-06-30", base_url: str | None = None
+) -> int:
+    """Drive the whole product through its API; returns a process exit status. ``base_url``: the API to
+    call (by default the stack's public one)."""
+    client = Client(base_url or stack.api_url, stack.api_key)
+    started, cpu_started = time.perf_counter(), time.process_time()
     rng = random.Random(7)
     print(f"Local stack: API {stack.api_url} (x-api-key: {stack.api_key}), moto {stack.moto_url}")
 
@@ -129,7 +147,7 @@ def run_demo(stack: LocalStack, customers: int = 200, as_of: str = "1998-06-30")
     calls = cdnow_orders(customers)
     users = sorted({c["userId"] for c in calls})
     subscribers = {u for u in users if rng.random() < 0.6}
-    for user in sorted(subscribers):
+    for user in _progress(sorted(subscribers), "sign-ups", "person"):
         client.call(
             "POST",
             "/v1/identify",
@@ -143,16 +161,16 @@ def run_demo(stack: LocalStack, customers: int = 200, as_of: str = "1998-06-30")
             },
         )
         client.call("POST", "/v1/forms/newsletter", form={"email": f"{user}@example.com"})
-    stack.drain()
+    _drain(stack, "confirmation emails")
     links = _confirm_links(stack, {f"{u}@example.com" for u in subscribers} | {"ann.example@example.com"})
-    confirmed = sum(client.call("GET", link)[0] == 200 for link in links)
+    confirmed = sum(client.call("GET", link)[0] == 200 for link in _progress(links, "confirmations", "link"))
     print(
         f"2. {len(subscribers) + 1} newsletter sign-ups (double opt-in): "
         f"{confirmed} confirmation links clicked"
     )
 
     stored = 0
-    for start in range(0, len(calls), 100):
+    for start in _progress(range(0, len(calls), 100), "replay", "batch"):
         status, body, _ = client.call("POST", "/v1/batch", {"batch": calls[start : start + 100]})
         if status != 200:
             print(f"   batch refused: {status} {body}")
@@ -169,7 +187,7 @@ def run_demo(stack: LocalStack, customers: int = 200, as_of: str = "1998-06-30")
         {"userId": "u1", "event": "Order Completed", "properties": {"order_id": "x", "total": -5}},
     )
     print(f"   a negative order total -> {status}: {body['message']}")
-    delivered = stack.drain()
+    delivered = _drain(stack, "aggregates and campaigns")
     print(f"   dispatcher: {delivered} stream records and queued bus events delivered to the real handlers")
 
     print(f"4. scoring run as of {as_of} (the CDNOW data ends in June 1998):")
@@ -193,7 +211,7 @@ def run_demo(stack: LocalStack, customers: int = 200, as_of: str = "1998-06-30")
     status, segments, _ = client.call("GET", "/v1/segments", private=True)
     links = [s for s in segments.get("segments", []) if (s.get("latest_export") or {}).get("download_url")]
     print(f"   CSV exports written to S3 for {len(links)} segments (presigned links in GET /v1/segments)")
-    delivered = stack.drain()
+    _drain(stack, "campaigns")
 
     print("5. campaigns fired by the segment changes (consent, caps, hold-out applied):")
     reports = _campaign_reports(client)
@@ -211,7 +229,7 @@ def run_demo(stack: LocalStack, customers: int = 200, as_of: str = "1998-06-30")
     )
 
     converted = _simulate_conversions(client, rng)
-    stack.drain()
+    _drain(stack, "conversions")
     print(f"6. simulated purchases after the campaigns ({converted} orders); lift versus the hold-out group:")
     for campaign_id, report in _campaign_reports(client).items():
         if campaign_id in SIMULATED_CAMPAIGNS and report["sent"] and report["held_out"]:
@@ -222,7 +240,11 @@ def run_demo(stack: LocalStack, customers: int = 200, as_of: str = "1998-06-30")
                 f"(95% CI {low:+.0%} .. {high:+.0%})"
             )
     print(f"Dashboard (while `make local` serves): {stack.api_url}/dashboard/?key={stack.api_key}")
-    print(f"Demo finished in {time.perf_counter() - started:.1f} s")
+    print(f"Sent emails: {stack.api_url}/dashboard/outbox.html, or `python -m infra.local.outbox`")
+    print(
+        f"Demo finished in {time.perf_counter() - started:.1f} s "
+        f"({time.process_time() - cpu_started:.1f} s of CPU in this process: stack, moto and functions)"
+    )
     return 0
 
 

@@ -58,8 +58,13 @@ _DIGITS = re.compile(r"[0-9]{1,20}")
 
 
 def _init_worker(environ: dict[str, str]) -> None:
-    """A worker process starts as a fresh Lambda container: the adapter's environment, no AWS clients."""
+    """A worker process starts as a fresh Lambda container: the adapter's environment, no AWS clients, and
+    the local stack's in-process launchers (a scoring run or an export started here runs here)."""
     os.environ.update(environ)
+    from infra.local.launchers import in_process_ports
+    from shared.services import ports
+
+    ports.use(in_process_ports())
 
 
 def _invoke_in_worker(function: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -93,6 +98,8 @@ class ApiAdapter:
         self.on_request = on_request
         self.workers = workers
         self._locks: dict[str, threading.Lock] = {"track": threading.Lock(), "admin_api": threading.Lock()}
+        # Local-only GET pages besides the API (the outbox): path -> handler(lower-cased request headers).
+        self.extra_pages: dict[str, Callable[[dict[str, str]], tuple[int, dict[str, str], bytes]]] = {}
         self._pool: ProcessPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -247,6 +254,11 @@ def make_server(adapter: ApiAdapter, host: str, port: int) -> ThreadingHTTPServe
             if path in {"/", "/dashboard"}:
                 self._send(302, {"Location": "/dashboard/"}, b"")
                 return True
+            if path in adapter.extra_pages:
+                self._send(*adapter.extra_pages[path]({k.lower(): v for k, v in self.headers.items()}))
+                return True
+            if path == "/thanks":  # stands for a site's thank-you page, where the demo's form redirects
+                path = "/dashboard/thanks.html"
             if not path.startswith("/dashboard/"):
                 return False
             name = path.removeprefix("/dashboard/") or "index.html"
@@ -273,8 +285,8 @@ def make_server(adapter: ApiAdapter, host: str, port: int) -> ThreadingHTTPServe
                 self.command, self.path, headers, body, self.client_address[0], self.headers.get("Host", "")
             )
             if event is None or function is None:
-                body = {"code": _CODES.get(status, "error"), "message": message}
-                self._send(status, {"Content-Type": "application/json"}, json.dumps(body).encode())
+                refusal = {"code": _CODES.get(status, "error"), "message": message}
+                self._send(status, {"Content-Type": "application/json"}, json.dumps(refusal).encode())
                 return
             try:
                 response = adapter.invoke(function, event)

@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
+import hmac
+import json
 import logging
 import os
-import socket
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from types import TracebackType
-
-from moto.server import ThreadedMotoServer
+from typing import Any
 
 from infra.local import faults, moto_atomic
 from infra.local.dispatcher import Dispatcher
 from infra.local.http_adapter import ApiAdapter, make_server
+from infra.local.moto_server import KeepAliveMotoServer
+from infra.local.outbox import read_outbox
+from infra.local.output import route_metrics
 from infra.local.presigned import enforce_link_expiry
 from infra.local.resources import LocalResources, create_all
 
 LOCAL_API_KEY = "local-api-key"
-
-
-def _free_port(host: str) -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
+# The functions' metrics (EMF lines) in local mode: a file, not the terminal.
+METRICS_LOG = Path(__file__).resolve().parents[2] / "build" / "local" / "metrics.log"
 
 
 def reset_clients() -> None:
@@ -40,6 +41,10 @@ def reset_clients() -> None:
 
 
 class LocalStack:
+    """``metrics_log``: the file for the functions' EMF metric lines (they stay off the terminal; None:
+    they go to stdout). Metrics stay on, as in the cloud: powertools only clears a disabled Metrics when
+    it reaches 100 values, and then prints them anyway."""
+
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -47,6 +52,7 @@ class LocalStack:
         verbose: bool = True,
         extra_origins: tuple[str, ...] = (),
         workers: int = 0,
+        metrics_log: Path | None = METRICS_LOG,
     ) -> None:
         """``workers``: API worker processes, each its own Lambda container (0: in this process, one
         request per function at a time, so tests can patch the handlers' code)."""
@@ -56,7 +62,8 @@ class LocalStack:
         self.workers = workers
         self.api_port = api_port
         self.verbose = verbose
-        self.moto: ThreadedMotoServer | None = None
+        self.metrics_log = metrics_log
+        self.moto: KeepAliveMotoServer | None = None
         self.moto_url = ""
         self.api_url = ""
         self.api_key = os.environ.get("RM_LOCAL_API_KEY", LOCAL_API_KEY)
@@ -68,21 +75,30 @@ class LocalStack:
         if self.verbose:
             print(line, flush=True)
 
-    def start(self, background_dispatch: bool = True) -> LocalStack:
+    def start(self, background_dispatch: bool = True, serve: bool = True) -> LocalStack:
+        """``serve=False``: the API port is bound but not answered until :meth:`serve` (requests wait in
+        the backlog), e.g. while demo data is loaded through :meth:`private_api`."""
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-        moto_port = _free_port(self.host)
-        self.moto = ThreadedMotoServer(ip_address=self.host, port=moto_port, verbose=False)
+        if self.metrics_log is not None:
+            route_metrics(self.metrics_log)
+        self.moto = KeepAliveMotoServer(self.host, 0)
         self.moto.start()
+        moto_port = self.moto.get_host_and_port()[1]
         enforce_link_expiry(self.moto._server)
         moto_atomic.install(self.moto._server)  # before the fault injector, which must wrap it
         self.faults = faults.install(self.moto._server)  # tests inject AWS faults through it
         self.moto_url = f"http://{self.host}:{moto_port}"
-        self.server = make_server(
-            ApiAdapter(self.api_key, on_request=self._say if self.verbose else None, workers=self.workers),
-            self.host,
-            self.api_port,
+        self.adapter = ApiAdapter(
+            self.api_key, on_request=self._say if self.verbose else None, workers=self.workers
         )
+        self.adapter.extra_pages = {"/local/outbox": self._outbox_page}
+        self.server = make_server(self.adapter, self.host, self.api_port)
         self.api_url = f"http://{self.host}:{self.server.server_address[1]}"
+        port = self.server.server_address[1]
+        # Configurable like every other setting (RM_ALLOWED_ORIGINS in the environment wins).
+        configured = os.environ.get("RM_ALLOWED_ORIGINS") or f"{self.api_url},http://localhost:{port}"
+        # Sites the tests serve pages from are allowed too.
+        origins = ",".join(dict.fromkeys([*configured.split(","), *self.extra_origins]))
         os.environ.update(
             {
                 "AWS_ENDPOINT_URL": self.moto_url,
@@ -90,12 +106,10 @@ class LocalStack:
                 "AWS_SECRET_ACCESS_KEY": "local",
                 "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "eu-west-1"),
                 "RM_PUBLIC_BASE_URL": self.api_url,
-                "RM_ALLOWED_ORIGINS": ",".join(
-                    (self.api_url, f"http://localhost:{self.server.server_address[1]}", *self.extra_origins)
-                ),
+                "RM_ALLOWED_ORIGINS": origins,
                 "POWERTOOLS_SERVICE_NAME": "relationship-marketing-local",
                 "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_METRICS_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "false",
                 "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
             }
         )
@@ -113,14 +127,33 @@ class LocalStack:
 
         ports.use(in_process_ports())  # scoring runs and exports run in this process, not on AWS
         self.dispatcher = Dispatcher(self.resources, settings.region)
-        self._server_thread = threading.Thread(target=self.server.serve_forever, name="api", daemon=True)
-        self._server_thread.start()
+        if serve:
+            self.serve()
         if background_dispatch:
             self.dispatcher.start()
         self._say(f"moto server on {self.moto_url}; tables, bus, queues and bucket created")
         self._say(f"campaign catalogue {catalogue.version} loaded: {len(catalogue.campaigns)} campaigns")
         self._say(f"API on {self.api_url} (private routes: header x-api-key: {self.api_key})")
         return self
+
+    def serve(self) -> None:
+        """Answer requests on the API port (from now on)."""
+        if self._server_thread is None:
+            self._server_thread = threading.Thread(target=self.server.serve_forever, name="api", daemon=True)
+            self._server_thread.start()
+
+    @contextmanager
+    def private_api(self) -> Iterator[str]:
+        """A second API server on a free port, for the stack's own use (loading demo data) while the public
+        port does not answer yet; yields its URL."""
+        server = make_server(self.adapter, self.host, 0)
+        thread = threading.Thread(target=server.serve_forever, name="api-private", daemon=True)
+        thread.start()
+        try:
+            yield f"http://{self.host}:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            server.server_close()
 
     def drain(self) -> int:
         assert self.dispatcher is not None
@@ -130,7 +163,7 @@ class LocalStack:
         """Emails SES accepted (moto keeps them in memory; the server runs in this process)."""
         from email import message_from_string, policy
 
-        from moto.core import DEFAULT_ACCOUNT_ID
+        from moto.core.models import DEFAULT_ACCOUNT_ID
         from moto.ses.models import ses_backends
 
         from shared.settings import get_settings
@@ -151,13 +184,26 @@ class LocalStack:
             )
         return emails
 
+    def outbox(self) -> list[dict[str, Any]]:
+        """The emails sent so far, with links and raw headers (:mod:`infra.local.outbox`)."""
+        from shared.settings import get_settings
+
+        return read_outbox(get_settings().region)
+
+    def _outbox_page(self, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        if not hmac.compare_digest(headers.get("x-api-key", "").encode(), self.api_key.encode()):
+            return 403, {"Content-Type": "application/json"}, b'{"message": "needs the x-api-key header"}'
+        body = json.dumps({"emails": self.outbox()}).encode()
+        return 200, {"Content-Type": "application/json", "Cache-Control": "no-store"}, body
+
     def stop(self) -> None:
         if self.dispatcher:
             self.dispatcher.stop()
         if self._server_thread:
             self.server.shutdown()
+        if self.moto:  # started: the API socket was bound
             self.server.server_close()
-            self.server.adapter.close()
+            self.adapter.close()
         if self.moto:
             self.moto.stop()
         from shared.services import ports

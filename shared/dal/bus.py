@@ -5,15 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-import boto3
-
-from shared.events import BusEvent
 from shared.settings import get_settings
 
 if TYPE_CHECKING:
     from mypy_boto3_events import EventBridgeClient
+
+    from shared.events import BusEvent
 
 PUT_EVENTS_BATCH = 10
 
@@ -24,7 +23,11 @@ class PublishError(RuntimeError):
 
 @lru_cache(maxsize=1)
 def _client() -> EventBridgeClient:
-    return boto3.client("events", region_name=get_settings().region)
+    # A botocore client (what boto3.client builds): importing boto3 would load s3transfer too, a cold-start
+    # cost the tracking function does not need.
+    from botocore.session import get_session
+
+    return cast("EventBridgeClient", get_session().create_client("events", region_name=get_settings().region))
 
 
 def publish(events: Sequence[BusEvent], attempts: int = 4, base_delay: float = 0.1) -> int:

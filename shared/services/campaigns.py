@@ -213,9 +213,12 @@ def _apply(matches: list[CampaignMatch], catalogue: Catalogue, now: datetime) ->
     return made
 
 
-def handle_event(event: BusEvent, now: datetime | None = None) -> list[Decision]:
+def handle_event(
+    event: BusEvent, now: datetime | None = None, catalogue: Catalogue | None = None
+) -> list[Decision]:
+    """``catalogue``: the live catalogue when the caller already read it (once per batch of events)."""
     now = now or datetime.now(UTC)
-    catalogue = live_catalogue()
+    catalogue = catalogue or live_catalogue()
     return _apply(match_event(catalogue, event, now), catalogue, now)
 
 

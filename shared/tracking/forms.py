@@ -6,7 +6,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events import Channel
@@ -33,5 +32,7 @@ class FormCatalogue(BaseModel):
 @lru_cache(maxsize=1)
 def load_forms(path: str | None = None) -> FormCatalogue:
     """The forms catalogue at ``path`` (``settings.forms_file``), or the one shipped with the code."""
+    import yaml  # here, not at module level: only a form post needs it (off the tracking cold start)
+
     source = Path(path or DEFAULT_FORMS_FILE)
     return FormCatalogue.model_validate(yaml.safe_load(source.read_text()))
