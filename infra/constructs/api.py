@@ -59,6 +59,7 @@ GATEWAY_ERROR_CODES: dict[str, str] = {
 NO_CORS_PATHS = frozenset({"/v1/consent/confirm"})
 FORM_ROUTE = "/v1/forms/{form_id}"
 ADMIN_EXCLUDED_TABLES = frozenset({"Idempotency"})
+ADMIN_READ_ONLY_TABLES = frozenset({"RejectedCalls"})
 # Responses at least this large are gzipped for clients that accept it (0 would compress tiny answers).
 MIN_COMPRESSION_BYTES = 1024
 
@@ -188,9 +189,11 @@ class Api(Construct):
             timeout=Duration.seconds(29),
         )
         # Every business table (erasure touches them all); not the email channel's idempotency records.
+        # Refused calls are only read (GET /v1/rejected-calls): erasure leaves them to their 7-day expiry.
         for logical_name, table in data.tables.items():
             if logical_name not in ADMIN_EXCLUDED_TABLES:
-                self.admin.use_table(table, data.spec(logical_name), write=True)
+                write = logical_name not in ADMIN_READ_ONLY_TABLES
+                self.admin.use_table(table, data.spec(logical_name), write=write)
         (
             self.admin.use_bucket(bucket, read=[EXPORTS_PREFIX, RUNS_PREFIX])
             .use_state_machine(state_machine)

@@ -20,7 +20,7 @@ BUSINESS_TABLES = {s.logical_name: W for s in table_specs() if s.logical_name !=
 # Table access per function (read or read/write).
 TABLE_ACCESS: dict[str, dict[str, str]] = {
     "track": {"Customers": W, "Interactions": W, "Identities": W, "RejectedCalls": W},
-    "admin_api": BUSINESS_TABLES,
+    "admin_api": {**BUSINESS_TABLES, "RejectedCalls": R},
     # Forwards a merged profile's late interactions to the survivor, deletes an erased person's.
     "aggregate": {"Customers": W, "Interactions": W},
     "score": {"Customers": R, "Scores": W, "Runs": W},

@@ -63,6 +63,7 @@ CODE_CALLS: dict[str, dict[str, frozenset[str]]] = {
         "table:Interactions": TABLE_WRITE,
         "table:Identities": TABLE_WRITE,
         "table:Identities/index/by-customer": INDEX_QUERY,
+        "table:RejectedCalls": TABLE_WRITE,  # shared.services.rejected_calls: refused calls, kept 7 days
         "bus": PUT_EVENTS,
         "secret": SECRET,
     },
@@ -83,6 +84,7 @@ CODE_CALLS: dict[str, dict[str, frozenset[str]]] = {
         },
         "table:Identities/index/by-customer": INDEX_QUERY,
         "table:CampaignDecisions/index/by-campaign": INDEX_QUERY,
+        "table:RejectedCalls": TABLE_READ,  # GET /v1/rejected-calls
         "bucket/exports/*": OBJECT_READ,
         "bucket/runs/*": OBJECT_READ,
         "bucket": LIST_BUCKET,
@@ -121,10 +123,12 @@ CODE_CALLS: dict[str, dict[str, frozenset[str]]] = {
         "queue:CampaignsQueue": QUEUE_SOURCE,
         "queue:SweepDlq": frozenset({"sqs:SendMessage"}),
     },
-    # functions.email: idempotency records, re-reads the profile at send time, sends through SES.
+    # functions.email: idempotency records, re-reads the profile at send time, sends through SES, records
+    # the decision's outcome (sent once SES accepted, failed with its reason).
     "email": {
         "table:Idempotency": TABLE_WRITE,
         "table:Customers": TABLE_READ,
+        "table:CampaignDecisions": TABLE_WRITE,
         "ses:identity": frozenset({"ses:SendEmail", "ses:SendRawEmail"}),
         "queue:EmailQueue": QUEUE_SOURCE,
     },

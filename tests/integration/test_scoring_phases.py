@@ -46,7 +46,8 @@ def test_the_phases_in_state_machine_order_score_every_customer(stack: LocalStac
 
     view = runs.view(run_id)
     assert view["status"] == "succeeded"
-    assert finished["customers_scored"] == fitted["customers"] >= len({c["userId"] for c in calls})
+    # Every customer is scored (prospects too); the purchase model is fitted on the buyers, ours among them.
+    assert finished["customers_scored"] >= fitted["customers"] >= len({c["userId"] for c in calls})
 
 
 def test_a_failed_run_is_recorded_with_the_catch_error(stack: LocalStack) -> None:
