@@ -92,7 +92,9 @@ class Campaigns(Construct):
             self.email.use_table(data.table("Idempotency"), data.spec("Idempotency"), write=True)
             .use_table(data.table("Customers"), data.spec("Customers"))
             # Records what happened to each campaign email's decision (queued -> sent/failed/skipped).
-            .use_table(data.table("CampaignDecisions"), data.spec("CampaignDecisions"), write=True)
+            .use_table(
+                data.table("CampaignDecisions"), data.spec("CampaignDecisions"), write=True, indexes=False
+            )
             .use_ses(config)
         )
         self.email.target.add_event_source(

@@ -242,17 +242,20 @@ class EngineFunction(Construct):
         return self
 
     # -- grants (each one also names the resource in the environment) ---------------------------------
-    def use_table(self, table: dynamodb.ITable, spec: TableSpec, *, write: bool = False) -> EngineFunction:
+    def use_table(
+        self, table: dynamodb.ITable, spec: TableSpec, *, write: bool = False, indexes: bool = True
+    ) -> EngineFunction:
         """Item-level access to the table, and queries on (only) its declared indexes - no ``index/*``
-        wildcard. A transaction needs the item actions it contains (there is no TransactWriteItems action)."""
+        wildcard; ``indexes=False`` for code that never queries them. A transaction needs the item actions
+        it contains (there is no TransactWriteItems action)."""
         actions = TABLE_READ_ACTIONS + (TABLE_WRITE_ACTIONS if write else ())
         self.role.add_to_principal_policy(
             iam.PolicyStatement(actions=list(actions), resources=[table.table_arn])
         )
-        indexes = [f"{table.table_arn}/index/{ix.name}" for ix in spec.global_indexes]
-        if indexes:
+        index_arns = [f"{table.table_arn}/index/{ix.name}" for ix in spec.global_indexes] if indexes else []
+        if index_arns:
             self.role.add_to_principal_policy(
-                iam.PolicyStatement(actions=list(INDEX_READ_ACTIONS), resources=indexes)
+                iam.PolicyStatement(actions=list(INDEX_READ_ACTIONS), resources=index_arns)
             )
         return self.env(spec.env_var, table.table_name)
 

@@ -35,6 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from infra.local.dispatcher import load_handler
 from infra.local.lambda_context import LocalContext
+from infra.local.output import METRICS_LOG_VARIABLE, route_metrics
 from infra.routes import allowed_methods, find
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -61,6 +62,8 @@ def _init_worker(environ: dict[str, str]) -> None:
     """A worker process starts as a fresh Lambda container: the adapter's environment, no AWS clients, and
     the local stack's in-process launchers (a scoring run or an export started here runs here)."""
     os.environ.update(environ)
+    if environ.get(METRICS_LOG_VARIABLE):  # EMF lines to the stack's metrics log, as in the main process
+        route_metrics(Path(environ[METRICS_LOG_VARIABLE]))
     from infra.local.launchers import in_process_ports
     from shared.services import ports
 

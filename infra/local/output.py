@@ -61,6 +61,10 @@ class MetricsRouter(io.TextIOBase):
             self.metrics.flush()
 
 
+METRICS_LOG_VARIABLE = "LOCAL_METRICS_LOG"
+"""Names the metrics log for the local adapter's worker processes (set by the local stack)."""
+
+
 def route_metrics(path: Path) -> MetricsRouter:
     """Send EMF metric lines printed on stdout to ``path`` (appended); returns the router now on stdout."""
     if isinstance(sys.stdout, MetricsRouter):  # a second stack in this process: one router is enough

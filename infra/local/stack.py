@@ -18,7 +18,7 @@ from infra.local.dispatcher import Dispatcher
 from infra.local.http_adapter import ApiAdapter, make_server
 from infra.local.moto_server import KeepAliveMotoServer
 from infra.local.outbox import read_outbox
-from infra.local.output import route_metrics
+from infra.local.output import METRICS_LOG_VARIABLE, route_metrics
 from infra.local.presigned import enforce_link_expiry
 from infra.local.resources import LocalResources, create_all
 
@@ -81,6 +81,7 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
         if self.metrics_log is not None:
             route_metrics(self.metrics_log)
+            os.environ[METRICS_LOG_VARIABLE] = str(self.metrics_log)  # the adapter's worker processes too
         self.moto = KeepAliveMotoServer(self.host, 0)
         self.moto.start()
         moto_port = self.moto.get_host_and_port()[1]
