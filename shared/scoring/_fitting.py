@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Self
 
 import numpy as np
 from numpy.typing import NDArray
@@ -145,3 +146,43 @@ def std_errors_tuple(names: Sequence[str], data: Any) -> Any:
     if data is None:
         return None
     return tuple(float(data[n]) for n in names)
+
+
+FOUR_PARAM_NAMES = ("r", "alpha", "a", "b")
+
+
+@dataclass(frozen=True)
+class FourParams:
+    """``(r, alpha, a, b)`` of a BG/NBD-family model (weeks), the total log-likelihood at the estimate, the
+    customers fitted, and the standard errors from the observed information (inverse Hessian of -loglik)."""
+
+    r: float
+    alpha: float
+    a: float
+    b: float
+    loglik: float = float("nan")
+    n_customers: int = 0
+    std_errors: tuple[float, float, float, float] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "r": self.r,
+            "alpha": self.alpha,
+            "a": self.a,
+            "b": self.b,
+            "loglik": self.loglik,
+            "n_customers": self.n_customers,
+            "std_errors": std_errors_dict(FOUR_PARAM_NAMES, self.std_errors),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return cls(
+            r=float(data["r"]),
+            alpha=float(data["alpha"]),
+            a=float(data["a"]),
+            b=float(data["b"]),
+            loglik=float(data.get("loglik", float("nan"))),
+            n_customers=int(data.get("n_customers", 0)),
+            std_errors=std_errors_tuple(FOUR_PARAM_NAMES, data.get("std_errors")),
+        )

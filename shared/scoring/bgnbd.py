@@ -32,13 +32,13 @@ from scipy.linalg import eigh_tridiagonal
 from scipy.special import digamma, expit, gammaln, hyp2f1
 
 from shared.scoring._fitting import (
+    FOUR_PARAM_NAMES,
     FitError,
+    FourParams,
     dot,
     matvec,
     minimise_log_params,
-    std_errors_dict,
     std_errors_from_log_fit,
-    std_errors_tuple,
 )
 
 __all__ = [
@@ -64,24 +64,15 @@ _A_ONE_EPS = 1e-4
 _QUADRATURE_NODES = 160
 _QUADRATURE_BLOCK = 8192
 
-PARAM_NAMES = ("r", "alpha", "a", "b")
+PARAM_NAMES = FOUR_PARAM_NAMES
 
 _KEY_BITS = 21
 _KEY_LIMIT = 1 << _KEY_BITS
 
 
 @dataclass(frozen=True)
-class BgNbdParams:
+class BgNbdParams(FourParams):
     """Fitted BG/NBD parameters (time unit: weeks) and the total log-likelihood at the estimate."""
-
-    r: float
-    alpha: float
-    a: float
-    b: float
-    loglik: float = float("nan")
-    n_customers: int = 0
-    # Standard errors of (r, alpha, a, b) from the observed information (inverse Hessian of -loglik).
-    std_errors: tuple[float, float, float, float] | None = None
 
     def p_alive(self, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> NDArray[np.float64]:  # noqa: N803
         return p_alive(self, x, t_x, T)
@@ -94,29 +85,6 @@ class BgNbdParams:
         T: ArrayLike,  # noqa: N803
     ) -> NDArray[np.float64]:
         return expected_purchases(self, t, x, t_x, T)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "r": self.r,
-            "alpha": self.alpha,
-            "a": self.a,
-            "b": self.b,
-            "loglik": self.loglik,
-            "n_customers": self.n_customers,
-            "std_errors": std_errors_dict(PARAM_NAMES, self.std_errors),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> BgNbdParams:
-        return cls(
-            r=float(data["r"]),
-            alpha=float(data["alpha"]),
-            a=float(data["a"]),
-            b=float(data["b"]),
-            loglik=float(data.get("loglik", float("nan"))),
-            n_customers=int(data.get("n_customers", 0)),
-            std_errors=std_errors_tuple(PARAM_NAMES, data.get("std_errors")),
-        )
 
 
 def _f64(values: ArrayLike) -> NDArray[np.float64]:

@@ -23,15 +23,13 @@ and analytic gradient of :mod:`.bgnbd` (``modified=True``) and the same sufficie
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit, gammaln
 
-from shared.scoring._fitting import std_errors_dict, std_errors_tuple
+from shared.scoring._fitting import FourParams
 from shared.scoring.bgnbd import (
-    PARAM_NAMES,
     WEEKS_PER_MONTH,
     BgNbdParams,
     discounted_growth,
@@ -47,16 +45,8 @@ def _f64(values: ArrayLike) -> NDArray[np.float64]:
 
 
 @dataclass(frozen=True)
-class MbgNbdParams:
+class MbgNbdParams(FourParams):
     """Fitted MBG/NBD parameters (weeks), total log-likelihood, standard errors."""
-
-    r: float
-    alpha: float
-    a: float
-    b: float
-    loglik: float = float("nan")
-    n_customers: int = 0
-    std_errors: tuple[float, float, float, float] | None = None
 
     def _shifted(self) -> BgNbdParams:
         """BG/NBD parameters whose expectation-given-alive equals this model's (``b + 1``)."""
@@ -94,29 +84,6 @@ class MbgNbdParams:
         )
         out: NDArray[np.float64] = growth * p_alive(self, x, t_x, T).ravel()
         return out
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "r": self.r,
-            "alpha": self.alpha,
-            "a": self.a,
-            "b": self.b,
-            "loglik": self.loglik,
-            "n_customers": self.n_customers,
-            "std_errors": std_errors_dict(PARAM_NAMES, self.std_errors),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> MbgNbdParams:
-        return cls(
-            r=float(data["r"]),
-            alpha=float(data["alpha"]),
-            a=float(data["a"]),
-            b=float(data["b"]),
-            loglik=float(data.get("loglik", float("nan"))),
-            n_customers=int(data.get("n_customers", 0)),
-            std_errors=std_errors_tuple(PARAM_NAMES, data.get("std_errors")),
-        )
 
 
 def log_likelihood(params: MbgNbdParams, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> NDArray[np.float64]:  # noqa: N803
