@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from collections import Counter, deque
 from collections.abc import Sequence
@@ -61,6 +60,7 @@ from shared.scoring.engine import (
     PartitionSummary,
     ScoringConfig,
     fit,
+    json_safe,
     score,
     summarise,
 )
@@ -177,16 +177,6 @@ def _report_segments(counts: Counter[str], err: TextIO) -> None:
         print(f"  {name:<20} {counts.get(name, 0):>8}", file=err)
 
 
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _sidecar(
     args: argparse.Namespace,
     config: ScoringConfig,
@@ -230,7 +220,7 @@ def _sidecar(
             "by_frequency": [asdict(r) for r in holdout.rows],
             "accuracy": {n: asdict(a) for n, a in holdout.accuracy.items()},
         }
-    return _json_safe(out)  # type: ignore[no-any-return]
+    return json_safe(out)  # type: ignore[no-any-return]
 
 
 def _holdout(

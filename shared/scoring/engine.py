@@ -104,6 +104,17 @@ _UNIX_DAY = np.datetime64("1970-01-01", "D")
 # --------------------------------------------------------------------------------------------------------
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` as JSON can hold it: string keys, lists for tuples, ``None`` for NaN and infinities."""
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def _dates(values: ArrayLike, n: int, name: str) -> NDArray[np.datetime64]:
     arr = np.asarray(values)
     if arr.size == 0 and n == 0:

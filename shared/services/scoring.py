@@ -28,6 +28,7 @@ from shared.scoring.engine import (
     PartitionSummary,
     ScoringConfig,
     fit,
+    json_safe,
     score,
     summarise,
 )
@@ -275,7 +276,7 @@ def finish(run_id: str) -> dict[str, Any]:
         "fit_notes": list(model.notes),
         "duration_seconds": round(duration, 3),
     }
-    summary = _json_safe(summary)
+    summary = json_safe(summary)
     runs.finish(run_id, "succeeded", now, summary, None)
     runs.set_progress(run_id, {**run.progress.as_dict(), "phase": "done", "done": len(applied)})
     return {"run_id": run_id, "status": "succeeded", "customers_scored": summary["customers_scored"]}
@@ -284,16 +285,6 @@ def finish(run_id: str) -> dict[str, Any]:
 def fail(run_id: str, error: str) -> dict[str, Any]:
     runs.finish(run_id, "failed", datetime.now(UTC), None, error)
     return {"run_id": run_id, "status": "failed"}
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def run_in_process(
