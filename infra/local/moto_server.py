@@ -34,6 +34,8 @@ from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import ThreadedWSGIServer
 
+from infra.local import moto_speedups
+
 _MOTO_MODULES = tuple(backends.list_of_moto_modules())
 
 
@@ -130,6 +132,7 @@ class KeepAliveMotoServer:
     def __init__(self, ip_address: str = "127.0.0.1", port: int = 0) -> None:
         backends.list_of_moto_modules = _cached_moto_modules
         Table.query = _partition_query  # type: ignore[method-assign]
+        moto_speedups.install()
         app = DomainDispatcherApplication(create_backend_app)
         # A thread per connection (as moto's server), each kept for its connection's life.
         self._server = ThreadedWSGIServer(ip_address, port, app, handler=_KeepAliveHandler)

@@ -1,0 +1,219 @@
+"""The local moto server's speed-ups (``infra/local/moto_speedups.py``) change no answer: DynamoDB's
+data-plane responses are the JSON moto's own serializer writes, and a cancelled transaction leaves no
+item and no stream record behind, as before (and as DynamoDB)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto.dynamodb.responses import DynamoHandler
+
+from infra.local import moto_speedups
+from infra.local.stack import LocalStack
+from shared.settings import get_settings
+
+
+@pytest.fixture
+def table(stack: LocalStack) -> Iterator[tuple[Any, str]]:
+    client = boto3.client("dynamodb", region_name=get_settings().region)
+    name = f"speedups-{uuid.uuid4().hex[:8]}"
+    client.create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "kind", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-kind",
+                "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    yield client, name
+    client.delete_table(TableName=name)
+
+
+@pytest.fixture
+def compared(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any, Any]]:
+    """Every DynamoDB response served while the test runs, as (operation, fast JSON, moto's JSON)."""
+    fast = DynamoHandler.serialized
+    original = fast.__wrapped__  # type: ignore[attr-defined]
+    seen: list[tuple[str, Any, Any]] = []
+
+    def both(self: DynamoHandler, action_result: Any) -> Any:
+        answer = fast(self, action_result)
+        reference = original(self, action_result)
+        seen.append(
+            (self._get_action(), (answer[0], json.loads(answer[2])), (reference[0], json.loads(reference[2])))
+        )
+        return answer
+
+    monkeypatch.setattr(DynamoHandler, "serialized", both)
+    return seen
+
+
+def _item(pk: str, sk: str) -> dict[str, Any]:
+    return {
+        "pk": {"S": pk},
+        "sk": {"S": sk},
+        "kind": {"S": "k"},
+        "count": {"N": "12.50"},
+        "blob": {"B": b"\x00\xffbytes"},
+        "tags": {"SS": ["a", "b"]},
+        "numbers": {"NS": ["1", "2.5"]},
+        "blobs": {"BS": [b"x", b"y"]},
+        "nested": {"M": {"list": {"L": [{"S": "é"}, {"N": "3"}, {"BOOL": True}, {"NULL": True}]}}},
+    }
+
+
+def test_data_plane_responses_are_the_json_motos_serializer_writes(
+    table: tuple[Any, str], compared: list[tuple[str, Any, Any]]
+) -> None:
+    client, name = table
+    total = {"ReturnConsumedCapacity": "INDEXES"}
+    for i in range(5):
+        client.put_item(TableName=name, Item=_item("p", f"s{i}"), **total)
+    client.put_item(TableName=name, Item=_item("p", "s0"), ReturnValues="ALL_OLD")
+    client.get_item(TableName=name, Key={"pk": {"S": "p"}, "sk": {"S": "s1"}}, ConsistentRead=True, **total)
+    client.get_item(TableName=name, Key={"pk": {"S": "p"}, "sk": {"S": "missing"}})
+    client.update_item(
+        TableName=name,
+        Key={"pk": {"S": "p"}, "sk": {"S": "s2"}},
+        UpdateExpression="ADD #c :one SET extra = :e",
+        ExpressionAttributeNames={"#c": "count"},
+        ExpressionAttributeValues={":one": {"N": "1"}, ":e": {"S": "x"}},
+        ReturnValues="ALL_NEW",
+        **total,
+    )
+    client.update_item(
+        TableName=name,
+        Key={"pk": {"S": "p"}, "sk": {"S": "s3"}},
+        UpdateExpression="REMOVE tags",
+        ReturnValues="UPDATED_OLD",
+    )
+    page = client.query(
+        TableName=name,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": "p"}},
+        Limit=2,
+        **total,
+    )
+    client.query(
+        TableName=name,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": "p"}},
+        ExclusiveStartKey=page["LastEvaluatedKey"],
+        ScanIndexForward=False,
+    )
+    client.query(
+        TableName=name,
+        IndexName="by-kind",
+        KeyConditionExpression="kind = :k",
+        ExpressionAttributeValues={":k": {"S": "k"}},
+        Select="COUNT",
+    )
+    client.scan(
+        TableName=name,
+        FilterExpression="attribute_exists(extra)",
+        ProjectionExpression="pk, sk, nested, #b",
+        ExpressionAttributeNames={"#b": "blob"},
+    )
+    client.scan(TableName=name, Segment=0, TotalSegments=2, Limit=3)
+    client.batch_write_item(
+        RequestItems={name: [{"PutRequest": {"Item": _item("q", f"s{i}")}} for i in range(3)]},
+        ReturnConsumedCapacity="TOTAL",
+    )
+    client.batch_get_item(
+        RequestItems={name: {"Keys": [{"pk": {"S": "q"}, "sk": {"S": f"s{i}"}} for i in range(3)]}}
+    )
+    client.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": name, "Item": _item("r", "s0")}},
+            {"Delete": {"TableName": name, "Key": {"pk": {"S": "q"}, "sk": {"S": "s0"}}}},
+        ],
+        ReturnConsumedCapacity="TOTAL",
+    )
+    client.transact_get_items(
+        TransactItems=[{"Get": {"TableName": name, "Key": {"pk": {"S": "r"}, "sk": {"S": "s0"}}}}]
+    )
+    client.delete_item(TableName=name, Key={"pk": {"S": "p"}, "sk": {"S": "s4"}}, ReturnValues="ALL_OLD")
+
+    fast_operations = {
+        operation for operation, _, _ in compared if operation in moto_speedups.FAST_OPERATIONS
+    }
+    assert fast_operations == moto_speedups.FAST_OPERATIONS
+    mismatches = [(operation, a, b) for operation, a, b in compared if a != b]
+    assert mismatches == []
+
+
+def _stream_length(client: Any, name: str) -> int:
+    streams = boto3.client("dynamodbstreams", region_name=get_settings().region)
+    arn = client.describe_table(TableName=name)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = streams.get_records(ShardIterator=iterator["ShardIterator"], Limit=1000)["Records"]
+    return len(records)
+
+
+def _everything(client: Any, name: str) -> list[dict[str, Any]]:
+    return sorted(client.scan(TableName=name)["Items"], key=lambda item: (item["pk"]["S"], item["sk"]["S"]))
+
+
+@pytest.mark.parametrize("failure", ["condition", "invalid update"])
+def test_a_cancelled_transaction_leaves_no_item_and_no_stream_record(
+    table: tuple[Any, str], failure: str
+) -> None:
+    client, name = table
+    client.put_item(TableName=name, Item=_item("p", "kept"))
+    client.put_item(TableName=name, Item=_item("p", "changed"))
+    before, records_before = _everything(client, name), _stream_length(client, name)
+    last: dict[str, Any] = (
+        {
+            "ConditionCheck": {
+                "TableName": name,
+                "Key": {"pk": {"S": "p"}, "sk": {"S": "kept"}},
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
+        if failure == "condition"
+        else {
+            "Update": {
+                "TableName": name,
+                "Key": {"pk": {"S": "p"}, "sk": {"S": "kept"}},
+                "UpdateExpression": "SET #n = #n + :one",  # a string set plus a number: refused mid-way
+                "ExpressionAttributeNames": {"#n": "tags"},
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+        }
+    )
+    with pytest.raises(ClientError):
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": name, "Item": _item("p", "new")}},
+                {"Delete": {"TableName": name, "Key": {"pk": {"S": "p"}, "sk": {"S": "changed"}}}},
+                last,
+            ]
+        )
+    assert _everything(client, name) == before
+    assert _stream_length(client, name) == records_before
+
+    client.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": name, "Item": _item("p", "new")}},
+            {"Delete": {"TableName": name, "Key": {"pk": {"S": "p"}, "sk": {"S": "changed"}}}},
+        ]
+    )
+    assert [item["sk"]["S"] for item in _everything(client, name)] == ["kept", "new"]
+    assert _stream_length(client, name) == records_before + 2
