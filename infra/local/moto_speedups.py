@@ -1,4 +1,4 @@
-"""Four costs of moto that grow with the local stack's data, removed without changing what it answers.
+"""Costs of moto that grow with the local stack's data, removed without changing what it answers.
 
 Profiled on ``make demo`` (py-spy, samples holding the GIL), moto's own work was 58 % of the demo's CPU:
 
@@ -13,9 +13,10 @@ Profiled on ``make demo`` (py-spy, samples holding the GIL), moto's own work was
   ``tests/integration/test_moto_speedups.py`` checks it is the JSON moto's serializer writes.
 - An EventBridge rule's target compiled its JSONPath input paths (a PLY parser built from its grammar)
   for every event it delivered; compiled paths are cached now (they are immutable).
-- SQS asked for all of a queue's attributes (which count its messages) for each message it considered
-  for delivery, to read its retention period: a receive cost the square of the queue's length. The
-  retention period is read directly.
+- SQS built all of a queue's attributes (three of which count its messages) to read one: for each
+  message it considered for delivery (its retention period) and for each message sent (content-based
+  deduplication), so receiving and sending cost the square of the queue's length (a scoring run sends
+  one message per changed customer through the bus). Attributes are computed when read now.
 
 :func:`install` applies them to this process's moto (idempotent); the local moto server calls it.
 """
@@ -26,7 +27,7 @@ import base64
 import copy
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 # The data-plane operations whose results are already DynamoDB's wire format (AttributeValue maps).
@@ -170,6 +171,51 @@ def _fast_dynamodb_response(original: Callable[..., Any]) -> Callable[..., Any]:
     return serialized
 
 
+class QueueAttributes(Mapping[str, Any]):
+    """A queue's attributes as moto's ``Queue.attributes`` lists them, each computed when read: sending a
+    message reads one (``ContentBasedDeduplication``), and moto built them all, counting the queue's
+    messages three times, for every message sent."""
+
+    moto_property: Any = None  # moto's own, kept by :func:`install` (the tests compare the two)
+
+    def __init__(self, queue: Any) -> None:
+        self._queue = queue
+        names = list(queue.BASE_ATTRIBUTES)
+        if queue.fifo_queue:
+            names += queue.FIFO_ATTRIBUTES
+        if queue.kms_master_key_id:
+            names += queue.KMS_ATTRIBUTES
+        self._names = list(dict.fromkeys(names))
+
+    def __getitem__(self, name: str) -> Any:
+        from moto.core.utils import camelcase_to_underscores
+
+        if name not in self._names:
+            raise KeyError(name)
+        queue = self._queue
+        if name == "Policy" and queue.policy:
+            value = queue.policy
+        elif name == "RedrivePolicy" and queue.redrive_policy:
+            value = json.dumps(queue.redrive_policy)
+        else:
+            value = getattr(queue, camelcase_to_underscores(name))
+        return str(value).lower() if isinstance(value, bool) else value
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def _plain_dict_attributes(original: Callable[..., Any]) -> Callable[..., Any]:
+    def get_queue_attributes(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return dict(original(self, *args, **kwargs))
+
+    get_queue_attributes.__wrapped__ = original  # type: ignore[attr-defined]
+    return get_queue_attributes
+
+
 def _retention_from_queue(self: Any, queue_name: str, message: Any) -> bool:
     from moto.core.utils import unix_time
 
@@ -178,12 +224,12 @@ def _retention_from_queue(self: Any, queue_name: str, message: Any) -> bool:
 
 
 def install() -> None:
-    """Apply the four changes to moto in this process (idempotent)."""
+    """Apply the changes to moto in this process (idempotent)."""
     import jsonpath_ng.ext
     import moto.dynamodb.models as dynamodb_models
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoHandler
-    from moto.sqs.models import SQSBackend
+    from moto.sqs.models import Queue, SQSBackend
 
     backend = dynamodb_models.DynamoDBBackend
     if hasattr(backend.transact_write_items, "__wrapped__"):
@@ -194,3 +240,6 @@ def install() -> None:
     # moto imports ``parse`` from the module at each call: the cached one is what it finds.
     jsonpath_ng.ext.parse = functools.lru_cache(maxsize=512)(jsonpath_ng.ext.parse)  # type: ignore[attr-defined]
     SQSBackend.is_message_valid_based_on_retention_period = _retention_from_queue  # type: ignore[method-assign]
+    QueueAttributes.moto_property = Queue.attributes
+    Queue.attributes = property(QueueAttributes)  # type: ignore[assignment,method-assign]
+    SQSBackend.get_queue_attributes = _plain_dict_attributes(SQSBackend.get_queue_attributes)  # type: ignore[method-assign]

@@ -217,3 +217,48 @@ def test_a_cancelled_transaction_leaves_no_item_and_no_stream_record(
     )
     assert [item["sk"]["S"] for item in _everything(client, name)] == ["kept", "new"]
     assert _stream_length(client, name) == records_before + 2
+
+
+def test_queue_attributes_read_one_by_one_are_motos_attributes(stack: LocalStack) -> None:
+    from moto.core import DEFAULT_ACCOUNT_ID  # type: ignore[attr-defined]
+    from moto.sqs.models import sqs_backends
+
+    sqs = boto3.client("sqs", region_name=get_settings().region)
+    suffix = uuid.uuid4().hex[:8]
+    dead = sqs.create_queue(QueueName=f"dead-{suffix}")["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    standard = sqs.create_queue(
+        QueueName=f"standard-{suffix}",
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": 5})},
+    )["QueueUrl"]
+    fifo = sqs.create_queue(
+        QueueName=f"ordered-{suffix}.fifo",
+        Attributes={
+            "FifoQueue": "true",
+            "ContentBasedDeduplication": "true",
+            "KmsMasterKeyId": "alias/aws/sqs",
+        },
+    )["QueueUrl"]
+    for i in range(3):
+        sqs.send_message(QueueUrl=standard, MessageBody=f"m{i}", DelaySeconds=i)
+        sqs.send_message(QueueUrl=fifo, MessageBody="same body", MessageGroupId="g")  # deduplicated
+    sqs.receive_message(QueueUrl=standard, MaxNumberOfMessages=1)
+
+    backend = sqs_backends[DEFAULT_ACCOUNT_ID][get_settings().region]
+    for url in (standard, fifo, dead):
+        queue = backend.get_queue(url.rsplit("/", 1)[1])
+        assert dict(moto_speedups.QueueAttributes(queue)) == moto_speedups.QueueAttributes.moto_property.fget(
+            queue
+        )
+    answered = sqs.get_queue_attributes(QueueUrl=fifo, AttributeNames=["All"])["Attributes"]
+    assert answered["ApproximateNumberOfMessages"] == "1"  # content-based deduplication still applies
+    assert answered["ContentBasedDeduplication"] == "true"
+    counts = sqs.get_queue_attributes(
+        QueueUrl=standard,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    assert (
+        int(counts["ApproximateNumberOfMessages"]) + int(counts["ApproximateNumberOfMessagesNotVisible"]) >= 1
+    )
+    for url in (standard, fifo, dead):
+        sqs.delete_queue(QueueUrl=url)
