@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import time
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
@@ -288,13 +289,21 @@ def parse_catalogue(data: Any, source: str = "<data>") -> Catalogue:
 
 
 def load_catalogue(path: str | Path | None = None) -> Catalogue:
-    """Load and validate a catalogue file (YAML or JSON); None loads the packaged default catalogue."""
+    """Load and validate a catalogue file (YAML or JSON); None: the packaged default catalogue."""
     if path is None:
-        text = resources.files("shared.campaigns").joinpath(DEFAULT_CATALOGUE).read_text(encoding="utf-8")
-        source = f"shared/campaigns/{DEFAULT_CATALOGUE}"
-    else:
-        text = Path(path).read_text(encoding="utf-8")
-        source = str(path)
+        return _packaged_catalogue()
+    return _parse_file(Path(path).read_text(encoding="utf-8"), str(path))
+
+
+@cache
+def _packaged_catalogue() -> Catalogue:
+    """Parsed once per process: the file is part of the code (the models are frozen, so it is shared).
+    The campaigns function reads it for every event; parsing its YAML each time was most of its CPU."""
+    text = resources.files("shared.campaigns").joinpath(DEFAULT_CATALOGUE).read_text(encoding="utf-8")
+    return _parse_file(text, f"shared/campaigns/{DEFAULT_CATALOGUE}")
+
+
+def _parse_file(text: str, source: str) -> Catalogue:
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
