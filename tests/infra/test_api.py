@@ -25,6 +25,7 @@ REQUIRED_PUBLIC = {
     # analytics.js posts to <apiHost>/<first letter of the call type>, batches to <apiHost>/b
     *{("POST", f"/v1/{p}") for p in "tipsgab"},
     ("POST", "/v1/forms/{form_id}"),
+    ("GET", "/v1/forms/{form_id}/embed"),  # a form's embed code: public by design (issue 20)
     ("GET", "/v1/consent/confirm"),
     ("POST", "/v1/consent/confirm"),
     ("GET", "/v1/unsubscribe"),
