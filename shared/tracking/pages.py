@@ -101,7 +101,7 @@ FORM_TEXTS: dict[str, FormTexts] = {
         no_back="Use your browser's Back button to return to the form.",
         errors={
             "origin_not_allowed": "This form cannot be sent from this web site.",
-            "not_found": "This form does not exist (any more). Please tell the web site's owner.",
+            "unknown_form": "This form does not exist (any more). Please tell the web site's owner.",
             "invalid_email": "The email address is not valid. Please check it and try again.",
             "missing_field": "A required field is empty: {fields}. Please fill it in.",
             "too_long": "A field is too long: {fields}. Please shorten it.",
@@ -130,7 +130,7 @@ FORM_TEXTS: dict[str, FormTexts] = {
         no_back="Utilisez le bouton Retour de votre navigateur pour revenir au formulaire.",
         errors={
             "origin_not_allowed": "Ce formulaire ne peut pas être envoyé depuis ce site.",
-            "not_found": "Ce formulaire n'existe pas (ou plus). Merci de prévenir le propriétaire du site.",
+            "unknown_form": "Ce formulaire n'existe pas (ou plus). Merci de prévenir le propriétaire du site.",
             "invalid_email": "L'adresse e-mail n'est pas valide. Vérifiez-la et réessayez.",
             "missing_field": "Un champ obligatoire est vide : {fields}. Merci de le remplir.",
             "too_long": "Un champ est trop long : {fields}. Merci de le raccourcir.",
