@@ -34,7 +34,7 @@ from shared.tracking.embed import embed_code
 from shared.tracking.forms import FormDefinition, load_forms
 from shared.tracking.identity import InvalidEmailError
 from shared.tracking.normalise import from_form
-from shared.tracking.pages import form_error_page, thank_you_page
+from shared.tracking.pages import FORM_PAGE_CSP, form_error_page, thank_you_page
 from shared.tracking.payloads import FormSubmission
 from shared.tracking.redirects import RedirectError, safe_redirect
 
@@ -47,7 +47,7 @@ FORM_MEDIA_TYPES = (URLENCODED, MULTIPART, JSON)
 # The readable pages are never cached (they answer one post) and never framed.
 FORM_PAGE_HEADERS = {
     "Cache-Control": "no-store",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+    "Content-Security-Policy": FORM_PAGE_CSP,
     "X-Frame-Options": "DENY",
     "Vary": "Origin, Accept",
 }
