@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from functions.track.forms import origin_of, wants_html
+from functions.track.forms import FormRefusedError, origin_of, refusal, wants_html
 from shared.tracking.embed import embed_code
 from shared.tracking.forms import FormCatalogue, FormDefinition, load_forms
 from shared.tracking.normalise import from_form
@@ -181,3 +181,20 @@ def test_the_origin_is_the_origin_header_else_the_referer() -> None:
     assert origin_of({"referer": "https://Shop.example:8443/sign-up?a=1"}) == "https://shop.example:8443"
     assert origin_of({"referer": "not a url"}) == "null"
     assert origin_of({}) is None
+
+
+def test_a_form_with_an_error_page_sends_navigations_there_with_the_codes() -> None:
+    form = _form(error_redirect="https://localhost/form-error?src=ad")
+    refused = FormRefusedError(422, "missing_field", "email: required", ("email",))
+    navigation = {"sec-fetch-mode": "navigate", "origin": "http://localhost:8080"}
+    answer = refusal(refused, "f", form, navigation)
+    assert answer.status_code == 303
+    assert answer.headers["Location"] == (
+        "https://localhost/form-error?src=ad&error=missing_field&form=f&field=email"
+    )
+    json_answer = refusal(refused, "f", form, {"accept": "*/*"})
+    assert json_answer.status_code == 422
+    assert json_answer.body == {"code": "missing_field", "message": "email: required", "fields": ["email"]}
+    # A refused origin never goes to the form's pages: the visitor sees why, here.
+    foreign = refusal(FormRefusedError(403, "origin_not_allowed", "no"), "f", form, navigation)
+    assert foreign.status_code == 403
