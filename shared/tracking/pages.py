@@ -132,7 +132,8 @@ FORM_TEXTS: dict[str, FormTexts] = {
         no_back="Utilisez le bouton Retour de votre navigateur pour revenir au formulaire.",
         errors={
             "origin_not_allowed": "Ce formulaire ne peut pas être envoyé depuis ce site.",
-            "unknown_form": "Ce formulaire n'existe pas (ou plus). Merci de prévenir le propriétaire du site.",
+            "unknown_form": "Ce formulaire n'existe pas (ou plus). "
+            "Merci de prévenir le propriétaire du site.",
             "invalid_email": "L'adresse e-mail n'est pas valide. Vérifiez-la et réessayez.",
             "missing_field": "Un champ obligatoire est vide : {fields}. Merci de le remplir.",
             "too_long": "Un champ est trop long : {fields}. Merci de le raccourcir.",
