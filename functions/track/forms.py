@@ -15,19 +15,19 @@ form), ``multipart/form-data`` (``FormData``; no files) or JSON.
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Annotated, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path as PathParam
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.metrics import MetricUnit
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from functions.common.http import ApiError
 from functions.common.observability import logger, metrics
-from functions.common.responses import HTML, JSON, documented, media_type
+from functions.common.responses import HTML, JSON, documented
 from functions.track.common import Accepted, current_event, new_router, now, store
 from shared.settings import get_settings
 from shared.tracking.embed import embed_code
@@ -37,13 +37,23 @@ from shared.tracking.normalise import from_form
 from shared.tracking.pages import FORM_PAGE_CSP, form_error_page, thank_you_page
 from shared.tracking.payloads import FormSubmission
 from shared.tracking.redirects import RedirectError, safe_redirect
+from shared.tracking.web import (
+    MULTIPART,
+    URLENCODED,
+    FormRefusedError,
+    accepted_language,
+    back_url,
+    origin_allowed,
+    origin_of,
+    parse_fields,
+    submission_of,
+    wants_html,
+    with_query,
+)
 
 router = new_router()
 
 TEXT_PLAIN = "text/plain"
-MULTIPART = "multipart/form-data"
-URLENCODED = "application/x-www-form-urlencoded"
-FORM_MEDIA_TYPES = (URLENCODED, MULTIPART, JSON)
 # The readable pages are never cached (they answer one post) and never framed.
 FORM_PAGE_HEADERS = {
     "Cache-Control": "no-store",
@@ -61,166 +71,15 @@ class FormAccepted(Accepted):
     )
 
 
-class FormRefusedError(Exception):
-    """A refused form post; ``code`` is stable (JSON clients, error_redirect's query, the page's words)."""
-
-    def __init__(self, status: int, code: str, message: str, fields: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.fields = fields
-        self.problems: list[dict[str, str]] = []  # request-validation detail, as other routes answer it
-
-
-# -- who is asking -------------------------------------------------------------------------------------
-
-
-def origin_of(headers: dict[str, str]) -> str | None:
-    """The posting page's origin: ``Origin``, else the origin of ``Referer``; None when neither is sent
-    (not a browser page). A ``Referer`` that does not parse counts as the origin ``null``."""
-    origin = headers.get("origin")
-    if origin:
-        return origin.strip()
-    referer = headers.get("referer")
-    if not referer:
-        return None
-    try:
-        parts = urlsplit(referer)
-    except ValueError:
-        return "null"
-    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else "null"
-
-
-def origin_allowed(origin: str | None) -> bool:
-    return origin is None or origin in get_settings().allowed_origin_list
-
-
-def wants_html(headers: dict[str, str]) -> bool:
-    """A browser navigation (a plain form post): it should get a page, not JSON. ``fetch``/XHR send
-    ``Sec-Fetch-Mode: cors`` (or no such header) and ``Accept: */*`` unless told otherwise."""
-    mode = (headers.get("sec-fetch-mode") or "").lower()
-    if mode == "navigate":
-        return True
-    if mode in {"cors", "no-cors", "same-origin"}:
-        return False
-    return _quality(headers.get("accept") or "", "text", "html") > _quality(
-        headers.get("accept") or "", "application", "json"
-    )
-
-
-def _quality(accept: str, kind: str, sub: str) -> float:
-    """The q-value ``accept`` gives ``kind/sub`` (RFC 9110 §12.5.1: the most specific range wins)."""
-    best: tuple[int, float] = (-1, 0.0)
-    for item in accept.split(","):
-        media, *params = (p.strip() for p in item.split(";"))
-        if "/" not in media:
-            continue
-        a, b = (x.strip().lower() for x in media.split("/", 1))
-        specificity = 2 if (a, b) == (kind, sub) else 1 if (a == kind and b == "*") else 0
-        if not (specificity or (a, b) == ("*", "*")):
-            continue
-        q = 1.0
-        for param in params:
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        if specificity > best[0]:
-            best = (specificity, q)
-    return best[1]
-
-
-def back_url(headers: dict[str, str]) -> str | None:
-    """The page the form was on (the ``Referer``), if it is on an allowed origin: the page's way back."""
-    referer = headers.get("referer")
-    if not referer or origin_of({"referer": referer}) not in get_settings().allowed_origin_list:
-        return None
-    return referer
-
-
-# -- the body ------------------------------------------------------------------------------------------
-
-
-def _multipart_fields(content_type: str, raw: bytes) -> dict[str, str]:
-    """The fields of a ``multipart/form-data`` body, read by the standard library's MIME parser."""
-    from email.parser import BytesParser  # lazily: only multipart posts need it
-    from email.policy import HTTP
-
-    message = BytesParser(policy=HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + raw
-    )
-    if not message.is_multipart() or message.defects:
-        raise FormRefusedError(400, "malformed_body", "the multipart body does not parse")
-    fields: dict[str, str] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if part.get_content_disposition() != "form-data" or not isinstance(name, str):
-            raise FormRefusedError(400, "malformed_body", "each multipart part needs a form-data name")
-        if part.get_filename() is not None:
-            raise FormRefusedError(415, "files_not_accepted", f"{name}: files are not accepted")
-        payload = part.get_payload(decode=True)
-        try:
-            fields[name] = (payload if isinstance(payload, bytes) else b"").decode(
-                part.get_content_charset() or "utf-8"
-            )
-        except (LookupError, UnicodeDecodeError):
-            raise FormRefusedError(400, "not_utf8", f"{name}: not UTF-8 text") from None
-    return fields
-
-
-def _raw_fields() -> dict[str, Any]:
-    event = router.current_event
-    headers = event.headers
-    kind = media_type(dict(headers))
-    if kind == MULTIPART:
-        raw = _b64(event.body or "") if event.is_base64_encoded else (event.body or "").encode()
-        return _multipart_fields(headers.get("content-type") or "", raw)
-    text = event.decoded_body or ""
-    if kind == URLENCODED:
-        return dict(parse_qsl(text, keep_blank_values=True))
-    if kind in ("", JSON):
-        try:
-            fields = json.loads(text or "{}")
-        except json.JSONDecodeError as exc:
-            raise FormRefusedError(400, "malformed_json", f"body is not valid JSON: {exc.msg}") from None
-        if not isinstance(fields, dict):
-            raise FormRefusedError(422, "validation_error", "body: a JSON object is required")
-        return fields
-    raise FormRefusedError(415, "unsupported_media_type", f"send the form as {', '.join(FORM_MEDIA_TYPES)}")
-
-
-def _b64(body: str) -> bytes:
-    import base64
-
-    return base64.b64decode(body)
-
-
 def _submission(form: FormDefinition) -> FormSubmission:
-    fields = _raw_fields()
-    problems = form.problems(fields)
-    if problems:
-        first = problems[0].code
-        refused = FormRefusedError(
-            422, first, "; ".join(p.message for p in problems), tuple(p.field for p in problems)
-        )
-        refused.problems = [{"field": f"body.{p.field}", "message": p.message} for p in problems]
-        raise refused
-    try:
-        return FormSubmission.model_validate(fields)
-    except ValidationError as exc:
-        names = tuple(dict.fromkeys(str(e["loc"][0]) for e in exc.errors() if e["loc"]))
-        problems_ = [
-            {"field": ".".join(("body", *(str(p) for p in e["loc"]))), "message": e["msg"]}
-            for e in exc.errors()
-        ]
-        refused = FormRefusedError(
-            422, "validation_error", "; ".join(f"{p['field']}: {p['message']}" for p in problems_), names
-        )
-        refused.problems = problems_
-        raise refused from None
+    event = current_event(router)
+    body = event.body or ""
+    raw = base64.b64decode(body) if event.is_base64_encoded else body.encode()
+    return submission_of(form, parse_fields(event.headers.get("content-type") or "", raw))
+
+
+def _allowed() -> list[str]:
+    return get_settings().allowed_origin_list
 
 
 def _redirect_target(requested: str | None) -> str | None:
@@ -236,17 +95,11 @@ def _redirect_target(requested: str | None) -> str | None:
 # -- answers ---------------------------------------------------------------------------------------------
 
 
-def _with_query(url: str, params: list[tuple[str, str]]) -> str:
-    parts = urlsplit(url)
-    query = "&".join(q for q in (parts.query, urlencode(params)) if q)
-    return urlunsplit(parts._replace(query=query))
-
-
 def refusal(
     exc: FormRefusedError, form_id: str, form: FormDefinition | None, headers: dict[str, str]
 ) -> Response[Any]:
     """A refused post, answered as the client can read it: a page, a 303 to ``error_redirect``, or JSON."""
-    metrics.add_metric(name="FormRefusedError", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="FormRefused", unit=MetricUnit.Count, value=1)
     if not wants_html(headers):
         body: dict[str, Any] = {"code": exc.code, "message": exc.message}
         if exc.fields:
@@ -262,18 +115,12 @@ def refusal(
         else:
             params = [("error", exc.code), ("form", form_id), *(("field", f) for f in exc.fields)]
             return Response(
-                303, content_types.TEXT_PLAIN, "", headers={"Location": _with_query(target, params)}
+                303, content_types.TEXT_PLAIN, "", headers={"Location": with_query(target, params)}
             )
-    language = form.language if form else _accepted_language(headers)
-    back = back_url(headers) if exc.code != "origin_not_allowed" else None
+    language = form.language if form else accepted_language(headers)
+    back = back_url(headers, _allowed()) if exc.code != "origin_not_allowed" else None
     page = form_error_page(language, exc.code, exc.fields, back)
     return Response(exc.status, content_types.TEXT_HTML, page, headers=FORM_PAGE_HEADERS)
-
-
-def _accepted_language(headers: dict[str, str]) -> str:
-    """The visitor's first language (``Accept-Language``), for a page about a form we do not know."""
-    first = (headers.get("accept-language") or "en").split(",", 1)[0].split(";", 1)[0].strip()
-    return first or "en"
 
 
 FORM_SCHEMA = FormSubmission.model_json_schema()
@@ -325,7 +172,7 @@ def submit_form(
     headers = {k.lower(): v for k, v in headers.items()}
     form: FormDefinition | None = None
     try:
-        if not origin_allowed(origin_of(headers)):
+        if not origin_allowed(origin_of(headers), _allowed()):
             # Before anything is read: a page elsewhere cannot sign anyone up through its visitors.
             logger.info("form post from an origin not allowed", extra={"origin": origin_of(headers)})
             raise FormRefusedError(403, "origin_not_allowed", "this form may not be posted from this origin")
@@ -353,7 +200,7 @@ def submit_form(
     if redirect:
         return Response(303, content_types.TEXT_PLAIN, "", headers={"Location": redirect})
     if wants_html(headers):
-        page = thank_you_page(form.language, check_inbox, back_url(headers))
+        page = thank_you_page(form.language, check_inbox, back_url(headers, _allowed()))
         return Response(200, content_types.TEXT_HTML, page, headers=FORM_PAGE_HEADERS)
     answer = FormAccepted(**accepted.model_dump(), confirmation_email=check_inbox)
     return Response(
@@ -394,19 +241,19 @@ def negotiate_early(event: dict[str, Any], answer: dict[str, Any]) -> dict[str, 
     a page for a navigation; for ``fetch`` from an allowed origin, JSON it may read (CORS headers)."""
     headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
     origin = origin_of(headers)
-    if wants_html(headers) and origin_allowed(origin):
+    if wants_html(headers) and origin_allowed(origin, _allowed()):
         body = json.loads(answer.get("body") or "{}")
         form_id = (event.get("path") or "").removeprefix("/v1/forms/").split("/", 1)[0]
         form = load_forms(get_settings().forms_file).forms.get(form_id)
-        language = form.language if form else _accepted_language(headers)
-        page = form_error_page(language, str(body.get("code", "")), (), back_url(headers))
+        language = form.language if form else accepted_language(headers)
+        page = form_error_page(language, str(body.get("code", "")), (), back_url(headers, _allowed()))
         return {
             "statusCode": answer["statusCode"],
             "headers": {"Content-Type": "text/html; charset=utf-8", **FORM_PAGE_HEADERS},
             "body": page,
             "isBase64Encoded": False,
         }
-    if origin and origin_allowed(origin):
+    if origin and origin_allowed(origin, _allowed()):
         answer = {
             **answer,
             "headers": {**answer.get("headers", {}), "Access-Control-Allow-Origin": origin, "Vary": "Origin"},

@@ -22,6 +22,7 @@ from functions.common.snapstart import preload
 from functions.track import consent_pages, forms, segment
 from shared.settings import get_settings
 from shared.tracking.identity import InvalidEmailError
+from shared.tracking.web import FORM_MEDIA_TYPES
 
 settings = get_settings()
 # Imported lazily (a form post's YAML parser): with SnapStart, already in the snapshot.
@@ -66,7 +67,7 @@ def _unreadable_body(event: dict[str, Any]) -> dict[str, Any] | None:
     if path in segment.SEGMENT_PATHS:
         return None  # read by the route: gzip, text/plain (analytics.js), see shared.tracking.wire
     if path.startswith("/v1/forms/"):
-        return unreadable_body(event, forms.FORM_MEDIA_TYPES)
+        return unreadable_body(event, FORM_MEDIA_TYPES)
     return None
 
 

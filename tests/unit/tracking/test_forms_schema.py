@@ -9,12 +9,13 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from functions.track.forms import FormRefusedError, origin_of, refusal, wants_html
+from functions.track.forms import refusal
 from shared.tracking.embed import embed_code
 from shared.tracking.forms import FormCatalogue, FormDefinition, load_forms
 from shared.tracking.normalise import from_form
 from shared.tracking.pages import form_error_page, texts, thank_you_page
 from shared.tracking.payloads import FormSubmission
+from shared.tracking.web import FormRefusedError, origin_of, wants_html
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 EMAIL = {"name": "email", "label": "Email", "required": True}
