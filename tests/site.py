@@ -31,6 +31,14 @@ class _Handler(SimpleHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(PAGE)
             return
+        page = getattr(self.server, "pages", {}).get(self.path.split("?", 1)[0])
+        if page is not None:  # a page a test put up (Site.put)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+            return
         if self.path.startswith("/analytics-next/bundles/"):
             self.path = "/" + self.path.removeprefix("/analytics-next/bundles/")
             super().do_GET()
@@ -44,11 +52,17 @@ class Site:
         self.server = ThreadingHTTPServer((host, 0), handler)
         self.server.daemon_threads = True
         self.origin = f"http://{host}:{self.server.server_address[1]}"
+        self.server.pages = {}  # type: ignore[attr-defined]
         self._thread = threading.Thread(target=self.server.serve_forever, name="site", daemon=True)
 
     def start(self) -> Site:
         self._thread.start()
         return self
+
+    def put(self, path: str, html: str) -> str:
+        """Serve ``html`` at ``path`` (e.g. a page with a pasted embed code); answers the page's URL."""
+        self.server.pages[path] = html.encode()  # type: ignore[attr-defined]
+        return self.origin + path
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -204,27 +204,30 @@ def from_form(
     profile = {"email": email}
     for name in ("first_name", "last_name", "phone", "company", "job_title"):
         # One line each: a name goes into email subjects and greetings (CR/LF would add lines).
-        value = single_line(getattr(submission, name) or "")
+        # A field the form does not show is not taken (the form's definition says what it asks for).
+        value = single_line(getattr(submission, name) or "") if form.takes_field(name) else ""
         if value:
             profile[name] = value
     channels: set[Channel] = set(form.consent_channels_default)
     for channel in ("email", "sms", "phone", "post"):
-        if getattr(submission, f"consent_{channel}"):
+        # Only a checkbox the form shows counts: its wording is what the person agreed to.
+        if getattr(submission, f"consent_{channel}") and form.takes_consent(channel):
             channels.add(channel)
     consent = tuple(
         ConsentRequest(
             channel=channel,
             status="pending" if (form.double_opt_in and channel == "email") else "granted",
             source=f"form:{form_id}",
-            wording_version=form.consent_wording_version,
+            wording_version=form.wording_version(channel),
         )
         for channel in sorted(channels)
     )
     fields = submission.model_dump(exclude={"website", "redirect", "anonymous_id"}, exclude_none=True)
+    fields = {k: v for k, v in fields.items() if k.startswith("consent_") or form.takes_field(k)}
     # A form post has no message id: the same submission within the same minute is one interaction.
     event_id = f"form:{_digest(form_id, fields, received_at.replace(second=0, microsecond=0).isoformat())}"
     properties: dict[str, Any] = {"form_id": form_id}
-    if submission.message:
+    if submission.message and form.takes_field("message"):
         properties["message"] = submission.message
     return Interaction(
         event_id=event_id,

@@ -399,7 +399,8 @@ class OrderProperties(BaseModel):
 
 
 class FormSubmission(BaseModel):
-    """An HTML form post (``application/x-www-form-urlencoded``) or its JSON equivalent.
+    """An HTML form post (``application/x-www-form-urlencoded``, ``multipart/form-data`` without files) or
+    its JSON equivalent. A form's own rules (fields, lengths, consent boxes) are in its definition.
 
     Checkbox values "on", "yes", "true" and "1" count as ticked. ``website`` is the honeypot: a field
     hidden from people; bots fill it in.

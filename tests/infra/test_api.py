@@ -25,6 +25,7 @@ REQUIRED_PUBLIC = {
     # analytics.js posts to <apiHost>/<first letter of the call type>, batches to <apiHost>/b
     *{("POST", f"/v1/{p}") for p in "tipsgab"},
     ("POST", "/v1/forms/{form_id}"),
+    ("GET", "/v1/forms/{form_id}/embed"),  # a form's embed code: public by design (issue 20)
     ("GET", "/v1/consent/confirm"),
     ("POST", "/v1/consent/confirm"),
     ("GET", "/v1/unsubscribe"),
@@ -172,3 +173,16 @@ def test_gateway_errors_carry_a_code(dev: Synth) -> None:
             "code": code,
             "message": "m",
         }
+
+
+def test_the_form_route_answers_the_preflight_of_a_fetch_from_the_configured_origins(dev: Synth) -> None:
+    """fetch() with FormData or JSON from an allowed site: API Gateway answers the preflight (the handler
+    adds the CORS headers to its own answers, as the local adapter shows)."""
+    options = _methods(dev)[("OPTIONS", "/v1/forms/{form_id}")]
+    response = options["Integration"]["IntegrationResponses"][0]
+    allowed_headers = response["ResponseParameters"]["method.response.header.Access-Control-Allow-Headers"]
+    assert "Content-Type" in allowed_headers
+    assert "POST" in response["ResponseParameters"]["method.response.header.Access-Control-Allow-Methods"]
+    assert dev.stack.config.allowed_origins  # dev allows the local site: the loop checks something
+    for origin in dev.stack.config.allowed_origins:
+        assert origin in str(response)

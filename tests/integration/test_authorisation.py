@@ -36,7 +36,8 @@ PUBLIC_OPERATIONS = {
     ("POST", "/v1/alias"): "Segment write key, checked by the handler",
     # analytics.js: the write key inside the text/plain body
     **{("POST", f"/v1/{p}"): "Segment write key (body writeKey), checked by the handler" for p in "tipsgab"},
-    ("POST", "/v1/forms/{form_id}"): "declared form id; HTML form posts from the sites",
+    ("POST", "/v1/forms/{form_id}"): "declared form id; HTML form posts from allowed origins",
+    ("GET", "/v1/forms/{form_id}/embed"): "none needed: the embed code of a declared form (public HTML)",
     ("GET", "/v1/consent/confirm"): "HMAC-signed token from the confirmation email",
     ("POST", "/v1/consent/confirm"): "HMAC-signed token (the confirmation page's button)",
     ("GET", "/v1/unsubscribe"): "HMAC-signed token from the email",
