@@ -22,11 +22,14 @@ VERSION = "1.0.0"
 DESCRIPTION = (
     "Public routes (tracking, forms, consent links) need no AWS credentials: Segment-style calls "
     "authenticate with HTTP Basic (source write key as user name). Every other route is private: "
-    "IAM (SigV4) in the cloud, the `x-api-key` header in local mode."
+    "machines call it with IAM (SigV4) in the cloud, the `x-api-key` header in local mode; people "
+    "with the console's Cognito ID token (`Authorization: Bearer <token>`). `x-roles` names the "
+    "Cognito groups allowed to call each private operation (IAM callers may call every one)."
 )
 
 
 def build() -> dict[str, Any]:
+    from functions.admin_api.access import ROUTE_ROLES
     from functions.admin_api.handler import app as private_app
     from functions.track.handler import app as public_app
 
@@ -37,9 +40,10 @@ def build() -> dict[str, Any]:
     private = private_app.get_openapi_schema(title=TITLE, version=VERSION, servers=servers).model_dump(
         mode="json", by_alias=True, exclude_none=True
     )
-    for operations in private["paths"].values():
-        for operation in operations.values():
-            operation["security"] = [{"ApiKey": []}]
+    for path, operations in private["paths"].items():
+        for method, operation in operations.items():
+            operation["security"] = [{"ApiKey": []}, {"ConsoleToken": []}]
+            operation["x-roles"] = sorted(ROUTE_ROLES.get((method.upper(), path), ()))
             # Answered by API Gateway (IAM) / the local adapter (x-api-key) before the function runs.
             operation["responses"]["403"] = {
                 "description": ERROR_DESCRIPTIONS[403],
@@ -56,6 +60,7 @@ def build() -> dict[str, Any]:
     components["schemas"] = {name: schemas[name] for name in sorted(_referenced(document["paths"], schemas))}
     components["securitySchemes"] = {
         "ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+        "ConsoleToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (Cognito ID token)"},
         "WriteKey": {"type": "http", "scheme": "basic"},
     }
     return document
