@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from functions.admin_api import access
 from functions.common.http import ApiError, json_response, register_error_handlers
 from functions.common.observability import logger, metrics
-from functions.common.responses import documented, unreadable_body
+from functions.common.responses import JSON, documented, unreadable_body
 from functions.common.tracing import tracer
 from shared.exporting.filters import ExportRequest
 from shared.exporting.rows import EXPORT_SEGMENTS
@@ -141,12 +141,15 @@ class ScoringRunRequest(BaseModel):
     "/v1/scoring/runs",
     summary="Start a scoring run",
     tags=["scoring"],
-    responses=documented({202: {"description": "Started"}}, 400, 415),
+    responses=documented(
+        {202: {"description": "Started (local: finished)", "content": {JSON: {"model": RunView}}}}, 400, 415
+    ),
 )
 def start_scoring_run(request: Annotated[ScoringRunRequest, Body()]) -> Response[Any]:
     if request.as_of and request.as_of > datetime.now(UTC).date():
         raise ApiError(422, "as_of: cannot score as of a date in the future")
-    return json_response(202, runs.start_scoring(request.as_of, request.segments))
+    started = RunView.model_validate(runs.start_scoring(request.as_of, request.segments))
+    return json_response(202, started.model_dump(mode="json", exclude_unset=True))
 
 
 @app.get(
@@ -228,15 +231,20 @@ def get_segment(segment: str) -> SegmentDetail:
     summary="Export a segment (name or slug, or 'prospects') to CSV, optionally filtered",
     tags=["segments"],
     responses=documented(
-        {202: {"description": "Recorded (cloud: running in the export function; local: done)"}},
+        {
+            202: {
+                "description": "Recorded (cloud: running in the export function; local: done)",
+                "content": {JSON: {"model": ExportView}},
+            }
+        },
         *(400, 404, 415),
         e404="Unknown segment",
     ),
 )
 def export_segment(segment: str, request: Annotated[ExportRequest | None, Body()] = None) -> Response[Any]:
-    result = exports.start_export(segment, request)
+    result = ExportView.model_validate(exports.start_export(segment, request))
     metrics.add_metric(name="ExportsRequested", unit=MetricUnit.Count, value=1)
-    return json_response(202, result)
+    return json_response(202, result.model_dump(mode="json", exclude_unset=True))
 
 
 @app.get(
