@@ -44,7 +44,8 @@ def test_every_private_success_is_a_typed_model(key: tuple[str, str]) -> None:
         schema = response["content"]["application/json"]["schema"]
         assert "$ref" in schema, (key, code, schema)
         resolved = _resolve(schema, schemas)
-        assert resolved.get("type") == "object" and resolved.get("properties"), (key, code, resolved)
+        assert resolved.get("type") == "object", (key, code, resolved)
+        assert resolved.get("properties"), (key, code, resolved)
 
 
 def test_route_roles_name_exactly_the_private_operations() -> None:
