@@ -23,7 +23,7 @@ DESCRIPTION = (
     "Public routes (tracking, forms, consent links) need no AWS credentials: Segment-style calls "
     "authenticate with HTTP Basic (source write key as user name). Every other route is private: "
     "machines call it with IAM (SigV4) in the cloud, the `x-api-key` header in local mode; people "
-    "with the console's Cognito ID token (`Authorization: Bearer <token>`). `x-roles` names the "
+    "with the console's Cognito ID token in the `Authorization` header. `x-roles` names the "
     "Cognito groups allowed to call each private operation (IAM callers may call every one)."
 )
 
@@ -60,7 +60,12 @@ def build() -> dict[str, Any]:
     components["schemas"] = {name: schemas[name] for name in sorted(_referenced(document["paths"], schemas))}
     components["securitySchemes"] = {
         "ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
-        "ConsoleToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT (Cognito ID token)"},
+        "ConsoleToken": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "The console user's Cognito ID token (API Gateway's Cognito authorizer)",
+        },
         "WriteKey": {"type": "http", "scheme": "basic"},
     }
     return document

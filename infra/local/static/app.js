@@ -64,7 +64,8 @@ import { bars, columns, interval } from "./charts.js";
       showSignIn("Your session ended: sign in again.");
       throw new ApiError(401, "signed out");
     }
-    const headers = { Authorization: `Bearer ${token}`, Accept: "application/json" };
+    // The raw ID token, as API Gateway's Cognito authorizer reads the Authorization header.
+    const headers = { Authorization: token, Accept: "application/json" };
     const init = { method, headers, cache: "no-store" };
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
@@ -327,7 +328,14 @@ import { bars, columns, interval } from "./charts.js";
       body.replaceChildren(el("tr", {}, el("td", { colspan: width, class: "muted", text: empty })));
       return;
     }
-    body.replaceChildren(...items.map((item) => el("tr", {}, ...cells(item).map((c) => el("td", {}, c)))));
+    const numeric = [...document.querySelectorAll(`[data-testid='${testid}'] thead th`)].map((th) =>
+      th.classList.contains("num"),
+    );
+    body.replaceChildren(
+      ...items.map((item) =>
+        el("tr", {}, ...cells(item).map((c, i) => el("td", { class: numeric[i] ? "num" : null }, c))),
+      ),
+    );
   }
 
   const when = (text) => (text ? new Date(text).toLocaleString("en-GB") : "–");

@@ -1,7 +1,7 @@
 // Sign-in with the authorization code flow and PKCE (RFC 7636, S256), against Cognito's hosted UI once
 // deployed and the local stand-in in local mode: the same endpoints and parameters. config.json names the
 // authority (the hosted UI's base URL) and the app client. The ID token lives in sessionStorage (this
-// tab only) and goes to the API as `Authorization: Bearer <token>`; the API checks it and the roles.
+// tab only) and goes to the API in the `Authorization` header; the API checks it and the roles.
 const TOKEN = "rm-console-id-token";
 const VERIFIER = "rm-console-pkce-verifier";
 const STATE = "rm-console-pkce-state";
