@@ -17,6 +17,8 @@ from aws_lambda_powertools.event_handler.openapi.models import Server
 from functions.common.responses import ERROR_DESCRIPTIONS, ErrorMessage
 
 DOCUMENT = Path(__file__).with_name("openapi.json")
+# Schemas powertools adds to both documents (dropped below unless referenced).
+_POWERTOOLS_SCHEMAS = frozenset({"HTTPValidationError", "ValidationError"})
 TITLE = "Relationship-marketing engine API"
 VERSION = "1.0.0"
 DESCRIPTION = (
@@ -54,7 +56,11 @@ def build() -> dict[str, Any]:
     document["paths"] = {**public["paths"], **private["paths"]}
     components: dict[str, Any] = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    schemas.update(private.get("components", {}).get("schemas", {}))
+    for name, schema in private.get("components", {}).get("schemas", {}).items():
+        # One name, one schema: a private model named like a public one would silently replace it.
+        if name in schemas and schemas[name] != schema and name not in _POWERTOOLS_SCHEMAS:
+            raise ValueError(f"two different schemas are named {name}: rename one of the models")
+        schemas[name] = schema
     schemas.setdefault("ErrorMessage", ErrorMessage.model_json_schema())  # the 403s added above
     # powertools always adds its own validation-error schemas; the routes document ours instead.
     components["schemas"] = {name: schemas[name] for name in sorted(_referenced(document["paths"], schemas))}

@@ -96,7 +96,7 @@ class ErasureResult(BaseModel):
 
 
 # -- tracking ----------------------------------------------------------------------------------------------
-class RejectedCall(BaseModel):
+class RejectedCallRecord(BaseModel):
     received_at: str
     path: str
     source: str | None = None
@@ -108,7 +108,7 @@ class RejectedCall(BaseModel):
 
 class RejectedCalls(BaseModel):
     count: int
-    calls: list[RejectedCall]
+    calls: list[RejectedCallRecord]
 
 
 # -- runs --------------------------------------------------------------------------------------------------
