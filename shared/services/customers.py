@@ -159,6 +159,24 @@ def activity(customer_id: str, limit: int = 200) -> CustomerActivity:
                     wording_version=props.get("wording_version"),
                 )
             )
+    # The current record of each channel (e.g. a form's pending request, which is no interaction of its
+    # own) when no recorded change is it.
+    known = {(c.channel, c.status, c.occurred_at) for c in timeline}
+    for channel in CONSENT_ATTRIBUTES:
+        record = getattr(customer, f"consent_{channel}", None)
+        current = record.as_dict() if record is not None else {}
+        key = (channel, str(current.get("status")), str(current.get("at")))
+        if current.get("status") and current.get("at") and key not in known:
+            timeline.append(
+                ConsentChange(
+                    channel=channel,
+                    status=key[1],
+                    occurred_at=key[2],
+                    source=current.get("source"),
+                    wording_version=current.get("wording_version"),
+                )
+            )
+    timeline.sort(key=lambda c: c.occurred_at, reverse=True)
     decided = sorted(decisions.for_customer(customer_id), key=lambda d: d.decided_at, reverse=True)
     score = scores.get(customer_id)
     raw = _plain(customer)
