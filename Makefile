@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 LAYERS := build/layers/.built
 
-.PHONY: venv lock layers browser local demo outbox test lint typecheck unit synth bench lifetimes-venv clean
+.PHONY: venv lock layers browser local demo outbox test lint typecheck unit synth bench lifetimes-venv clean console
 
 venv: $(INSTALLED)
 
@@ -73,6 +73,10 @@ node_modules/.bin/cdk: package.json
 
 synth: $(INSTALLED) $(LAYERS) node_modules/.bin/cdk
 	PATH="$(CURDIR)/$(BIN):$$PATH" node_modules/.bin/cdk synth --quiet $(CDK_ARGS)
+
+# Publish the console's pages and config.json to the deployed stack (cdk deploy -c console=true first).
+console: $(INSTALLED)
+	$(BIN)/python -m infra.publish_console $(ARGS)
 
 bench: $(INSTALLED)
 	$(BIN)/python -m benchmarks $(ARGS)

@@ -17,16 +17,21 @@ from aws_lambda_powertools.event_handler.openapi.models import Server
 from functions.common.responses import ERROR_DESCRIPTIONS, ErrorMessage
 
 DOCUMENT = Path(__file__).with_name("openapi.json")
+# Schemas powertools adds to both documents (dropped below unless referenced).
+_POWERTOOLS_SCHEMAS = frozenset({"HTTPValidationError", "ValidationError"})
 TITLE = "Relationship-marketing engine API"
 VERSION = "1.0.0"
 DESCRIPTION = (
     "Public routes (tracking, forms, consent links) need no AWS credentials: Segment-style calls "
     "authenticate with HTTP Basic (source write key as user name). Every other route is private: "
-    "IAM (SigV4) in the cloud, the `x-api-key` header in local mode."
+    "machines call it with IAM (SigV4) in the cloud, the `x-api-key` header in local mode; people "
+    "with the console's Cognito ID token in the `Authorization` header. `x-roles` names the "
+    "Cognito groups allowed to call each private operation (IAM callers may call every one)."
 )
 
 
 def build() -> dict[str, Any]:
+    from functions.admin_api.access import ROUTE_ROLES
     from functions.admin_api.handler import app as private_app
     from functions.track.handler import app as public_app
 
@@ -37,9 +42,10 @@ def build() -> dict[str, Any]:
     private = private_app.get_openapi_schema(title=TITLE, version=VERSION, servers=servers).model_dump(
         mode="json", by_alias=True, exclude_none=True
     )
-    for operations in private["paths"].values():
-        for operation in operations.values():
-            operation["security"] = [{"ApiKey": []}]
+    for path, operations in private["paths"].items():
+        for method, operation in operations.items():
+            operation["security"] = [{"ApiKey": []}, {"ConsoleToken": []}]
+            operation["x-roles"] = sorted(ROUTE_ROLES.get((method.upper(), path), ()))
             # Answered by API Gateway (IAM) / the local adapter (x-api-key) before the function runs.
             operation["responses"]["403"] = {
                 "description": ERROR_DESCRIPTIONS[403],
@@ -50,12 +56,22 @@ def build() -> dict[str, Any]:
     document["paths"] = {**public["paths"], **private["paths"]}
     components: dict[str, Any] = document.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    schemas.update(private.get("components", {}).get("schemas", {}))
+    for name, schema in private.get("components", {}).get("schemas", {}).items():
+        # One name, one schema: a private model named like a public one would silently replace it.
+        if name in schemas and schemas[name] != schema and name not in _POWERTOOLS_SCHEMAS:
+            raise ValueError(f"two different schemas are named {name}: rename one of the models")
+        schemas[name] = schema
     schemas.setdefault("ErrorMessage", ErrorMessage.model_json_schema())  # the 403s added above
     # powertools always adds its own validation-error schemas; the routes document ours instead.
     components["schemas"] = {name: schemas[name] for name in sorted(_referenced(document["paths"], schemas))}
     components["securitySchemes"] = {
         "ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+        "ConsoleToken": {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "The console user's Cognito ID token (API Gateway's Cognito authorizer)",
+        },
         "WriteKey": {"type": "http", "scheme": "basic"},
     }
     return document

@@ -70,6 +70,10 @@ class StageConfig:
     # and snapshots cached per GB-second, so it is opt-in: e.g. -c snap_start=track,admin_api.
     snap_start: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
+    # The marketing console (Cognito user pool, its API with a Cognito authorizer, pages on CloudFront):
+    # opt-in with -c console=true, because the template also targets the China partition, where Cognito
+    # user pools and CloudFront origin access control are not available (infra/constructs/console.py).
+    console: bool = False
 
     @property
     def removal_policy(self) -> RemovalPolicy:

@@ -15,6 +15,7 @@ from infra.constructs.aggregation import Aggregation
 from infra.constructs.api import Api
 from infra.constructs.bus import EventBusRouting
 from infra.constructs.campaigns import Campaigns
+from infra.constructs.console import Console
 from infra.constructs.data import DataTables
 from infra.constructs.exports import Exports
 from infra.constructs.functions import FunctionFactory
@@ -115,6 +116,17 @@ class RelationshipMarketingStack(Stack):
             stream_consumers={"aggregate": self.aggregation.aggregate},
             consumer_queues=dict(self.routing.queues),
         )
+
+        # The marketing console: Cognito sign-in, its API (Cognito authorizer), pages on CloudFront.
+        self.console: Console | None = None
+        if config.console:
+            self.console = Console(
+                self,
+                "Console",
+                config=config,
+                admin=self.api.admin,
+                access_logs_bucket=self.exports.access_logs_bucket,
+            )
 
         CfnOutput(self, "EventBusName", value=self.routing.bus.event_bus_name)
         CfnOutput(self, "ExportsBucketName", value=self.exports.bucket.bucket_name)

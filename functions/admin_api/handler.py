@@ -1,4 +1,5 @@
-"""Private API (IAM in the cloud, an API key in local mode): customers, scoring, campaigns, segments."""
+"""Private API (IAM or a console token in the cloud; an API key or a token in local mode): customers,
+scoring, campaigns, segments. Every route answers a response model; :mod:`.access` says who may call it."""
 
 from __future__ import annotations
 
@@ -12,14 +13,30 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
+from functions.admin_api import access
 from functions.common.http import ApiError, json_response, register_error_handlers
 from functions.common.observability import logger, metrics
-from functions.common.responses import documented, unreadable_body
+from functions.common.responses import JSON, documented, unreadable_body
 from functions.common.tracing import tracer
 from shared.exporting.filters import ExportRequest
 from shared.exporting.rows import EXPORT_SEGMENTS
 from shared.services import campaigns, customers, exports, rejected_calls, runs, segments
 from shared.services.errors import NotFoundError, SegmentNotFoundError
+from shared.services.views import (
+    CampaignList,
+    CampaignReportView,
+    CampaignView,
+    CustomerActivity,
+    CustomerExport,
+    CustomerProfile,
+    ErasureResult,
+    ExportView,
+    RejectedCalls,
+    RunView,
+    SegmentDetail,
+    SegmentsOverview,
+    WhoAmI,
+)
 from shared.tracking.identity import InvalidEmailError, normalise_email
 
 app = APIGatewayRestResolver(enable_validation=True)
@@ -36,7 +53,7 @@ def find_customer(
     email: Annotated[str | None, Query(max_length=254, description="Email address (any case)")] = None,
     user_id: Annotated[str | None, Query(max_length=200, description="The site's user id")] = None,
     anonymous_id: Annotated[str | None, Query(max_length=200, description="A device's anonymous id")] = None,
-) -> dict[str, Any]:
+) -> CustomerProfile:
     given = {
         name: value
         for name, value in (("email", email), ("user_id", user_id), ("anonymous_id", anonymous_id))
@@ -54,7 +71,7 @@ def find_customer(
             raise ApiError(422, f"query.email: {exc}", code="invalid_email") from None
     else:
         alias = f"{'user' if name == 'user_id' else 'anon'}:{value.strip()}"
-    return customers.find(alias)
+    return CustomerProfile.model_validate(customers.find(alias))
 
 
 @app.get(
@@ -66,9 +83,9 @@ def find_customer(
 def list_rejected_calls(
     days: Annotated[int, Query(ge=1, le=7, description="How many days back, today included")] = 7,
     limit: Annotated[int, Query(ge=1, le=1000, description="At most this many calls")] = 100,
-) -> dict[str, Any]:
+) -> RejectedCalls:
     calls = rejected_calls.recent(datetime.now(UTC), days, limit)
-    return {"count": len(calls), "calls": calls}
+    return RejectedCalls.model_validate({"count": len(calls), "calls": calls})
 
 
 @app.get(
@@ -77,8 +94,18 @@ def list_rejected_calls(
     tags=["customers"],
     responses=documented(200, 404, e404="Unknown customer"),
 )
-def get_customer(customer_id: str) -> dict[str, Any]:
-    return customers.profile(customer_id)
+def get_customer(customer_id: str) -> CustomerProfile:
+    return CustomerProfile.model_validate(customers.profile(customer_id))
+
+
+@app.get(
+    "/v1/customers/<customer_id>/activity",
+    summary="Consent timeline (sources, wording versions), interactions, scores and campaign decisions",
+    tags=["customers"],
+    responses=documented(200, 404, e404="Unknown customer"),
+)
+def customer_activity(customer_id: str) -> CustomerActivity:
+    return customers.activity(customer_id)
 
 
 @app.get(
@@ -87,8 +114,8 @@ def get_customer(customer_id: str) -> dict[str, Any]:
     tags=["customers"],
     responses=documented(200, 404, e404="Unknown customer"),
 )
-def export_customer(customer_id: str) -> dict[str, Any]:
-    return customers.access_export(customer_id)
+def export_customer(customer_id: str) -> CustomerExport:
+    return CustomerExport.model_validate(customers.access_export(customer_id))
 
 
 @app.delete(
@@ -97,10 +124,10 @@ def export_customer(customer_id: str) -> dict[str, Any]:
     tags=["customers"],
     responses=documented(200, 404, e404="Unknown customer (or already erased)"),
 )
-def erase_customer(customer_id: str) -> dict[str, Any]:
+def erase_customer(customer_id: str) -> ErasureResult:
     counts = customers.erase(customer_id)
     metrics.add_metric(name="CustomersErased", unit=MetricUnit.Count, value=1)
-    return {"customer_id": customer_id, "erased": counts}
+    return ErasureResult(customer_id=customer_id, erased=counts)
 
 
 class ScoringRunRequest(BaseModel):
@@ -114,12 +141,15 @@ class ScoringRunRequest(BaseModel):
     "/v1/scoring/runs",
     summary="Start a scoring run",
     tags=["scoring"],
-    responses=documented({202: {"description": "Started"}}, 400, 415),
+    responses=documented(
+        {202: {"description": "Started (local: finished)", "content": {JSON: {"model": RunView}}}}, 400, 415
+    ),
 )
 def start_scoring_run(request: Annotated[ScoringRunRequest, Body()]) -> Response[Any]:
     if request.as_of and request.as_of > datetime.now(UTC).date():
         raise ApiError(422, "as_of: cannot score as of a date in the future")
-    return json_response(202, runs.start_scoring(request.as_of, request.segments))
+    started = RunView.model_validate(runs.start_scoring(request.as_of, request.segments))
+    return json_response(202, started.model_dump(mode="json", exclude_unset=True))
 
 
 @app.get(
@@ -128,8 +158,8 @@ def start_scoring_run(request: Annotated[ScoringRunRequest, Body()]) -> Response
     tags=["scoring"],
     responses=documented(200, 404, e404="Unknown run"),
 )
-def get_scoring_run(run_id: str) -> dict[str, Any]:
-    return runs.view(run_id)
+def get_scoring_run(run_id: str) -> RunView:
+    return RunView.model_validate(runs.view(run_id))
 
 
 @app.get(
@@ -138,8 +168,8 @@ def get_scoring_run(run_id: str) -> dict[str, Any]:
     tags=["campaigns"],
     responses=documented(200),
 )
-def list_campaigns() -> dict[str, Any]:
-    return {"campaigns": campaigns.list_campaigns()}
+def list_campaigns() -> CampaignList:
+    return CampaignList.model_validate({"campaigns": campaigns.list_campaigns()})
 
 
 class CampaignSwitch(BaseModel):
@@ -154,8 +184,8 @@ class CampaignSwitch(BaseModel):
     tags=["campaigns"],
     responses=documented(200, 400, 404, 415, e404="Unknown campaign"),
 )
-def switch_campaign(campaign_id: str, switch: Annotated[CampaignSwitch, Body()]) -> dict[str, Any]:
-    return campaigns.set_enabled(campaign_id, switch.enabled)
+def switch_campaign(campaign_id: str, switch: Annotated[CampaignSwitch, Body()]) -> CampaignView:
+    return CampaignView.model_validate(campaigns.set_enabled(campaign_id, switch.enabled))
 
 
 @app.get(
@@ -164,8 +194,8 @@ def switch_campaign(campaign_id: str, switch: Annotated[CampaignSwitch, Body()])
     tags=["campaigns"],
     responses=documented(200, 404, e404="Unknown campaign"),
 )
-def campaign_report(campaign_id: str) -> dict[str, Any]:
-    return campaigns.report(campaign_id).model_dump(mode="json")
+def campaign_report(campaign_id: str) -> CampaignReportView:
+    return campaigns.report(campaign_id)
 
 
 @app.exception_handler(NotFoundError)
@@ -182,8 +212,18 @@ def _not_found(exc: NotFoundError) -> Response[Any]:
     tags=["segments"],
     responses=documented(200),
 )
-def list_segments() -> dict[str, Any]:
-    return segments.segments_overview()
+def list_segments() -> SegmentsOverview:
+    return SegmentsOverview.model_validate(segments.segments_overview())
+
+
+@app.get(
+    "/v1/segments/<segment>",
+    summary="A segment (name, slug or 'prospects'): its size over the scoring runs and a sample of members",
+    tags=["segments"],
+    responses=documented(200, 404, e404="Unknown segment"),
+)
+def get_segment(segment: str) -> SegmentDetail:
+    return segments.detail(segment)
 
 
 @app.post(
@@ -191,15 +231,20 @@ def list_segments() -> dict[str, Any]:
     summary="Export a segment (name or slug, or 'prospects') to CSV, optionally filtered",
     tags=["segments"],
     responses=documented(
-        {202: {"description": "Recorded (cloud: running in the export function; local: done)"}},
+        {
+            202: {
+                "description": "Recorded (cloud: running in the export function; local: done)",
+                "content": {JSON: {"model": ExportView}},
+            }
+        },
         *(400, 404, 415),
         e404="Unknown segment",
     ),
 )
 def export_segment(segment: str, request: Annotated[ExportRequest | None, Body()] = None) -> Response[Any]:
-    result = exports.start_export(segment, request)
+    result = ExportView.model_validate(exports.start_export(segment, request))
     metrics.add_metric(name="ExportsRequested", unit=MetricUnit.Count, value=1)
-    return json_response(202, result)
+    return json_response(202, result.model_dump(mode="json", exclude_unset=True))
 
 
 @app.get(
@@ -208,13 +253,29 @@ def export_segment(segment: str, request: Annotated[ExportRequest | None, Body()
     tags=["segments"],
     responses=documented(200, 404, e404="Unknown export"),
 )
-def get_export(export_id: str) -> dict[str, Any]:
-    return segments.view(export_id)
+def get_export(export_id: str) -> ExportView:
+    return ExportView.model_validate(segments.view(export_id))
+
+
+@app.get(
+    "/v1/me",
+    summary="The caller (console user or IAM machine), its roles and the operations it may call",
+    tags=["console"],
+    responses=documented(200),
+)
+def who_am_i() -> WhoAmI:
+    found = access.caller(app.current_event.raw_event)
+    if found is None:  # the gateway always sets a caller; refusal() answered already
+        raise ApiError(403, "Forbidden: no authenticated caller", code="forbidden")
+    return WhoAmI(
+        principal=found.principal, kind=found.kind, roles=sorted(found.roles), operations=found.operations()
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # Bodies are JSON: 415 for any other media type, 400 for bytes that are not text, before parsing.
-    return unreadable_body(event) or app.resolve(event, context)
+    # The caller's role first (nothing about the request is read for a caller who may not call it);
+    # then bodies are JSON: 415 for any other media type, 400 for bytes that are not text, before parsing.
+    return access.refusal(event) or unreadable_body(event) or app.resolve(event, context)

@@ -43,7 +43,8 @@ class ValidationProblem(BaseModel):
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "Malformed request body: not valid JSON (or gzip), not UTF-8 text, nested too deeply",
     401: "Missing, malformed or unknown write key (HTTP Basic, write key as the user name)",
-    403: "No valid credentials for a private route (IAM in the cloud, `x-api-key` locally)",
+    403: "No valid credentials for a private route (IAM or a console token; `x-api-key` locally), or a "
+    "console user whose role may not call it",
     404: "Not found",
     413: "Request body too large",
     415: "Unsupported request content type",

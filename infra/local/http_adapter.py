@@ -1,7 +1,8 @@
 """Local HTTP server: turns requests into API Gateway (REST) proxy events for the real handlers.
 
 Public routes go to the tracking function; private ones need the ``x-api-key`` header (IAM plays that
-part in the cloud) and go to the admin function.
+part in the cloud) or a console ID token (the Cognito authorizer's part, see :mod:`infra.local.console_auth`)
+and go to the admin function, with the caller in ``requestContext`` as API Gateway sets it.
 
 Concurrency, as Lambda: with ``workers`` > 0 requests are served in parallel by a pool of worker
 processes, each with its own instance of every handler and handling one request at a time, as one Lambda
@@ -39,6 +40,11 @@ from infra.local.output import METRICS_LOG_VARIABLE, route_metrics
 from infra.routes import allowed_methods, find
 
 STATIC_DIR = Path(__file__).with_name("static")
+# The console's Content-Security-Policy (its scripts, styles and calls on its own origin only).
+CONSOLE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'"
+)
 # The codes of the adapter's own answers (API Gateway's gateway responses in the cloud).
 _CODES = {
     403: "forbidden",
@@ -105,6 +111,13 @@ class ApiAdapter:
         self.extra_pages: dict[str, Callable[[dict[str, str]], tuple[int, dict[str, str], bytes]]] = {}
         self._pool: ProcessPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        # The console's sign-in (infra/local/console_auth.py): verifies an ID token as the Cognito
+        # authorizer does (claims, or None), and serves the hosted-UI stand-in's paths:
+        # path -> handler(method, query, lower-cased headers, body).
+        self.verify_token: Callable[[str], dict[str, Any] | None] | None = None
+        self.local_routes: dict[
+            str, Callable[[str, str, dict[str, str], bytes], tuple[int, dict[str, str], bytes]]
+        ] = {}
 
     def _worker_pool(self) -> ProcessPoolExecutor:
         # Started on the first request: the stack's environment (endpoint, table names) is set by then.
@@ -140,10 +153,25 @@ class ApiAdapter:
             else:
                 return None, None, 404, f"no route {method} {split.path}"
         route, params = found
-        if not route.is_public and not hmac.compare_digest(
-            headers.get("x-api-key", "").encode(), self.api_key.encode()
-        ):
-            return None, None, 403, "Forbidden: this route needs a valid x-api-key header"
+        identity: dict[str, Any] = {"sourceIp": source_ip, "userAgent": headers.get("user-agent")}
+        authorizer: dict[str, Any] | None = None
+        if not route.is_public:
+            if hmac.compare_digest(headers.get("x-api-key", "").encode(), self.api_key.encode()):
+                # The stand-in for a SigV4-signed machine call: API Gateway sets the IAM caller.
+                identity |= {
+                    "caller": "local-api-key",
+                    "userArn": "arn:aws:iam::123456789012:user/local-api-key",
+                }
+            else:
+                claims = self.verify_token(headers.get("authorization", "")) if self.verify_token else None
+                if claims is None:
+                    return (
+                        None,
+                        None,
+                        403,
+                        "Forbidden: this route needs a valid x-api-key header or console token",
+                    )
+                authorizer = {"claims": claims}  # as the Cognito authorizer passes them
         query = parse_qs(split.query, keep_blank_values=True)
         if headers.get("content-encoding", "").strip().lower() == "gzip" and body:
             # API Gateway (REST) inflates a gzip request body before the proxy integration, answering 415
@@ -176,7 +204,8 @@ class ApiAdapter:
                 "requestId": str(uuid.uuid4()),
                 "domainName": host,
                 "requestTimeEpoch": int(time.time() * 1000),
-                "identity": {"sourceIp": source_ip, "userAgent": headers.get("user-agent")},
+                "identity": identity,
+                **({"authorizer": authorizer} if authorizer else {}),
             },
             "body": (text_body if text_body is not None else base64.b64encode(body).decode())
             if body
@@ -270,14 +299,20 @@ def make_server(adapter: ApiAdapter, host: str, port: int) -> ThreadingHTTPServe
                 self._send(404, {"Content-Type": "text/plain"}, b"not found")
                 return True
             types = {".html": "text/html; charset=utf-8", ".js": "application/javascript", ".css": "text/css"}
-            self._send(
-                200,
-                {"Content-Type": types.get(target.suffix, "application/octet-stream")},
-                target.read_bytes(),
-            )
+            headers = {"Content-Type": types.get(target.suffix, "application/octet-stream")}
+            if target.suffix == ".html":  # the console's policy (CloudFront sends it once deployed)
+                headers |= {"Content-Security-Policy": CONSOLE_CSP, "X-Frame-Options": "DENY"}
+            self._send(200, headers, target.read_bytes())
             return True
 
         def _handle(self) -> None:
+            local_route = adapter.local_routes.get(urlsplit(self.path).path)
+            if local_route is not None:
+                body = self._read_body()
+                if body is not None:
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    self._send(*local_route(self.command, urlsplit(self.path).query, headers, body))
+                return
             if self.command == "GET" and self._static():
                 return
             body = self._read_body()

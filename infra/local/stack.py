@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from infra.local import faults, moto_atomic
+from infra.local.console_auth import DEFAULT_PASSWORD, USERS, HostedUiStandIn, LocalCognito, TokenVerifier
 from infra.local.dispatcher import Dispatcher
 from infra.local.http_adapter import ApiAdapter, make_server
 from infra.local.moto_server import KeepAliveMotoServer
@@ -120,6 +121,7 @@ class LocalStack:
 
         settings = get_settings()
         self.resources = create_all(settings)
+        self._start_console_sign_in(settings.region)
         from shared.services.campaigns import sync_catalogue
 
         catalogue = sync_catalogue()
@@ -135,7 +137,28 @@ class LocalStack:
         self._say(f"moto server on {self.moto_url}; tables, bus, queues and bucket created")
         self._say(f"campaign catalogue {catalogue.version} loaded: {len(catalogue.campaigns)} campaigns")
         self._say(f"API on {self.api_url} (private routes: header x-api-key: {self.api_key})")
+        self._say(
+            f"console on {self.api_url}/dashboard/ - sign in as {' or '.join(USERS)}, "
+            f"password {self.cognito.password}"
+        )
         return self
+
+    def _start_console_sign_in(self, region: str) -> None:
+        """The console's user pool on moto (groups marketing/admin, one user each), the hosted-UI stand-in
+        and the token check of private routes (see :mod:`infra.local.console_auth`)."""
+        port = self.server.server_address[1]
+        console = (f"{self.api_url}/dashboard/", f"http://localhost:{port}/dashboard/")
+        password = os.environ.get("RM_LOCAL_CONSOLE_PASSWORD", DEFAULT_PASSWORD)
+        self.cognito = LocalCognito(region, self.moto_url, password).create(console)
+        self.adapter.verify_token = TokenVerifier(self.cognito).claims
+        self.adapter.local_routes.update(HostedUiStandIn(self.cognito).routes())
+        self.adapter.extra_pages["/dashboard/config.json"] = self._console_config
+
+    def _console_config(self, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
+        """The console's settings (the deployed console has the same file, written by the stack)."""
+        origin = f"http://{headers['host']}" if headers.get("host") else self.api_url
+        body = json.dumps(self.cognito.console_config(origin, f"{origin}/dashboard/")).encode()
+        return 200, {"Content-Type": "application/json", "Cache-Control": "no-store"}, body
 
     def serve(self) -> None:
         """Answer requests on the API port (from now on)."""
@@ -192,7 +215,13 @@ class LocalStack:
         return read_outbox(get_settings().region)
 
     def _outbox_page(self, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
-        if not hmac.compare_digest(headers.get("x-api-key", "").encode(), self.api_key.encode()):
+        claims = (
+            self.adapter.verify_token(headers.get("authorization", "")) if self.adapter.verify_token else None
+        )
+        is_admin = claims is not None and "admin" in str(claims.get("cognito:groups", "")).split(",")
+        if not is_admin and not hmac.compare_digest(
+            headers.get("x-api-key", "").encode(), self.api_key.encode()
+        ):
             return 403, {"Content-Type": "application/json"}, b'{"message": "needs the x-api-key header"}'
         body = json.dumps({"emails": self.outbox()}).encode()
         return 200, {"Content-Type": "application/json", "Cache-Control": "no-store"}, body

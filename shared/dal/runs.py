@@ -48,3 +48,9 @@ def latest(kind: str, status: str = "succeeded", before: str | None = None) -> R
         if before is None or run.started_at < before
     ]
     return max(candidates, key=lambda run: run.started_at, default=None)
+
+
+def all_of_kind(kind: str, status: str = "succeeded", limit: int = 50) -> list[RunModel]:
+    """The most recent ``limit`` runs of a kind, oldest first (a scan, as :func:`latest`)."""
+    found = RunModel.scan((RunModel.kind == kind) & (RunModel.status == status))
+    return sorted(found, key=lambda run: run.started_at)[-limit:]

@@ -10,6 +10,7 @@ from pynamodb.models import Model
 from shared.dal import customers, decisions, identities, interactions, scores
 from shared.dal.customers import CONSENT_ATTRIBUTES
 from shared.services.errors import NotFoundError
+from shared.services.views import ConsentChange, CustomerActivity, DecisionView, InteractionView
 
 
 class CustomerNotFoundError(NotFoundError):
@@ -127,3 +128,83 @@ def erase(customer_id: str) -> dict[str, int]:
     for cid in (*merged, customer_id):
         counts["interactions"] += interactions.delete_all(cid)
     return counts
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def activity(customer_id: str, limit: int = 200) -> CustomerActivity:
+    """The console's profile page: consent timeline (with sources and wording versions), interactions,
+    scores and campaign decisions, newest first; suppression flags if the channel set any."""
+    customer = customers.live(customer_id)
+    if customer is None or customer.merged_into:
+        raise CustomerNotFoundError(customer_id)
+    merged = sorted(customer.merged_ids or ())
+    items = sorted(
+        (item for cid in (customer_id, *merged) for item in interactions.for_customer(cid)),
+        key=lambda item: item.occurred_at,
+        reverse=True,
+    )
+    timeline: list[ConsentChange] = []
+    for item in items:
+        props = item.properties.as_dict() if item.properties else {}
+        if item.kind.startswith("consent") and props.get("channel") and props.get("status"):
+            timeline.append(
+                ConsentChange(
+                    channel=str(props["channel"]),
+                    status=str(props["status"]),
+                    occurred_at=item.occurred_at,
+                    source=item.source,
+                    wording_version=props.get("wording_version"),
+                )
+            )
+    # The current record of each channel (e.g. a form's pending request, which is no interaction of its
+    # own) when no recorded change is it.
+    known = {(c.channel, c.status, c.occurred_at) for c in timeline}
+    for channel in CONSENT_ATTRIBUTES:
+        record = getattr(customer, f"consent_{channel}", None)
+        current = record.as_dict() if record is not None else {}
+        key = (channel, str(current.get("status")), str(current.get("at")))
+        if current.get("status") and current.get("at") and key not in known:
+            timeline.append(
+                ConsentChange(
+                    channel=channel,
+                    status=key[1],
+                    occurred_at=key[2],
+                    source=current.get("source"),
+                    wording_version=current.get("wording_version"),
+                )
+            )
+    timeline.sort(key=lambda c: c.occurred_at, reverse=True)
+    decided = sorted(decisions.for_customer(customer_id), key=lambda d: d.decided_at, reverse=True)
+    score = scores.get(customer_id)
+    raw = _plain(customer)
+    suppression = {k: v for k, v in raw.items() if "suppress" in k or k.startswith("do_not_contact")}
+    return CustomerActivity(
+        customer_id=customer_id,
+        consent_timeline=timeline,
+        interactions=[
+            InteractionView(
+                occurred_at=item.occurred_at,
+                type=item.kind,
+                event=item.name,
+                source=item.source,
+                amount=_number(item.amount),
+            )
+            for item in items[:limit]
+        ],
+        interactions_total=len(items),
+        decisions=[
+            DecisionView(
+                campaign_id=d.campaign_id,
+                decided_at=d.decided_at,
+                outcome=d.outcome,
+                reason=d.reason,
+                channel=d.channel,
+            )
+            for d in decided
+        ],
+        score_history=[_plain(score, drop=("customer_id",))] if score is not None else [],
+        suppression=suppression or None,
+    )

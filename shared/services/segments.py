@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
-from shared.dal import blobs, runs
+from shared.dal import blobs, customers, runs, scores
 from shared.dal import exports as store
 from shared.dal.models import RunModel
 from shared.exporting.rows import BY_SLUG, EXPORT_SEGMENTS, PROSPECTS, export_id_for_run, manifest_key, slug
 from shared.services.errors import ExportNotFoundError, SegmentNotFoundError
+from shared.services.views import SegmentDetail, SegmentMember, SegmentRun
 from shared.settings import get_settings
 
 
@@ -153,3 +154,40 @@ def segments_overview(ttl_seconds: int | None = None) -> dict[str, Any]:
         else None,
         "segments": rows,
     }
+
+
+def detail(value: str, sample_size: int = 20, max_runs: int = 30) -> SegmentDetail:
+    """A segment's size over the latest scoring runs (oldest first) and a sample of its members (from the
+    Scores table: the latest run's segment of each customer; prospects are the scored non-customers)."""
+    name = resolve_segment(value)
+    history: list[SegmentRun] = []
+    for run in runs.all_of_kind("scoring", limit=max_runs):
+        summary = run_summary(run)
+        history.append(
+            SegmentRun(
+                run_id=run.run_id,
+                as_of=summary.get("as_of"),
+                finished_at=run.finished_at,
+                count=_counts(summary).get(name, 0),
+            )
+        )
+    sample: list[SegmentMember] = []
+    for item in scores.scan_all():
+        member = item.segment == name if name != PROSPECTS else not item.segment
+        if not member:
+            continue
+        profile = customers.live(item.customer_id)
+        if profile is None or profile.merged_into:
+            continue
+        sample.append(
+            SegmentMember(
+                customer_id=item.customer_id,
+                email=profile.email,
+                monetary_value=float(profile.total_spent) if profile.total_spent is not None else None,
+                frequency=float(profile.purchase_count) if profile.purchase_count is not None else None,
+                clv=float(item.clv) if item.clv is not None else None,
+            )
+        )
+        if len(sample) >= sample_size:
+            break
+    return SegmentDetail(segment=name, slug=slug(name), runs=history, sample=sample)

@@ -1,6 +1,7 @@
 """The marketing dashboard in a real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright):
 after a scoring run and its export, the page shows the RFM heat map, segments with download links that
-work, the funnel and campaign results. Saves a screenshot to artifacts/dashboard.png."""
+work, the funnel and campaign results, for a user signed in through the console's sign-in. Saves a
+screenshot to artifacts/dashboard.png."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from infra.local.demo import Client, cdnow_orders
 from infra.local.dispatcher import load_handler
 from infra.local.lambda_context import LocalContext
 from infra.local.stack import LocalStack
+from tests.e2e.console_pages import sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -88,10 +90,10 @@ def test_dashboard_shows_heat_map_segments_links_funnel_and_campaigns(
 ) -> None:
     run = scored_and_exported["run"]
     summary = run["summary"]
-    context, page, problems = _open_dashboard(browser, f"{stack.api_url}/dashboard/?key={stack.api_key}")
+    context, page, problems = _open_dashboard(browser, f"{stack.api_url}/dashboard/")
     try:
-        page.wait_for_selector("#app[data-state='ready']", timeout=TIMEOUT_MS)
-        assert "key=" not in page.url  # the key moved to sessionStorage, out of the address bar
+        sign_in(page, stack, "marketing@example.com")
+        assert "code=" not in page.url  # the authorization code left the address bar
         assert page.get_by_test_id("run-id").inner_text() == run["run_id"]
 
         # RFM heat map: 25 cells, each with the run summary's count.
@@ -159,20 +161,25 @@ def test_dashboard_shows_heat_map_segments_links_funnel_and_campaigns(
         context.close()
 
 
-def test_dashboard_asks_for_the_key_and_uses_the_one_entered(
+def test_dashboard_shows_only_the_sign_in_until_signed_in(
     browser: Any, stack: LocalStack, scored_and_exported: dict[str, Any]
 ) -> None:
+    """The console no longer asks for an API key: an anonymous visitor sees the sign-in and nothing else;
+    a wrong password stays on the hosted UI; the right one opens the dashboard."""
     context, page, problems = _open_dashboard(browser, f"{stack.api_url}/dashboard/")
     try:
-        page.wait_for_selector("#app[data-state='needs-key']", timeout=TIMEOUT_MS)
-        page.fill("#api-key", "wrong-key")
-        page.click("#save-key")
-        page.wait_for_selector("#app[data-state='error']", timeout=TIMEOUT_MS)
-        assert "API key" in page.locator("#status").inner_text()
-        page.fill("#api-key", stack.api_key)
-        page.click("#save-key")
+        page.wait_for_selector("#signin:not([hidden])", timeout=TIMEOUT_MS)
+        assert page.locator("#app").is_hidden()
+        assert page.get_by_test_id("rfm-cell-55").count() == 0  # nothing of the data was drawn
+        assert page.locator("#api-key").count() == 0
+        sign_in(page, stack, "marketing@example.com", password="not-the-password", wait=False)
+        page.wait_for_selector("#signin-error", timeout=TIMEOUT_MS)
+        assert "Incorrect" in page.locator("#signin-error").inner_text()
+        page.fill("#username", "marketing@example.com")
+        page.fill("#password", stack.cognito.password)
+        page.click("#signin-submit")
         page.wait_for_selector("#app[data-state='ready']", timeout=TIMEOUT_MS)
         assert page.get_by_test_id("rfm-cell-55").count() == 1
-        assert [p for p in problems if "403" not in p] == []  # the wrong key's 403 is logged by Chromium
+        assert [p for p in problems if "401" not in p] == []  # the wrong password's 401 is logged
     finally:
         context.close()

@@ -377,5 +377,6 @@ def test_openapi_document_is_served_and_up_to_date(client: Client) -> None:
     assert status == 200
     assert "/v1/forms/{form_id}" in document["paths"]
     assert (
-        json.dumps(document["paths"]["/v1/customers/{customer_id}"]["get"]["security"]) == '[{"ApiKey": []}]'
+        json.dumps(document["paths"]["/v1/customers/{customer_id}"]["get"]["security"])
+        == '[{"ApiKey": []}, {"ConsoleToken": []}]'
     )

@@ -1,5 +1,6 @@
 // Local outbox: lists the emails moto's SES accepted (GET /local/outbox, x-api-key header), newest first,
-// with their links and raw headers. The key is the dashboard's (sessionStorage), or ?key=... once.
+// with their links and raw headers. Readable by a console admin (the console's token in sessionStorage),
+// or with the API key (?key=... once).
 (function () {
   "use strict";
   const KEY_STORAGE = "rm-api-key";
@@ -50,9 +51,14 @@
     const app = document.getElementById("outbox-app");
     try {
       const response = await fetch("/local/outbox", {
-        headers: { "x-api-key": sessionStorage.getItem(KEY_STORAGE) || "", Accept: "application/json" },
+        headers: {
+          "x-api-key": sessionStorage.getItem(KEY_STORAGE) || "",
+          // Or the console's sign-in (an admin's ID token), kept by the console in this tab.
+          Authorization: sessionStorage.getItem("rm-console-id-token") || "",
+          Accept: "application/json",
+        },
       });
-      if (!response.ok) throw new Error(response.status === 403 ? "enter the API key on the dashboard first" : `HTTP ${response.status}`);
+      if (!response.ok) throw new Error(response.status === 403 ? "sign in to the console as an admin first (or open with ?key=)" : `HTTP ${response.status}`);
       const { emails } = await response.json();
       render(emails);
       status.textContent = `${emails.length} emails`;
