@@ -72,7 +72,7 @@ class Campaigns(Construct):
             targets=[
                 targets.LambdaFunction(
                     self.campaigns.target,
-                    event=events.RuleTargetInput.from_object({"sweep": "daily"}),
+                    event=events.RuleTargetInput.from_object({"sweep": True}),
                     dead_letter_queue=target_dlq,
                     retry_attempts=4,
                     max_event_age=Duration.hours(2),
