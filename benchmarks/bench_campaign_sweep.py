@@ -120,7 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     price_read, price_write = PRICES["ddb_read_unit"][0], PRICES["ddb_write_unit"][0]
     print(
         f"sweep of {n} customers in {args.segments} segments: {elapsed:.1f} s wall ({cpu_used:.1f} s CPU in "
-        f"this process), {delivered} records and messages delivered (segments, continuations, emails), {emails} emails; "
+        f"this process), {delivered} records and messages delivered (segments, continuations, "
+        f"emails), {emails} emails; "
         f"handler answer {response}"
     )
     print("AWS requests:", ", ".join(f"{k.split('.')[-1]} {v}" for k, v in sorted(used.items())))
