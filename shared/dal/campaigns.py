@@ -12,8 +12,9 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
 from shared.campaigns.customer import CustomerView
-from shared.campaigns.rules import Decision, StoredDecision
-from shared.dal import customers, scores
+from shared.campaigns.report import Purchase
+from shared.campaigns.rules import Decision, DecisionRecord, StoredDecision
+from shared.dal import customers, interactions, scores
 from shared.dal.customers import CONSENT_ATTRIBUTES
 from shared.dal.errors import is_conditional_failure
 from shared.dal.models import CampaignModel, CustomerModel, DecisionModel, ScoreModel
@@ -237,3 +238,65 @@ def sweep_page(
         scanned=len(items),
         capacity_units=float(consumed.get("CapacityUnits") or 0.0),
     )
+
+
+# --- campaign switches, decisions and purchase histories as models ---------------------------------
+
+
+class CampaignSwitch(BaseModel):
+    """A campaign's row in the Campaigns table: its enabled switch and the catalogue version it has."""
+
+    model_config = ConfigDict(frozen=True)
+
+    campaign_id: str
+    enabled: bool
+    catalogue_version: str | None = None
+
+
+def campaign_switches() -> dict[str, CampaignSwitch]:
+    return {
+        item.campaign_id: CampaignSwitch(
+            campaign_id=item.campaign_id,
+            enabled=bool(item.enabled),
+            catalogue_version=item.catalogue_version,
+        )
+        for item in all_campaigns()
+    }
+
+
+def recent_decisions(customer_id: str) -> list[DecisionRecord]:
+    """Every decision of the customer (cooldowns and the frequency cap read them)."""
+    return [DecisionRecord.model_validate(item.attribute_values) for item in DecisionModel.query(customer_id)]
+
+
+def _product_ids(properties: Any) -> list[str]:
+    values = properties.as_dict() if hasattr(properties, "as_dict") else (properties or {})
+    return [
+        str(p.get("product_id") or p.get("sku"))
+        for p in values.get("products") or []
+        if isinstance(p, dict) and (p.get("product_id") or p.get("sku"))
+    ]
+
+
+def purchases_of(customer_id: str) -> list[Purchase]:
+    return [
+        Purchase(customer_id=customer_id, occurred_at=item.occurred_at, amount=float(item.amount or 0))
+        for item in interactions.for_customer(customer_id)
+        if item.kind == "purchase"
+    ]
+
+
+def products_bought(customer_id: str) -> set[str]:
+    bought: set[str] = set()
+    for item in interactions.for_customer(customer_id):
+        if item.kind == "purchase":
+            bought.update(_product_ids(item.properties))
+    return bought
+
+
+def sample_product_histories(limit: int = 5000) -> dict[str, set[str]]:
+    """Products per customer over a sample of purchases (for co-purchase recommendations)."""
+    histories: dict[str, set[str]] = {}
+    for item in interactions.recent_purchases(limit=limit):
+        histories.setdefault(item.customer_id, set()).update(_product_ids(item.properties))
+    return histories

@@ -22,7 +22,7 @@ from shared.campaigns.rules import (
     resume_trigger,
 )
 from shared.dal import campaigns as store
-from shared.dal import customers, decisions, interactions
+from shared.dal import customers, decisions
 from shared.dal.bus import publish
 from shared.dal.campaigns import SweepProgress
 from shared.events import BusEvent, CampaignSweepRequested, CampaignTriggered
@@ -39,7 +39,7 @@ def sync_catalogue(now: datetime | None = None) -> Catalogue:
     """Load the packaged catalogue into the Campaigns table (keeping each campaign's enabled switch)."""
     now = now or datetime.now(UTC)
     catalogue = load_catalogue()
-    existing = {item.campaign_id: item for item in store.all_campaigns()}
+    existing = store.campaign_switches()
     for campaign in catalogue.campaigns:
         current = existing.get(campaign.id)
         if current is None or current.catalogue_version != catalogue.version:
@@ -53,7 +53,7 @@ def sync_catalogue(now: datetime | None = None) -> Catalogue:
 def live_catalogue() -> Catalogue:
     """The packaged catalogue with the enabled switches of the Campaigns table."""
     catalogue = load_catalogue()
-    switches = {item.campaign_id: item.enabled for item in store.all_campaigns()}
+    switches = {c.campaign_id: c.enabled for c in store.campaign_switches().values()}
     live = [c.model_copy(update={"enabled": switches.get(c.id, c.enabled)}) for c in catalogue.campaigns]
     return catalogue.model_copy(update={"campaigns": live})
 
@@ -80,9 +80,7 @@ def customer_view(customer_id: str) -> CustomerView | None:
 
 
 def _recent(customer_id: str) -> list[DecisionRecord]:
-    return [
-        DecisionRecord.model_validate(item.attribute_values) for item in decisions.for_customer(customer_id)
-    ]
+    return store.recent_decisions(customer_id)
 
 
 _co_purchase_cache: dict[str, Any] = {}
@@ -91,27 +89,13 @@ _co_purchase_cache: dict[str, Any] = {}
 def _recommendations(customer_id: str, top_n: int = 3) -> list[str]:
     """Products bought by customers who bought what this customer bought (sampled, cached per container)."""
     if "co" not in _co_purchase_cache:
-        histories: dict[str, set[str]] = defaultdict(set)
-        for item in interactions.recent_purchases(limit=5000):
-            histories[item.customer_id].update(_product_ids(item.properties))
+        histories = store.sample_product_histories(limit=5000)
         _co_purchase_cache["co"] = co_purchase_counts(histories)
         _co_purchase_cache["popular"] = product_popularity(histories)
-    mine: set[str] = set()
-    for item in interactions.for_customer(customer_id):
-        if item.kind == "purchase":
-            mine.update(_product_ids(item.properties))
+    mine = store.products_bought(customer_id)
     return recommend_products(
         mine, _co_purchase_cache["co"], top_n=top_n, popularity=_co_purchase_cache["popular"]
     )
-
-
-def _product_ids(properties: Any) -> list[str]:
-    values = properties.as_dict() if hasattr(properties, "as_dict") else (properties or {})
-    return [
-        str(p.get("product_id") or p.get("sku"))
-        for p in values.get("products") or []
-        if isinstance(p, dict) and (p.get("product_id") or p.get("sku"))
-    ]
 
 
 def _triggered_event(campaign: Campaign, decision: Decision, customer: CustomerView) -> CampaignTriggered:
@@ -375,9 +359,5 @@ def report(campaign_id: str, as_of: datetime | None = None) -> CampaignReport:
     records: list[DecisionRecord] = list(store.for_campaign(campaign_id))
     purchases: list[Purchase] = []
     for customer_id in {r.customer_id for r in records if r.outcome in ("sent", "held_out")}:
-        purchases += [
-            Purchase(customer_id=customer_id, occurred_at=item.occurred_at, amount=float(item.amount or 0))
-            for item in interactions.for_customer(customer_id)
-            if item.kind == "purchase"
-        ]
+        purchases += store.purchases_of(customer_id)
     return build_report(campaign_id, records, purchases, campaign.attribution_window_days, as_of=as_of)

@@ -159,10 +159,18 @@ def test_quiet_hours_deferral_is_sent_within_minutes_of_its_time(stack: LocalSta
 
 
 def test_the_daily_sweep_runs_in_resumable_scan_segments(stack: LocalStack, client: Client) -> None:
-    customer_id, _, confirm = _sign_up(stack, client, "re-permission")
+    customer_id, email, confirm = _sign_up(stack, client, "first-purchase-anniversary")
     assert client.call("POST", confirm)[0] == 200
+    first_purchase = datetime.now(UTC) - timedelta(days=400)
+    order = {
+        "userId": email.split("@")[0],
+        "event": "Order Completed",
+        "timestamp": first_purchase.isoformat(),
+        "properties": {"order_id": f"anniv-{customer_id}", "total": 30},
+    }
+    assert client.call("POST", "/v1/track", order)[0] == 200
     stack.drain()
-    a_year_on = datetime.now(UTC) + timedelta(days=400)
+    anniversary = first_purchase.replace(year=first_purchase.year + 1, hour=12, minute=0)
     seen = 0
     total_segments = 3
     for segment in range(total_segments):
@@ -170,7 +178,7 @@ def test_the_daily_sweep_runs_in_resumable_scan_segments(stack: LocalStack, clie
         while True:
             # A zero budget: every worker stops after one page and hands the rest on (continuations).
             progress = campaigns.sweep_customers(
-                a_year_on,
+                anniversary,
                 only={customer_id},
                 segment=segment,
                 total_segments=total_segments,
@@ -181,6 +189,6 @@ def test_the_daily_sweep_runs_in_resumable_scan_segments(stack: LocalStack, clie
             if progress.next_key is None:
                 break
             start_key = progress.next_key
-    assert seen == 1  # the person is in exactly one segment, matched once (inactive for a year)
-    stored = _decision(customer_id, "re-permission")
-    assert stored.outcome in {"queued", "deferred"}
+    assert seen == 1  # the person is in exactly one segment, matched once
+    stored = _decision(customer_id, "first-purchase-anniversary")
+    assert stored.trigger_id == f"anniversary:first_purchase:{anniversary.year}"
