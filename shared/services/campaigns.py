@@ -259,6 +259,7 @@ def sweep_customers(
     start_key: dict[str, Any] | None = None,
     budget: timedelta | None = None,
     catalogue: Catalogue | None = None,
+    page_size: int | None = store.SWEEP_PAGE_SIZE,
 ) -> SweepProgress:
     """Inactivity and date triggers over one segment of a parallel scan of the Customers table.
 
@@ -273,7 +274,7 @@ def sweep_customers(
     counts: dict[str, int] = defaultdict(int)
     scanned = matched = 0
     capacity = 0.0
-    page = store.sweep_page(segment, total_segments, start_key)
+    page = store.sweep_page(segment, total_segments, start_key, page_size)
     while True:
         scanned += page.scanned
         capacity += page.capacity_units
@@ -288,7 +289,7 @@ def sweep_customers(
                 counts[decision.outcome] += 1
         if page.next_key is None or (deadline is not None and time.monotonic() >= deadline):
             break
-        page = store.sweep_page(segment, total_segments, page.next_key)
+        page = store.sweep_page(segment, total_segments, page.next_key, page_size)
     return SweepProgress(
         segment=segment,
         total_segments=total_segments,

@@ -171,12 +171,12 @@ def test_the_daily_sweep_runs_in_resumable_scan_segments(stack: LocalStack, clie
     assert client.call("POST", "/v1/track", order)[0] == 200
     stack.drain()
     anniversary = first_purchase.replace(year=first_purchase.year + 1, hour=12, minute=0)
-    seen = 0
+    seen = continuations = 0
     total_segments = 3
     for segment in range(total_segments):
         start_key = None
         while True:
-            # A zero budget: every worker stops after one page and hands the rest on (continuations).
+            # Small pages and a zero budget: every worker stops after one page and hands the rest on.
             progress = campaigns.sweep_customers(
                 anniversary,
                 only={customer_id},
@@ -184,11 +184,14 @@ def test_the_daily_sweep_runs_in_resumable_scan_segments(stack: LocalStack, clie
                 total_segments=total_segments,
                 start_key=start_key,
                 budget=timedelta(0),
+                page_size=50,
             )
             seen += progress.matched
             if progress.next_key is None:
                 break
             start_key = progress.next_key
+            continuations += 1
     assert seen == 1  # the person is in exactly one segment, matched once
+    assert continuations > 0  # the session's table holds more than 3 pages of 50
     stored = _decision(customer_id, "first-purchase-anniversary")
     assert stored.trigger_id == f"anniversary:first_purchase:{anniversary.year}"
