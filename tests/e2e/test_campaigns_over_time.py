@@ -12,7 +12,7 @@ from infra.local.demo import Client
 from infra.local.stack import LocalStack
 from shared.campaigns.holdout import is_held_out
 from shared.campaigns.rules import PENDING_CONSENT_RECHECK
-from shared.dal.models import DecisionModel, IdentityModel
+from shared.dal.models import CustomerModel, DecisionModel, IdentityModel
 from shared.events import SegmentChanged
 from shared.services import campaigns
 from tests.helpers import daytime_zone
@@ -171,6 +171,9 @@ def test_the_daily_sweep_runs_in_resumable_scan_segments(stack: LocalStack, clie
     assert client.call("POST", "/v1/track", order)[0] == 200
     stack.drain()
     anniversary = first_purchase.replace(year=first_purchase.year + 1, hour=12, minute=0)
+    # Bare profiles, so that every segment holds several (whatever else the session's table holds).
+    for i in range(12):
+        CustomerModel(f"sweep-filler-{uuid.uuid4().hex[:6]}-{i}").save()
     seen = continuations = 0
     total_segments = 3
     for segment in range(total_segments):
@@ -184,7 +187,7 @@ def test_the_daily_sweep_runs_in_resumable_scan_segments(stack: LocalStack, clie
                 total_segments=total_segments,
                 start_key=start_key,
                 budget=timedelta(0),
-                page_size=50,
+                page_size=1,
             )
             seen += progress.matched
             if progress.next_key is None:
@@ -192,6 +195,6 @@ def test_the_daily_sweep_runs_in_resumable_scan_segments(stack: LocalStack, clie
             start_key = progress.next_key
             continuations += 1
     assert seen == 1  # the person is in exactly one segment, matched once
-    assert continuations > 0  # the session's table holds more than 3 pages of 50
+    assert continuations > 0  # pages of one profile: every segment with a profile goes on
     stored = _decision(customer_id, "first-purchase-anniversary")
     assert stored.trigger_id == f"anniversary:first_purchase:{anniversary.year}"
