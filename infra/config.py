@@ -32,6 +32,9 @@ class StageConfig:
     # triggers) on its own daily schedule.
     scoring_schedule: str = "cron(0 3 * * ? *)"
     campaign_sweep_schedule: str = "cron(0 6 * * ? *)"
+    # Deferred campaign decisions (delays, quiet hours, pending consent) due: read from the sparse due
+    # index this often, so a due send goes out within this interval (plus queue latency).
+    campaign_due_sweep_schedule: str = "rate(5 minutes)"
     scoring_max_concurrency: int = 10
     scoring_timeout_hours: int = 6
     # Tracking API: CORS and redirect allow-lists, Segment-style write keys.

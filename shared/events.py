@@ -110,6 +110,16 @@ class CampaignTriggered(BusEvent):
     message_key: str | None = None  # one message per decision (see ConsentConfirmationRequested)
 
 
+class CampaignSweepRequested(BusEvent):
+    """One segment of the daily campaign sweep (inactivity and date triggers; DynamoDB parallel scan
+    ``segment`` of ``total_segments``), or its continuation from ``start_key`` (a LastEvaluatedKey)."""
+
+    segment: int = Field(ge=0)
+    total_segments: int = Field(ge=1, le=1_000_000)
+    start_key: dict[str, Any] | None = None
+    sweep_id: str = ""  # the sweep this segment belongs to (logs)
+
+
 EVENT_TYPES: dict[str, type[BusEvent]] = {
     cls.__name__: cls
     for cls in (
@@ -119,6 +129,7 @@ EVENT_TYPES: dict[str, type[BusEvent]] = {
         SegmentChanged,
         LeadQualified,
         CampaignTriggered,
+        CampaignSweepRequested,
     )
 }
 
@@ -145,6 +156,10 @@ RULES: dict[str, tuple[dict[str, Any], str]] = {
     "ConsentEmails": (
         {"source": [SOURCE], "detail-type": ["ConsentConfirmationRequested"]},
         "EmailQueue",
+    ),
+    "CampaignSweeps": (
+        {"source": [SOURCE], "detail-type": ["CampaignSweepRequested"]},
+        "CampaignsQueue",
     ),
 }
 

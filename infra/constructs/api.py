@@ -60,6 +60,8 @@ NO_CORS_PATHS = frozenset({"/v1/consent/confirm"})
 FORM_ROUTE = "/v1/forms/{form_id}"
 ADMIN_EXCLUDED_TABLES = frozenset({"Idempotency"})
 ADMIN_READ_ONLY_TABLES = frozenset({"RejectedCalls"})
+# Indexes the admin routes never query (the campaigns' due sweep reads the sparse due index).
+ADMIN_UNQUERIED_INDEXES: dict[str, tuple[str, ...]] = {"CampaignDecisions": ("due",)}
 # Responses at least this large are gzipped for clients that accept it (0 would compress tiny answers).
 MIN_COMPRESSION_BYTES = 1024
 
@@ -193,7 +195,12 @@ class Api(Construct):
         for logical_name, table in data.tables.items():
             if logical_name not in ADMIN_EXCLUDED_TABLES:
                 write = logical_name not in ADMIN_READ_ONLY_TABLES
-                self.admin.use_table(table, data.spec(logical_name), write=write)
+                self.admin.use_table(
+                    table,
+                    data.spec(logical_name),
+                    write=write,
+                    exclude_indexes=ADMIN_UNQUERIED_INDEXES.get(logical_name, ()),
+                )
         (
             self.admin.use_bucket(bucket, read=[EXPORTS_PREFIX, RUNS_PREFIX])
             .use_state_machine(state_machine)

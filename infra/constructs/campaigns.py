@@ -54,6 +54,8 @@ class Campaigns(Construct):
             .use_bus(routing.bus)
             .use_secret(token_secret)
             .env("RM_PUBLIC_BASE_URL", public_base_url)
+            # A send waiting for a pending consent waits as long as the confirmation link lives.
+            .env("RM_CONSENT_TOKEN_TTL_HOURS", str(config.consent_token_ttl_hours))
         )
         self.campaigns.target.add_event_source(
             sources.SqsEventSource(
@@ -65,7 +67,7 @@ class Campaigns(Construct):
         self.sweep = events.Rule(
             self,
             "DailySweep",
-            description="Daily sweep for inactivity and date triggers",
+            description="Daily sweep for inactivity and date triggers (fanned out in scan segments)",
             schedule=events.Schedule.expression(config.campaign_sweep_schedule),
             targets=[
                 targets.LambdaFunction(
@@ -74,6 +76,23 @@ class Campaigns(Construct):
                     dead_letter_queue=target_dlq,
                     retry_attempts=4,
                     max_event_age=Duration.hours(2),
+                )
+            ],
+        )
+
+        # Deferred decisions now due (sparse due index): a due send goes out within 5 minutes of its time.
+        self.due_sweep = events.Rule(
+            self,
+            "DueSweep",
+            description="Deferred campaign decisions now due (delays, quiet hours, pending consent)",
+            schedule=events.Schedule.expression(config.campaign_due_sweep_schedule),
+            targets=[
+                targets.LambdaFunction(
+                    self.campaigns.target,
+                    event=events.RuleTargetInput.from_object({"sweep": "due"}),
+                    dead_letter_queue=target_dlq,
+                    retry_attempts=2,
+                    max_event_age=Duration.minutes(10),
                 )
             ],
         )

@@ -7,7 +7,7 @@ Every grant helper also sets the environment variable that names the granted res
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Stack
@@ -243,16 +243,27 @@ class EngineFunction(Construct):
 
     # -- grants (each one also names the resource in the environment) ---------------------------------
     def use_table(
-        self, table: dynamodb.ITable, spec: TableSpec, *, write: bool = False, indexes: bool = True
+        self,
+        table: dynamodb.ITable,
+        spec: TableSpec,
+        *,
+        write: bool = False,
+        indexes: bool = True,
+        exclude_indexes: Collection[str] = (),
     ) -> EngineFunction:
         """Item-level access to the table, and queries on (only) its declared indexes - no ``index/*``
-        wildcard; ``indexes=False`` for code that never queries them. A transaction needs the item actions
-        it contains (there is no TransactWriteItems action)."""
+        wildcard; ``indexes=False`` for code that never queries them, ``exclude_indexes`` for those of
+        them it never queries. A transaction needs the item actions it contains (there is no
+        TransactWriteItems action)."""
         actions = TABLE_READ_ACTIONS + (TABLE_WRITE_ACTIONS if write else ())
         self.role.add_to_principal_policy(
             iam.PolicyStatement(actions=list(actions), resources=[table.table_arn])
         )
-        index_arns = [f"{table.table_arn}/index/{ix.name}" for ix in spec.global_indexes] if indexes else []
+        index_arns = [
+            f"{table.table_arn}/index/{ix.name}"
+            for ix in spec.global_indexes
+            if indexes and ix.name not in exclude_indexes
+        ]
         if index_arns:
             self.role.add_to_principal_policy(
                 iam.PolicyStatement(actions=list(INDEX_READ_ACTIONS), resources=index_arns)

@@ -37,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
         default=60.0,
         help="serve mode: minutes between scheduled scoring runs (0: off)",
     )
+    parser.add_argument(
+        "--due-every",
+        type=float,
+        default=5.0,
+        help="serve mode: minutes between campaign due sweeps (deferred sends now due; 0: off)",
+    )
     args = parser.parse_args(argv)
     if args.allowed_origins:
         os.environ["RM_ALLOWED_ORIGINS"] = args.allowed_origins
@@ -63,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     stopped = threading.Event()
     if args.score_every > 0:
         threading.Thread(target=_scheduler, args=(stopped, args.score_every * 60), daemon=True).start()
+    if args.due_every > 0:
+        from infra.local import campaign_schedule
+
+        campaign_schedule.start(stopped, args.due_every)
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     print(
         f"Serving on {stack.api_url} — dashboard: {stack.api_url}/dashboard/?key={stack.api_key} — "

@@ -11,7 +11,7 @@ names the campaign (by id) and the field, e.g. ``campaigns[win-back].holdout_per
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import time
+from datetime import time, timedelta
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -208,6 +208,9 @@ class Campaign(_Model):
     attribution_window_days: int = Field(default=30, ge=1, le=365)
     recommend_products: bool = False
     quiet_hours: QuietHours | None = None
+    # Interaction triggers older than this when they arrive are recorded as skipped/stale (None: the
+    # catalogue default).
+    max_trigger_age_days: int | None = Field(default=None, ge=1, le=3650)
 
     @model_validator(mode="after")
     def _marketing_needs_consent(self) -> Campaign:
@@ -220,6 +223,8 @@ class Catalogue(_Model):
     version: str = Field(min_length=1)
     frequency_cap: FrequencyCap = Field(default_factory=FrequencyCap)
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    # Default maximum age on arrival of an interaction trigger (a campaign may override it).
+    max_trigger_age_days: int = Field(default=7, ge=1, le=3650)
     campaigns: list[Campaign] = Field(default_factory=list)
 
     @field_validator("campaigns")
@@ -239,6 +244,11 @@ class Catalogue(_Model):
     def quiet_hours_for(self, campaign: Campaign) -> QuietHours:
         """The campaign's override, else the catalogue default."""
         return campaign.quiet_hours if campaign.quiet_hours is not None else self.quiet_hours
+
+    def max_trigger_age(self, campaign: Campaign) -> timedelta:
+        """The campaign's maximum trigger age on arrival, else the catalogue default."""
+        days = campaign.max_trigger_age_days
+        return timedelta(days=days if days is not None else self.max_trigger_age_days)
 
     @property
     def lookback_days(self) -> int:

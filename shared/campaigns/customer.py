@@ -41,11 +41,15 @@ UtcDatetime = Annotated[datetime, BeforeValidator(to_utc)]
 
 
 class ConsentState(BaseModel):
-    """Consent for one channel (extra keys such as ``at``, ``source``, ``wording_version`` are ignored)."""
+    """Consent for one channel (extra keys such as ``source``, ``wording_version`` are ignored).
+
+    ``at``: when the state was entered (for ``pending``: when the confirmation was requested).
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     status: ConsentStatus
+    at: UtcDatetime | None = None
 
 
 class CustomerView(BaseModel):

@@ -4,25 +4,34 @@
 checks run in this order, and the first one that fails decides:
 
 1. **disabled** -- the campaign is switched off -> ``skipped`` / ``disabled``.
-2. **audience** -- every audience condition must hold, and the customer must be reachable on the
-   channel (an email address for ``email``, a phone number for ``sms``) -> ``skipped`` / ``filtered``.
-3. **consent** -- when ``consent_required`` names a channel, its consent must be ``granted``
-   (``pending``, ``revoked`` or none) -> ``skipped`` / ``no_consent``.
-4. **timing** -- a delayed trigger (``delay_days``) is due at ``occurred_at + delay_days``; any other
+2. **stale** -- an interaction trigger whose due time (``occurred_at + delay_days``) is further in the
+   past than the campaign's maximum trigger age (campaign ``max_trigger_age_days``, else the catalogue
+   default) -> ``skipped`` / ``stale``: replaying old history (an import of 1997 orders) records the
+   triggers and mails nobody. Measured from the due time, a fresh event with a delay is never stale
+   when it arrives nor when it is re-run on time; a deferral left far behind (an outage longer than the
+   maximum age) is no longer sent either.
+3. **timing** -- a delayed trigger (``delay_days``) is due at ``occurred_at + delay_days``; any other
    trigger is due ``now``. The send time is the due time pushed out of the quiet hours (campaign
    override, else the catalogue default) in the customer's time zone (``zoneinfo``; UTC when the zone
-   is missing or invalid). If it is later than ``now`` -> ``deferred`` with ``send_after``. The caller
-   re-runs :func:`decide` with the same trigger at ``send_after``; every check runs again then, so
-   consent, audience, cooldown and the cap are judged at the moment of sending.
-5. **cooldown** -- a ``sent`` or ``held_out`` decision of the *same* campaign within ``cooldown_days``
+   is missing or invalid). If it is later than ``now`` -> ``deferred`` with ``send_after``. Timing comes
+   *before* every check on the person: the caller re-runs :func:`decide` with the same trigger at
+   ``send_after`` (:func:`resume_trigger`), and audience, consent, cooldown, cap and hold-out are all
+   judged at the moment of sending, never at the moment of the trigger.
+4. **audience** -- every audience condition must hold, and the customer must be reachable on the
+   channel (an email address for ``email``, a phone number for ``sms``) -> ``skipped`` / ``filtered``.
+5. **consent** -- when ``consent_required`` names a channel, its consent must be ``granted``. A
+   ``pending`` consent (double opt-in not confirmed yet) is waited for: ``deferred`` and re-checked every
+   :data:`PENDING_CONSENT_RECHECK` until its confirmation window (``confirmation_window`` after the
+   request) ends, then ``skipped`` / ``unconfirmed``. ``revoked`` or none -> ``skipped`` / ``no_consent``.
+6. **cooldown** -- a ``sent`` or ``held_out`` decision of the *same* campaign within ``cooldown_days``
    before ``now`` -> ``skipped`` / ``cooldown``. Held-out decisions count so that the control group is
    re-triggered exactly as often as the treated group.
-6. **frequency cap** -- for campaigns on a capped channel (catalogue ``frequency_cap.channels``, by
+7. **frequency cap** -- for campaigns on a capped channel (catalogue ``frequency_cap.channels``, by
    default email and sms): ``max_messages`` or more ``sent`` decisions of *any* campaign on a capped
    channel within ``per_days`` before ``now`` -> ``skipped`` / ``frequency_cap``. Only ``sent`` counts:
    a held-out customer received nothing.
-7. **hold-out** -- :func:`shared.campaigns.holdout.is_held_out` -> ``held_out``.
-8. otherwise -> ``sent`` (the caller publishes ``CampaignTriggered``).
+8. **hold-out** -- :func:`shared.campaigns.holdout.is_held_out` -> ``held_out``.
+9. otherwise -> ``sent`` (the caller publishes ``CampaignTriggered``).
 
 Why the hold-out comes last: the control group must be comparable with the treated group, so it is
 drawn only from customers who would otherwise have been sent the message (same audience, consent,
@@ -48,7 +57,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.campaigns.catalogue import Campaign, CampaignChannel, Catalogue, Condition, QuietHours
+from shared.campaigns.catalogue import (
+    Campaign,
+    CampaignChannel,
+    Catalogue,
+    Condition,
+    InteractionTrigger,
+    QuietHours,
+)
 from shared.campaigns.customer import CustomerView, UtcDatetime
 from shared.campaigns.holdout import is_held_out
 
@@ -58,14 +74,23 @@ from shared.campaigns.holdout import is_held_out
 Outcome = Literal["sent", "queued", "failed", "held_out", "skipped", "deferred"]
 # Outcomes that count as a contact for cooldowns and caps (a queued message is about to be sent).
 CONTACTED: Final = frozenset({"sent", "queued"})
-SkipReason = Literal["disabled", "no_consent", "filtered", "cooldown", "frequency_cap"]
+SkipReason = Literal[
+    "disabled", "no_consent", "unconfirmed", "filtered", "cooldown", "frequency_cap", "stale"
+]
+# How often a send waiting for a pending consent looks again (the message goes out at most this late
+# after the person confirms), and the default confirmation window (the confirmation link's lifetime).
+PENDING_CONSENT_RECHECK: Final = timedelta(hours=1)
+DEFAULT_CONFIRMATION_WINDOW: Final = timedelta(hours=72)
 
 __all__ = [
+    "DEFAULT_CONFIRMATION_WINDOW",
+    "PENDING_CONSENT_RECHECK",
     "CustomerView",
     "Decision",
     "DecisionRecord",
     "Outcome",
     "SkipReason",
+    "StoredDecision",
     "Trigger",
     "condition_holds",
     "decide",
@@ -102,6 +127,15 @@ class DecisionRecord(BaseModel):
     trigger_id: str | None = None
     reason: str | None = None
     channel: str | None = None
+
+
+class StoredDecision(DecisionRecord):
+    """A stored decision with its key and, while deferred, its send time (what data access returns)."""
+
+    decision_key: str
+    trigger_id: str
+    send_after: UtcDatetime | None = None
+    trigger_occurred_at: UtcDatetime | None = None
 
 
 class Decision(BaseModel):
@@ -142,7 +176,7 @@ def resume_trigger(campaign: Campaign, trigger_id: str, send_after: datetime) ->
     the real occurrence plus the delay, so a re-run at or after ``send_after`` is due.
     """
     delay_days: int = getattr(campaign.trigger, "delay_days", 0)
-    return Trigger(trigger_id=trigger_id, occurred_at=send_after - timedelta(days=delay_days))
+    return Trigger(trigger_id=trigger_id, occurred_at=send_after - timedelta(days=delay_days), resumed=True)
 
 
 # --- time zones and quiet hours ---------------------------------------------------------------------
@@ -244,11 +278,13 @@ def decide(
     customer: CustomerView,
     recent: Sequence[DecisionRecord],
     now: datetime,
+    confirmation_window: timedelta = DEFAULT_CONFIRMATION_WINDOW,
 ) -> Decision:
     """Decide what ``campaign`` does for ``customer`` on ``trigger`` at ``now`` (see module docstring).
 
     ``catalogue`` supplies the frequency cap and the default quiet hours; ``recent`` is the customer's
-    decisions (any campaign); ``now`` must be timezone-aware.
+    decisions (any campaign); ``now`` must be timezone-aware; ``confirmation_window``: how long a pending
+    (double opt-in) consent may still be confirmed.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
@@ -276,7 +312,25 @@ def decide(
     if not campaign.enabled:
         return result("skipped", "disabled")
 
-    # 2. audience (and reachability on the channel)
+    # 2. stale: an interaction whose due time is long past (replayed history)
+    delay_days: int = getattr(campaign.trigger, "delay_days", 0)
+    if isinstance(campaign.trigger, InteractionTrigger):
+        late = now - (trigger.occurred_at + timedelta(days=delay_days))
+        max_age = catalogue.max_trigger_age(campaign)
+        if late > max_age:
+            detail = f"due {late.days} days ago (max {max_age.days})"
+            return result("skipped", "stale", detail=detail)
+
+    # 3. timing first: trigger delay, then quiet hours in the customer's zone; every later check runs
+    #    again at the send time
+    quiet_hours = catalogue.quiet_hours_for(campaign)
+    due = trigger.occurred_at + timedelta(days=delay_days) if delay_days else now
+    send_at = next_allowed_time(max(due, now), quiet_hours, customer.timezone)
+    if send_at > now:
+        detail = "trigger delay" if due > now else "quiet hours"
+        return result("deferred", send_after=send_at, detail=detail)
+
+    # 4. audience (and reachability on the channel)
     failing = _first_failing(campaign.audience, customer, now)
     if failing is not None:
         return result("skipped", "filtered", detail=f"{failing.field} {failing.op} {failing.value!r}")
@@ -285,21 +339,23 @@ def decide(
     if campaign.channel == "sms" and not customer.phone:
         return result("skipped", "filtered", detail="no phone number")
 
-    # 3. consent
+    # 5. consent; a pending one is waited for until its confirmation window ends
     if campaign.consent_required is not None:
-        status = customer.consent_status(campaign.consent_required)
+        state = customer.consent.get(campaign.consent_required)
+        status = state.status if state is not None else None
+        if state is not None and status == "pending":
+            window_end = (state.at or trigger.occurred_at) + confirmation_window
+            if now < window_end:
+                recheck = next_allowed_time(
+                    min(window_end, now + PENDING_CONSENT_RECHECK), quiet_hours, customer.timezone
+                )
+                return result("deferred", send_after=recheck, detail="consent pending")
+            detail = f"{campaign.consent_required} consent still pending at {window_end.isoformat()}"
+            return result("skipped", "unconfirmed", detail=detail)
         if status != "granted":
             return result("skipped", "no_consent", detail=f"{campaign.consent_required} consent: {status}")
 
-    # 4. timing: trigger delay, then quiet hours in the customer's zone
-    delay_days: int = getattr(campaign.trigger, "delay_days", 0)
-    due = trigger.occurred_at + timedelta(days=delay_days) if delay_days else now
-    send_at = next_allowed_time(max(due, now), catalogue.quiet_hours_for(campaign), customer.timezone)
-    if send_at > now:
-        detail = "trigger delay" if due > now else "quiet hours"
-        return result("deferred", send_after=send_at, detail=detail)
-
-    # 5. cooldown (same campaign, sent or held out)
+    # 6. cooldown (same campaign, sent or held out)
     if campaign.cooldown_days > 0:
         since = now - timedelta(days=campaign.cooldown_days)
         contacts = [
@@ -314,7 +370,7 @@ def decide(
             detail = f"{latest.outcome} at {latest.decided_at.isoformat()}"
             return result("skipped", "cooldown", detail=detail)
 
-    # 6. frequency cap (sent only, across campaigns on capped channels)
+    # 7. frequency cap (sent only, across campaigns on capped channels)
     cap = catalogue.frequency_cap
     if campaign.channel in cap.channels:
         since = now - timedelta(days=cap.per_days)
@@ -329,10 +385,10 @@ def decide(
             detail = f"{sent} sent in {cap.per_days} days (max {cap.max_messages})"
             return result("skipped", "frequency_cap", detail=detail)
 
-    # 7. hold-out, drawn among customers who would otherwise be sent the message
+    # 8. hold-out, drawn among customers who would otherwise be sent the message
     percent = campaign.holdout_percent
     if percent > 0 and is_held_out(campaign.id, customer.customer_id, percent):
         return result("held_out")
 
-    # 8. send
+    # 9. send
     return result("sent")

@@ -15,10 +15,10 @@ def for_customer(customer_id: str) -> Iterator[DecisionModel]:
     yield from DecisionModel.query(customer_id)
 
 
-def discard(item: DecisionModel) -> None:
+def discard(customer_id: str, decision_key: str) -> None:
     """Delete one decision (one just recorded for a person whose erasure started meanwhile)."""
     try:
-        DecisionModel(item.customer_id, item.decision_key).delete()
+        DecisionModel(customer_id, decision_key).delete()
     except DeleteError as exc:
         if not is_conditional_failure(exc):
             raise

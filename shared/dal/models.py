@@ -201,6 +201,18 @@ class DecisionsByCampaignIndex(GlobalSecondaryIndex["DecisionModel"]):
     decided_at = UnicodeAttribute(range_key=True)
 
 
+class DecisionsDueIndex(GlobalSecondaryIndex["DecisionModel"]):
+    """Sparse: only ``deferred`` decisions carry ``due_shard``, so the frequent due sweep reads exactly the
+    decisions whose send time came (a few shards spread the writes of a busy day)."""
+
+    class Meta:
+        index_name = "due"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    send_after = UnicodeAttribute(range_key=True)
+
+
 class DecisionModel(_Base):
     """One campaign decision for one customer and one trigger; written once (conditional put)."""
 
@@ -219,6 +231,9 @@ class DecisionModel(_Base):
     channel = UnicodeAttribute(null=True)
     send_after = UnicodeAttribute(null=True)
     by_campaign = DecisionsByCampaignIndex()
+    # Set while the decision is deferred (removed when it is resolved): the key of the sparse due index.
+    due_shard = UnicodeAttribute(null=True)
+    due = DecisionsDueIndex()
 
 
 class IdempotencyModel(_Base):

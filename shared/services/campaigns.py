@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
@@ -12,15 +13,22 @@ from shared.campaigns.customer import CustomerView
 from shared.campaigns.matching import CampaignMatch, match_event, sweep_matches
 from shared.campaigns.recommend import co_purchase_counts, product_popularity, recommend_products
 from shared.campaigns.report import CampaignReport, Purchase, build_report
-from shared.campaigns.rules import Decision, DecisionRecord, Trigger, decide, resume_trigger
+from shared.campaigns.rules import (
+    Decision,
+    DecisionRecord,
+    StoredDecision,
+    Trigger,
+    decide,
+    resume_trigger,
+)
 from shared.dal import campaigns as store
-from shared.dal import customers, decisions, interactions, scores
+from shared.dal import customers, decisions
 from shared.dal.bus import publish
-from shared.dal.customers import CONSENT_ATTRIBUTES
-from shared.dal.models import DecisionModel
-from shared.events import BusEvent, CampaignTriggered
+from shared.dal.campaigns import SweepProgress
+from shared.events import BusEvent, CampaignSweepRequested, CampaignTriggered
 from shared.services.errors import NotFoundError
 from shared.services.tracking import unsubscribe_url
+from shared.settings import get_settings
 
 
 class CampaignNotFoundError(NotFoundError):
@@ -31,7 +39,7 @@ def sync_catalogue(now: datetime | None = None) -> Catalogue:
     """Load the packaged catalogue into the Campaigns table (keeping each campaign's enabled switch)."""
     now = now or datetime.now(UTC)
     catalogue = load_catalogue()
-    existing = {item.campaign_id: item for item in store.all_campaigns()}
+    existing = store.campaign_switches()
     for campaign in catalogue.campaigns:
         current = existing.get(campaign.id)
         if current is None or current.catalogue_version != catalogue.version:
@@ -45,7 +53,7 @@ def sync_catalogue(now: datetime | None = None) -> Catalogue:
 def live_catalogue() -> Catalogue:
     """The packaged catalogue with the enabled switches of the Campaigns table."""
     catalogue = load_catalogue()
-    switches = {item.campaign_id: item.enabled for item in store.all_campaigns()}
+    switches = {c.campaign_id: c.enabled for c in store.campaign_switches().values()}
     live = [c.model_copy(update={"enabled": switches.get(c.id, c.enabled)}) for c in catalogue.campaigns]
     return catalogue.model_copy(update={"campaigns": live})
 
@@ -68,31 +76,11 @@ def set_enabled(campaign_id: str, enabled: bool) -> dict[str, Any]:
 
 def customer_view(customer_id: str) -> CustomerView | None:
     """The customer as campaigns see it; None if erased (or being erased) or merged into another."""
-    customer = customers.live(customer_id)
-    if customer is None or customer.merged_into:
-        return None
-    data: dict[str, Any] = {
-        name: value
-        for name, value in customer.attribute_values.items()
-        if not name.startswith(("consent_", "cnt_", "eng_"))
-        and name not in {"aliases", "merged_ids", "traits"}
-    }
-    data["consent"] = {
-        channel: getattr(customer, f"consent_{channel}").as_dict()
-        for channel in CONSENT_ATTRIBUTES
-        if getattr(customer, f"consent_{channel}") is not None
-    }
-    data["traits"] = customer.traits.as_dict() if customer.traits else {}
-    score = scores.get(customer_id)
-    if score is not None:
-        data.update({k: v for k, v in score.attribute_values.items() if k not in {"customer_id", "run_id"}})
-    return CustomerView.model_validate(data)
+    return store.customer_view(customer_id)
 
 
 def _recent(customer_id: str) -> list[DecisionRecord]:
-    return [
-        DecisionRecord.model_validate(item.attribute_values) for item in decisions.for_customer(customer_id)
-    ]
+    return store.recent_decisions(customer_id)
 
 
 _co_purchase_cache: dict[str, Any] = {}
@@ -101,27 +89,13 @@ _co_purchase_cache: dict[str, Any] = {}
 def _recommendations(customer_id: str, top_n: int = 3) -> list[str]:
     """Products bought by customers who bought what this customer bought (sampled, cached per container)."""
     if "co" not in _co_purchase_cache:
-        histories: dict[str, set[str]] = defaultdict(set)
-        for item in interactions.recent_purchases(limit=5000):
-            histories[item.customer_id].update(_product_ids(item.properties))
+        histories = store.sample_product_histories(limit=5000)
         _co_purchase_cache["co"] = co_purchase_counts(histories)
         _co_purchase_cache["popular"] = product_popularity(histories)
-    mine: set[str] = set()
-    for item in interactions.for_customer(customer_id):
-        if item.kind == "purchase":
-            mine.update(_product_ids(item.properties))
+    mine = store.products_bought(customer_id)
     return recommend_products(
         mine, _co_purchase_cache["co"], top_n=top_n, popularity=_co_purchase_cache["popular"]
     )
-
-
-def _product_ids(properties: Any) -> list[str]:
-    values = properties.as_dict() if hasattr(properties, "as_dict") else (properties or {})
-    return [
-        str(p.get("product_id") or p.get("sku"))
-        for p in values.get("products") or []
-        if isinstance(p, dict) and (p.get("product_id") or p.get("sku"))
-    ]
 
 
 def _triggered_event(campaign: Campaign, decision: Decision, customer: CustomerView) -> CampaignTriggered:
@@ -149,29 +123,28 @@ def stored_outcome(decision: Decision) -> str:
     return "queued" if decision.outcome == "sent" and decision.channel == "email" else decision.outcome
 
 
+def confirmation_window() -> timedelta:
+    """How long a pending (double opt-in) consent may still be confirmed: the confirmation link's life."""
+    return timedelta(hours=get_settings().consent_token_ttl_hours)
+
+
 def _decide_and_record(
     catalogue: Catalogue, campaign: Campaign, customer: CustomerView, trigger: Trigger, now: datetime
 ) -> tuple[Decision, bool]:
-    decision = decide(catalogue, campaign, trigger, customer, _recent(customer.customer_id), now)
-    item = DecisionModel(
-        customer.customer_id,
-        decision.decision_key,
-        campaign_id=campaign.id,
-        trigger_id=decision.trigger_id,
-        decided_at=decision.decided_at.isoformat(),
+    recent = _recent(customer.customer_id)
+    decision = decide(catalogue, campaign, trigger, customer, recent, now, confirmation_window())
+    recorded = store.record_decision(
+        decision,
         outcome=stored_outcome(decision),
-        reason=decision.reason,
-        channel=decision.channel,
-        send_after=decision.send_after.isoformat() if decision.send_after else None,
         catalogue_version=catalogue.version,
-        trigger_occurred_at=trigger.occurred_at.isoformat(),
+        trigger_occurred_at=trigger.occurred_at,
     )
-    if not store.record_decision(item):
+    if not recorded:
         return decision, False
     if customer.customer_id not in customers.live_ids([customer.customer_id]):
         # Erased while this was being decided: the erasure may already have deleted the decisions, so
         # this one would outlive the person (and its email must not go out).
-        decisions.discard(item)
+        decisions.discard(customer.customer_id, decision.decision_key)
         return decision, False
     return decision, True
 
@@ -186,7 +159,7 @@ def _recently_sent(customer_id: str, decision_key: str, now: datetime) -> bool:
     return (
         existing is not None
         and existing.outcome in ("sent", "queued")
-        and now - datetime.fromisoformat(existing.decided_at) < REPUBLISH_WINDOW
+        and now - existing.decided_at < REPUBLISH_WINDOW
     )
 
 
@@ -222,44 +195,161 @@ def handle_event(
     return _apply(match_event(catalogue, event, now), catalogue, now)
 
 
-def sweep(now: datetime | None = None, only: Collection[str] | None = None) -> dict[str, int]:
-    """Daily: inactivity and date triggers for every customer (or ``only`` these), and deferred decisions
-    now due."""
-    now = now or datetime.now(UTC)
-    catalogue = live_catalogue()
+def sweep_due(
+    now: datetime | None = None,
+    only: Collection[str] | None = None,
+    catalogue: Catalogue | None = None,
+) -> dict[str, int]:
+    """Frequent (every few minutes): deferred decisions whose send time came, read from the sparse due
+    index (the cost is the number of due decisions). Each one is decided again with every check; one
+    that must still wait (a pending consent, quiet hours) gets its new send time.
+
+    Messages are published before the decisions are resolved, so a failed publish leaves them due for
+    the next run (a message published twice is sent once: the channel keys it by decision).
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    catalogue = catalogue or live_catalogue()
+    window = confirmation_window()
     counts: dict[str, int] = defaultdict(int)
-    for customer_item in customers.scan_segment(0, 1):
-        if customer_item.merged_into or (only is not None and customer_item.customer_id not in only):
-            continue
-        view = customer_view(customer_item.customer_id)
-        if view is None:
-            continue
-        for decision in _apply(sweep_matches(catalogue, view, now), catalogue, now):
-            counts[decision.outcome] += 1
-    # Deferred decisions now due: their messages are published before the decisions are resolved, so a
-    # failed publish leaves them due for the next sweep (a message published twice is sent once).
     outgoing: list[BusEvent] = []
-    resolutions: list[tuple[DecisionModel, Decision]] = []
-    for item in store.due_deferred(now):
-        if only is not None and item.customer_id not in only:
+    resolutions: list[tuple[StoredDecision, str, str | None]] = []
+    for stored in store.due_deferred(now):
+        if only is not None and stored.customer_id not in only:
             continue
-        campaign = catalogue.get(item.campaign_id)
-        customer = customer_view(item.customer_id)
-        if campaign is None or customer is None or item.send_after is None:
+        if stored.send_after is None:
             continue
-        trigger = resume_trigger(campaign, item.trigger_id, datetime.fromisoformat(item.send_after))
-        recent = [r for r in _recent(item.customer_id) if r.trigger_id != item.trigger_id]
-        decision = decide(catalogue, campaign, trigger, customer, recent, now)
-        if decision.outcome == "deferred":
+        campaign = catalogue.get(stored.campaign_id)
+        if campaign is None:  # removed from the catalogue since: nothing to send
+            resolutions.append((stored, "skipped", "disabled"))
             continue
-        resolutions.append((item, decision))
+        customer = customer_view(stored.customer_id)
+        if customer is None:  # merged into another profile (an erasure deletes its decisions)
+            resolutions.append((stored, "skipped", "filtered"))
+            continue
+        trigger = resume_trigger(campaign, stored.trigger_id, stored.send_after)
+        recent = [
+            r
+            for r in _recent(stored.customer_id)
+            if not (r.campaign_id == stored.campaign_id and r.trigger_id == stored.trigger_id)
+        ]
+        decision = decide(catalogue, campaign, trigger, customer, recent, now, window)
+        if decision.outcome == "deferred" and decision.send_after is not None:
+            if store.defer_again(
+                stored.customer_id, stored.decision_key, decision.send_after, stored.send_after
+            ):
+                counts["deferred_again"] += 1
+            continue
+        resolutions.append((stored, stored_outcome(decision), decision.reason))
         if decision.outcome == "sent":
             outgoing.append(_triggered_event(campaign, decision, customer))
     if outgoing:
         publish(outgoing)
-    for item, decision in resolutions:
-        if store.resolve_deferred(item, stored_outcome(decision), decision.reason, now.isoformat()):
-            counts[f"resumed_{decision.outcome}"] += 1
+    for stored, outcome, reason in resolutions:
+        if store.resolve_deferred(stored.customer_id, stored.decision_key, outcome, reason, now):
+            counts[f"resumed_{'sent' if outcome == 'queued' else outcome}"] += 1
+    return dict(counts)
+
+
+def sweep_customers(
+    now: datetime | None = None,
+    only: Collection[str] | None = None,
+    *,
+    segment: int = 0,
+    total_segments: int = 1,
+    start_key: dict[str, Any] | None = None,
+    budget: timedelta | None = None,
+    catalogue: Catalogue | None = None,
+    page_size: int | None = store.SWEEP_PAGE_SIZE,
+) -> SweepProgress:
+    """Inactivity and date triggers over one segment of a parallel scan of the Customers table.
+
+    Each scanned profile is matched as it was read (no further read); only a customer some campaign
+    matches is read again (consistently, with scores) and decided. With ``budget`` the worker stops
+    between pages once it is spent and returns the key to go on from, so every worker stays within its
+    time limit whatever the table size.
+    """
+    now = (now or datetime.now(UTC)).astimezone(UTC)
+    catalogue = catalogue or live_catalogue()
+    deadline = time.monotonic() + budget.total_seconds() if budget is not None else None
+    counts: dict[str, int] = defaultdict(int)
+    scanned = matched = 0
+    capacity = 0.0
+    page = store.sweep_page(segment, total_segments, start_key, page_size)
+    while True:
+        scanned += page.scanned
+        capacity += page.capacity_units
+        for view in page.customers:
+            if only is not None and view.customer_id not in only:
+                continue
+            matches = sweep_matches(catalogue, view, now)
+            if not matches:
+                continue
+            matched += 1
+            for decision in _apply(matches, catalogue, now):
+                counts[decision.outcome] += 1
+        if page.next_key is None or (deadline is not None and time.monotonic() >= deadline):
+            break
+        page = store.sweep_page(segment, total_segments, page.next_key, page_size)
+    return SweepProgress(
+        segment=segment,
+        total_segments=total_segments,
+        scanned=scanned,
+        matched=matched,
+        counts=dict(counts),
+        next_key=page.next_key,
+        capacity_units=capacity,
+    )
+
+
+# The daily sweep's fan-out: segments of the parallel scan, each a message on the campaigns queue; a
+# worker stops after SWEEP_BUDGET and hands the rest of its segment on (the queue's consumer timeout is 5
+# minutes for a batch of 10 records, so one record must stay well under 30 s).
+SWEEP_SEGMENTS = 16
+SWEEP_BUDGET = timedelta(seconds=20)
+
+
+def start_sweep(total_segments: int = SWEEP_SEGMENTS, sweep_id: str = "") -> int:
+    """Daily: publish one ``CampaignSweepRequested`` per segment (they run in parallel on the queue)."""
+    publish(
+        [
+            CampaignSweepRequested(segment=i, total_segments=total_segments, sweep_id=sweep_id)
+            for i in range(total_segments)
+        ]
+    )
+    return total_segments
+
+
+def sweep_segment(
+    request: CampaignSweepRequested,
+    now: datetime | None = None,
+    catalogue: Catalogue | None = None,
+    budget: timedelta = SWEEP_BUDGET,
+) -> SweepProgress:
+    """One worker's share of a segment; if the budget ran out, the rest is published as a continuation
+    (a retried record starts again from its own key: decisions already recorded are not made twice)."""
+    progress = sweep_customers(
+        now,
+        segment=request.segment,
+        total_segments=request.total_segments,
+        start_key=request.start_key,
+        budget=budget,
+        catalogue=catalogue,
+    )
+    if progress.next_key is not None:
+        publish([request.model_copy(update={"start_key": progress.next_key})])
+    return progress
+
+
+def sweep(now: datetime | None = None, only: Collection[str] | None = None) -> dict[str, int]:
+    """Both sweeps in one call (tests, the local stack): inactivity/date triggers for every customer (or
+    ``only`` these), then the deferred decisions now due."""
+    now = now or datetime.now(UTC)
+    catalogue = live_catalogue()
+    counts: dict[str, int] = defaultdict(int)
+    for outcome, count in sweep_customers(now, only, catalogue=catalogue).counts.items():
+        counts[outcome] += count
+    for outcome, count in sweep_due(now, only, catalogue=catalogue).items():
+        counts[outcome] += count
     return dict(counts)
 
 
@@ -267,14 +357,8 @@ def report(campaign_id: str, as_of: datetime | None = None) -> CampaignReport:
     campaign = load_catalogue().get(campaign_id)
     if campaign is None:
         raise CampaignNotFoundError(campaign_id)
-    records = [
-        DecisionRecord.model_validate(item.attribute_values) for item in store.for_campaign(campaign_id)
-    ]
+    records: list[DecisionRecord] = list(store.for_campaign(campaign_id))
     purchases: list[Purchase] = []
     for customer_id in {r.customer_id for r in records if r.outcome in ("sent", "held_out")}:
-        purchases += [
-            Purchase(customer_id=customer_id, occurred_at=item.occurred_at, amount=float(item.amount or 0))
-            for item in interactions.for_customer(customer_id)
-            if item.kind == "purchase"
-        ]
+        purchases += store.purchases_of(customer_id)
     return build_report(campaign_id, records, purchases, campaign.attribution_window_days, as_of=as_of)

@@ -12,6 +12,7 @@ import pytest
 from infra.local.demo import Client, cdnow_orders
 from infra.local.stack import LocalStack
 from shared.dal.models import DecisionModel, IdentityModel, InteractionModel
+from shared.services import campaigns
 from tests.helpers import bus_tap, daytime_zone, drain_queue
 
 AS_OF = "1998-06-30"
@@ -81,6 +82,17 @@ def test_purchases_to_segments_events_and_campaigns(stack: LocalStack, client: C
     consented = {ids[u] for u in users[:40]}
     for decision in by_campaign.get("win-back", []) + by_campaign.get("loyalty-reward", []):
         if decision.customer_id not in consented:
+            if decision.outcome == "deferred":
+                # Issue 18: timing comes before every check on the person; at night (UTC, no zone) the
+                # decision waits for the morning and is judged then: still no email address.
+                assert decision.send_after is not None
+                morning = datetime.fromisoformat(decision.send_after)
+                campaigns.sweep_due(morning, only={decision.customer_id})
+                decision = next(
+                    d
+                    for d in DecisionModel.query(decision.customer_id)
+                    if d.decision_key == decision.decision_key
+                )
             assert (decision.outcome, decision.reason) == (
                 "skipped",
                 "filtered",

@@ -48,7 +48,12 @@ OTHER_ENV: dict[str, set[str]] = {
     },
     "aggregate": {"RM_EVENT_BUS_NAME", "RM_ENGAGEMENT_HALF_LIFE_DAYS"},
     "score": {"RM_EXPORTS_BUCKET", "RM_EVENT_BUS_NAME", "RM_ENGAGEMENT_HALF_LIFE_DAYS"},
-    "campaigns": {"RM_EVENT_BUS_NAME", "RM_TOKEN_SECRET_ARN", "RM_PUBLIC_BASE_URL"},
+    "campaigns": {
+        "RM_EVENT_BUS_NAME",
+        "RM_TOKEN_SECRET_ARN",
+        "RM_PUBLIC_BASE_URL",
+        "RM_CONSENT_TOKEN_TTL_HOURS",  # how long a send waits for a pending consent
+    },
     "email": {"RM_SENDER_EMAIL"},
     "export": {"RM_EXPORTS_BUCKET", "RM_EXPORT_LINK_TTL_SECONDS"},
 }

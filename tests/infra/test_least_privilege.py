@@ -118,6 +118,7 @@ CODE_CALLS: dict[str, dict[str, frozenset[str]]] = {
         "table:Interactions": TABLE_READ,
         "table:CampaignDecisions": TABLE_WRITE,
         "table:CampaignDecisions/index/by-campaign": INDEX_QUERY,
+        "table:CampaignDecisions/index/due": INDEX_QUERY,  # sweep_due: deferred decisions now due
         "bus": PUT_EVENTS,
         "secret": SECRET,
         "queue:CampaignsQueue": QUEUE_SOURCE,

@@ -12,6 +12,7 @@ from shared.campaigns.catalogue import Catalogue, QuietHours, load_catalogue
 from shared.campaigns.customer import CustomerView
 from shared.campaigns.holdout import is_held_out
 from shared.campaigns.rules import (
+    DEFAULT_CONFIRMATION_WINDOW,
     DecisionRecord,
     Trigger,
     _in_window,
@@ -85,9 +86,15 @@ def test_decision_is_deterministic_and_consistent(
     if first.outcome == "deferred":
         assert first.send_after is not None
         assert first.send_after > now
-        # Re-running at send_after never defers again.
+        # Re-running at send_after never defers again, except to keep waiting for a pending consent
+        # (issue 18: it is waited for until its confirmation window ends, then never again).
         again = decide(CATALOGUE, campaign, trigger, customer, recent, first.send_after)
-        assert again.outcome != "deferred"
+        if again.outcome == "deferred":
+            assert campaign.consent_required is not None
+            assert customer.consent_status(campaign.consent_required) == "pending"
+            assert again.detail == "consent pending"
+            window_end = first.send_after + DEFAULT_CONFIRMATION_WINDOW + timedelta(days=1)
+            assert decide(CATALOGUE, campaign, trigger, customer, recent, window_end).outcome != "deferred"
     if first.outcome in ("sent", "held_out") and campaign.consent_required is not None:
         assert customer.consent_status(campaign.consent_required) == "granted"
     if first.outcome == "held_out":
