@@ -120,6 +120,9 @@ class LocalStack:
 
         settings = get_settings()
         self.resources = create_all(settings)
+        from infra.local import channels
+
+        channels.create_channel_resources(self.resources, settings)
         from shared.services.campaigns import sync_catalogue
 
         catalogue = sync_catalogue()
@@ -128,6 +131,7 @@ class LocalStack:
 
         ports.use(in_process_ports())  # scoring runs and exports run in this process, not on AWS
         self.dispatcher = Dispatcher(self.resources, settings.region)
+        self.channels = channels.attach(self, settings)  # CRM receiver, webhook delivery, SES events
         if serve:
             self.serve()
         if background_dispatch:
@@ -200,6 +204,8 @@ class LocalStack:
     def stop(self) -> None:
         if self.dispatcher:
             self.dispatcher.stop()
+        if getattr(self, "channels", None) is not None:
+            self.channels.stop()
         if self._server_thread:
             self.server.shutdown()
         if self.moto:  # started: the API socket was bound

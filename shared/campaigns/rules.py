@@ -58,7 +58,7 @@ from shared.campaigns.holdout import is_held_out
 Outcome = Literal["sent", "queued", "failed", "held_out", "skipped", "deferred"]
 # Outcomes that count as a contact for cooldowns and caps (a queued message is about to be sent).
 CONTACTED: Final = frozenset({"sent", "queued"})
-SkipReason = Literal["disabled", "no_consent", "filtered", "cooldown", "frequency_cap"]
+SkipReason = Literal["disabled", "no_consent", "filtered", "cooldown", "frequency_cap", "suppressed"]
 
 __all__ = [
     "CustomerView",
@@ -284,6 +284,9 @@ def decide(
         return result("skipped", "filtered", detail="no email address")
     if campaign.channel == "sms" and not customer.phone:
         return result("skipped", "filtered", detail="no phone number")
+    if campaign.channel == "email" and customer.email_suppressed_address == customer.email:
+        # Do-not-contact (SES feedback: permanent bounce or complaint on this address), issue 13.
+        return result("skipped", "suppressed", detail=customer.email_suppressed_reason)
 
     # 3. consent
     if campaign.consent_required is not None:

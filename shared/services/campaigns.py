@@ -11,7 +11,7 @@ from shared.campaigns.catalogue import Campaign, Catalogue, load_catalogue
 from shared.campaigns.customer import CustomerView
 from shared.campaigns.matching import CampaignMatch, match_event, sweep_matches
 from shared.campaigns.recommend import co_purchase_counts, product_popularity, recommend_products
-from shared.campaigns.report import CampaignReport, Purchase, build_report
+from shared.campaigns.report import CampaignReport, Purchase, build_report, counts_as_conversion
 from shared.campaigns.rules import Decision, DecisionRecord, Trigger, decide, resume_trigger
 from shared.dal import campaigns as store
 from shared.dal import customers, decisions, interactions, scores
@@ -275,6 +275,11 @@ def report(campaign_id: str, as_of: datetime | None = None) -> CampaignReport:
         purchases += [
             Purchase(customer_id=customer_id, occurred_at=item.occurred_at, amount=float(item.amount or 0))
             for item in interactions.for_customer(customer_id)
-            if item.kind == "purchase"
+            if counts_as_conversion(
+                campaign.conversion,
+                campaign_id,
+                item.kind,
+                item.properties.as_dict() if item.properties is not None else None,
+            )
         ]
     return build_report(campaign_id, records, purchases, campaign.attribution_window_days, as_of=as_of)
