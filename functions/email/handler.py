@@ -114,9 +114,10 @@ def _send_raw(raw: bytes, tags: tuple[dict[str, str], ...]) -> None:
     kwargs: dict[str, Any] = {
         "RawMessage": {"Data": raw},
         "Source": settings.sender_email,
-        "ConfigurationSetName": settings.ses_configuration_set,
         "Tags": list(tags),
     }
+    if settings.ses_configuration_set:
+        kwargs["ConfigurationSetName"] = settings.ses_configuration_set
     if settings.ses_identity_arn:
         kwargs["FromArn"] = kwargs["SourceArn"] = settings.ses_identity_arn
     _ses().send_raw_email(**kwargs)
