@@ -12,18 +12,17 @@ from __future__ import annotations
 import hmac
 import json
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import boto3
 
 from infra.local import ses_feedback
+from infra.local.dispatcher import Dispatcher
+from infra.local.http_adapter import ApiAdapter
 from infra.local.resources import LocalResources
 from infra.local.webhooks import LocalApiDestination, WebhookReceiver
 from shared.events import SES_FEEDBACK_RULE, WEBHOOK_RULE
 from shared.settings import Settings
-
-if TYPE_CHECKING:
-    from infra.local.stack import LocalStack
 
 WEBHOOK_QUEUE = "WebhookQueue"
 
@@ -77,23 +76,28 @@ class LocalChannels:
         self.receiver.stop()
 
 
-def attach(stack: LocalStack, settings: Settings) -> LocalChannels:
+def attach(
+    resources: LocalResources,
+    dispatcher: Dispatcher,
+    adapter: ApiAdapter,
+    host: str,
+    api_key: str,
+    settings: Settings,
+) -> LocalChannels:
     """Start the CRM receiver and the API destination stand-in, and the injection endpoint."""
-    assert stack.resources is not None
-    assert stack.dispatcher is not None
-    receiver = WebhookReceiver(host=stack.host).start()
+    receiver = WebhookReceiver(host=host).start()
     destination = LocalApiDestination(
-        stack.resources.webhook_queue_url,
-        stack.resources.dead_letter_urls[WEBHOOK_QUEUE],
+        resources.webhook_queue_url,
+        resources.dead_letter_urls[WEBHOOK_QUEUE],
         settings.region,
         receiver.url,
         receiver.api_key,
     )
-    stack.dispatcher.extra_pumps.append(destination.pump)
+    dispatcher.extra_pumps.append(destination.pump)
     channels = LocalChannels(receiver, destination, settings.region)
 
     def inject_endpoint(headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
-        if not hmac.compare_digest(headers.get("x-api-key", "").encode(), stack.api_key.encode()):
+        if not hmac.compare_digest(headers.get("x-api-key", "").encode(), api_key.encode()):
             return 403, {"Content-Type": "application/json"}, b'{"message": "needs the x-api-key header"}'
         try:
             args = json.loads(body)
@@ -110,5 +114,5 @@ def attach(stack: LocalStack, settings: Settings) -> LocalChannels:
             return 400, {"Content-Type": "application/json"}, json.dumps({"message": repr(exc)}).encode()
         return 200, {"Content-Type": "application/json"}, json.dumps(event).encode()
 
-    stack.adapter.extra_posts[ses_feedback.PATH] = inject_endpoint
+    adapter.extra_posts[ses_feedback.PATH] = inject_endpoint
     return channels

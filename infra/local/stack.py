@@ -131,7 +131,10 @@ class LocalStack:
 
         ports.use(in_process_ports())  # scoring runs and exports run in this process, not on AWS
         self.dispatcher = Dispatcher(self.resources, settings.region)
-        self.channels = channels.attach(self, settings)  # CRM receiver, webhook delivery, SES events
+        # The CRM receiver, webhook delivery and SES event injection (infra/local/channels.py).
+        self.channels = channels.attach(
+            self.resources, self.dispatcher, self.adapter, self.host, self.api_key, settings
+        )
         if serve:
             self.serve()
         if background_dispatch:
