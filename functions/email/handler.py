@@ -39,12 +39,12 @@ from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
     idempotent_function,
 )
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, Json
 
 from functions.common.observability import logger, metrics
+from functions.common.sqs import SqsRecord
 from functions.common.tracing import tracer
 from shared.dal import decisions
 from shared.events import CampaignTriggered, ConsentConfirmationRequested, parse_detail
@@ -82,13 +82,14 @@ class ConfirmationEmailEvent(_Envelope):
 EmailEvent = Annotated[CampaignEmailEvent | ConfirmationEmailEvent, Field(discriminator="detail_type")]
 
 
-class EmailRecord(SqsRecordModel):
+class EmailRecord(SqsRecord):
     """One EmailQueue message: the bus event (EventBridge envelope), parsed at the edge."""
 
     body: Json[EmailEvent]
 
 
-processor = BatchProcessor(event_type=EventType.SQS, model=EmailRecord)
+# Typed for powertools' own record models; any pydantic model with messageId works (functions.common.sqs).
+processor = BatchProcessor(event_type=EventType.SQS, model=EmailRecord)  # type: ignore[arg-type]
 
 
 @lru_cache(maxsize=1)

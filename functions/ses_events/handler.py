@@ -11,21 +11,22 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
 from functions.common.observability import logger, metrics
+from functions.common.sqs import SqsRecord
 from functions.common.tracing import tracer
 from shared.messaging.ses_events import SesEventBridgeEvent
 from shared.services import feedback
 
 
-class SesEventRecord(SqsRecordModel):
+class SesEventRecord(SqsRecord):
     body: Json[SesEventBridgeEvent]
 
 
-processor = BatchProcessor(event_type=EventType.SQS, model=SesEventRecord)
+# Typed for powertools' own record models; any pydantic model with messageId works (functions.common.sqs).
+processor = BatchProcessor(event_type=EventType.SQS, model=SesEventRecord)  # type: ignore[arg-type]
 
 
 def record_handler(record: SesEventRecord) -> None:
