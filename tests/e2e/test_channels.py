@@ -167,6 +167,24 @@ def test_a_click_counts_as_the_welcome_campaigns_conversion_and_as_engagement(
     assert after["treatment"]["conversions"] == before["treatment"]["conversions"] + 1
 
 
+def test_a_click_raises_the_lead_score(stack: LocalStack, client: Client) -> None:
+    """Two prospects alike but for one click in the welcome email: the scoring run scores the clicker higher
+    (email_click weighs 3 in the lead score)."""
+    people = {}
+    for role in ("clicker", "other"):
+        user = unique(f"lead-{role}")
+        email = f"{user}@example.com"
+        people[role] = _sign_up(stack, client, user, email)
+        _confirm(stack, client, email)
+        if role == "clicker":
+            _inject(stack, "click", email, link="https://shop.example.com/guide")
+    status, run, _ = client.call("POST", "/v1/scoring/runs", {"segments": 2}, private=True)
+    assert status == 202, run
+    assert run["status"] == "succeeded"
+    scores = {role: _profile(client, cid)["scores"] for role, cid in people.items()}
+    assert scores["clicker"]["lead_score"] > scores["other"]["lead_score"]
+
+
 def test_a_person_with_locale_fr_gets_the_french_templates_on_strictly_parsed_bytes(
     stack: LocalStack, client: Client
 ) -> None:
