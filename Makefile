@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 LAYERS := build/layers/.built
 
-.PHONY: venv lock layers browser local demo outbox test lint typecheck unit synth bench lifetimes-venv clean console
+.PHONY: venv lock layers browser local demo outbox ses-event preview test lint typecheck unit synth bench lifetimes-venv clean console
 
 venv: $(INSTALLED)
 
@@ -51,6 +51,15 @@ demo: $(INSTALLED)
 # The emails the running local stack has sent (`make local` in another terminal), with links and headers.
 outbox: $(INSTALLED)
 	$(BIN)/python -m infra.local.outbox $(ARGS)
+
+# Inject an SES event (AWS's format) for an email the running local stack sent, e.g.
+# make ses-event ARGS="bounce --to ann@example.com" (bounce|complaint|delivery|open|click; --transient).
+ses-event: $(INSTALLED)
+	$(BIN)/python -m infra.local.ses_feedback $(ARGS)
+
+# Preview an email template with a sample person: make preview ARGS="welcome --locale fr".
+preview: $(INSTALLED)
+	$(BIN)/python -m shared.messaging.preview $(ARGS)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .

@@ -67,6 +67,17 @@ class StageConfig:
     # Messaging.
     sender_email: str = "no-reply@example.com"
     email_max_concurrency: int = 5
+    # SES sandbox: SES then also authorises the send against each *recipient's* identity, so the role must
+    # be allowed on the verified recipient identities listed here (addresses or domains). Out of the
+    # sandbox (production access) only the sender's identity is checked. See infra/constructs/functions.py.
+    ses_sandbox: bool = True
+    ses_sandbox_recipients: tuple[str, ...] = ()
+    # The webhook channel (sales hand-over): the CRM endpoint, the header its API key goes in, and
+    # EventBridge's invocation rate limit for it. The key itself is the CrmApiKey secret's value (set it
+    # after the first deploy); the connection keeps its credentials in Secrets Manager.
+    crm_webhook_url: str = "https://crm.example.com/api/leads"
+    crm_api_key_header: str = "X-Api-Key"
+    crm_rate_limit_per_second: int = 10
     alarm_email: str | None = None
     # Lambda SnapStart (Python 3.12+) for these functions (names from SNAP_START_FUNCTIONS, or "all"):
     # each gets a published version and a "live" alias that its callers invoke. Restores are billed per GB
@@ -89,6 +100,11 @@ class StageConfig:
     def sender_domain(self) -> str:
         return self.sender_email.rsplit("@", 1)[-1]
 
+    @property
+    def ses_configuration_set(self) -> str:
+        """The SES configuration set every send names (its event destination feeds the SES events)."""
+        return f"rm-email-{self.stage}"
+
 
 # The functions SnapStart can be turned on for: those invoked through API Gateway, event source mappings
 # or schedules (the scoring and export functions run in batches, where a cold start does not matter).
@@ -109,6 +125,7 @@ STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
         "allowed_origins": (),
         "allowed_redirect_hosts": (),
         "write_keys": (),
+        "ses_sandbox": False,
     },
 }
 

@@ -15,6 +15,7 @@ from infra.constructs.aggregation import Aggregation
 from infra.constructs.api import Api
 from infra.constructs.bus import EventBusRouting
 from infra.constructs.campaigns import Campaigns
+from infra.constructs.channels import Channels
 from infra.constructs.console import Console
 from infra.constructs.data import DataTables
 from infra.constructs.exports import Exports
@@ -105,6 +106,15 @@ class RelationshipMarketingStack(Stack):
             public_base_url=self.api.base_url,
             target_dlq=self.routing.target_dlq,
         )
+        self.channels = Channels(
+            self,
+            "Channels",
+            config=config,
+            factory=self.factory,
+            data=self.data,
+            bus=self.routing.bus,
+            target_dlq=self.routing.target_dlq,
+        )
         self.observability = Observability(
             self,
             "Observability",
@@ -114,7 +124,7 @@ class RelationshipMarketingStack(Stack):
             state_machine=self.scoring.state_machine,
             rest_api=self.api.rest_api,
             stream_consumers={"aggregate": self.aggregation.aggregate},
-            consumer_queues=dict(self.routing.queues),
+            consumer_queues={**self.routing.queues, "SesEventsQueue": self.channels.ses_events_queue},
         )
 
         # The marketing console: Cognito sign-in, its API (Cognito authorizer), pages on CloudFront.
@@ -144,4 +154,6 @@ class RelationshipMarketingStack(Stack):
         queues["StreamDlq"] = self.aggregation.stream_dlq
         queues["ExportDlq"] = self.exports.export_dlq
         queues["SweepDlq"] = self.campaigns.campaigns_dlq
+        queues["SesEventsDlq"] = self.channels.ses_events_dlq
+        queues["WebhookDlq"] = self.channels.webhook_dlq
         return queues

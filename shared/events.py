@@ -166,3 +166,38 @@ RULES: dict[str, tuple[dict[str, Any], str]] = {
 
 def rule_pattern_json(rule_name: str) -> str:
     return json.dumps(RULES[rule_name][0])
+
+
+# --- channels (issue 13) ----------------------------------------------------------------------------------
+# SES publishes its sending events to the account's *default* bus (not the engine's): this rule lives
+# there, and routes bounces, complaints, deliveries, opens and clicks to the ses_events function's queue
+# (https://docs.aws.amazon.com/ses/latest/dg/monitoring-eventbridge.html). The local stack creates the same
+# rule on moto's default bus.
+SES_FEEDBACK_RULE: tuple[dict[str, Any], str] = (
+    {
+        "source": ["aws.ses"],
+        "detail-type": [
+            "Email Bounced",
+            "Email Complaint Received",
+            "Email Delivered",
+            "Email Opened",
+            "Email Clicked",
+        ],
+    },
+    "SesEventsQueue",
+)
+# Webhook decisions (sales-handover): in the cloud an EventBridge API destination delivers them to the
+# CRM; locally a stand-in of the API destination (infra/local/webhooks.py) does.
+WEBHOOK_RULE: dict[str, Any] = {
+    "source": [SOURCE],
+    "detail-type": ["CampaignTriggered"],
+    "detail": {"channel": ["webhook"]},
+}
+# The webhook request: the body is the CampaignTriggered detail (JSON, fields above); these headers come
+# from the event, so the receiver can drop a redelivery (EventBridge delivers at least once).
+WEBHOOK_IDEMPOTENCY_HEADER = "Idempotency-Key"  # the decision's message_key
+WEBHOOK_HEADER_PATHS: dict[str, str] = {
+    WEBHOOK_IDEMPOTENCY_HEADER: "$.detail.message_key",
+    "X-Rm-Campaign-Id": "$.detail.campaign_id",
+    "X-Rm-Event-Id": "$.id",
+}

@@ -56,6 +56,12 @@ class Settings(BaseModel):
     scoring_state_machine_arn: str | None = None
     export_function_name: str | None = None
     sender_email: str = "marketing@example.com"
+    # Every send names this SES configuration set: its event destination publishes bounces, complaints,
+    # deliveries, opens and clicks to EventBridge (shared.messaging.ses_events). Empty: none (a region
+    # without SES configuration sets, see infra/constructs/channels.py).
+    ses_configuration_set: str = "rm-email"
+    # Sending through an identity of another account (SES sending authorisation): its ARN, else unset.
+    ses_identity_arn: str | None = None
 
     interaction_ttl_days: int = 395
     # Calls the tracking API refused, kept this long for developers to read (GET /v1/rejected-calls).

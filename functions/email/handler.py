@@ -5,8 +5,11 @@ Every campaign email carries ``List-Unsubscribe`` and ``List-Unsubscribe-Post: L
 so a redelivered queue message or a republished event sends nothing twice.
 
 The decision to send was taken earlier, on what the profile said then. At send time the profile is read
-again: nothing goes to a person who was erased meanwhile (or is being erased), and a campaign email goes
-only while email consent is still granted, to the address on the profile now. Such a send is skipped:
+again (``shared.services.sending``): nothing goes to a person who was erased meanwhile (or is being
+erased), nothing to a suppressed address (permanent bounce, complaint: confirmations included), and a
+campaign email goes only while email consent is still granted, to the address on the profile now. Every
+send names the SES configuration set (its event destination feeds ``functions/ses_events``) and carries
+the campaign and customer ids as message tags. Such a send is skipped:
 counted, logged without personal data, and not retried. The idempotency record stores the return value,
 so it holds only ``sent``, ``skipped`` and ``failed`` (no message id, no address): it outlives an erasure
 by up to its expiry.
@@ -23,16 +26,14 @@ encoded-words; names and subjects cannot add header lines.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import boto3
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -40,14 +41,15 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict, Field, Json
 
 from functions.common.observability import logger, metrics
+from functions.common.sqs import SqsRecord
 from functions.common.tracing import tracer
-from shared.dal import customers, decisions
-from shared.events import BusEvent, CampaignTriggered, ConsentConfirmationRequested, parse_detail
+from shared.dal import decisions
+from shared.events import CampaignTriggered, ConsentConfirmationRequested, parse_detail
 from shared.messaging import mime
-from shared.messaging.mime import Email
-from shared.messaging.templates import render
+from shared.services import sending
 from shared.settings import get_settings
 
 if TYPE_CHECKING:
@@ -60,59 +62,39 @@ persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
 idempotency = IdempotencyConfig(
     event_key_jmespath="detail.message_key || id", expires_after_seconds=7 * 24 * 3600
 )
-processor = BatchProcessor(event_type=EventType.SQS)
+
+
+class _Envelope(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    id: str
+
+
+class CampaignEmailEvent(_Envelope):
+    detail_type: Literal["CampaignTriggered"] = Field(alias="detail-type")
+    detail: CampaignTriggered
+
+
+class ConfirmationEmailEvent(_Envelope):
+    detail_type: Literal["ConsentConfirmationRequested"] = Field(alias="detail-type")
+    detail: ConsentConfirmationRequested
+
+
+EmailEvent = Annotated[CampaignEmailEvent | ConfirmationEmailEvent, Field(discriminator="detail_type")]
+
+
+class EmailRecord(SqsRecord):
+    """One EmailQueue message: the bus event (EventBridge envelope), parsed at the edge."""
+
+    body: Json[EmailEvent]
+
+
+# Typed for powertools' own record models; any pydantic model with messageId works (functions.common.sqs).
+processor = BatchProcessor(event_type=EventType.SQS, model=EmailRecord)  # type: ignore[arg-type]
 
 
 @lru_cache(maxsize=1)
 def _ses() -> SESClient:
     return boto3.client("ses", region_name=settings.region)
-
-
-def recipient(event: BusEvent) -> tuple[str | None, str | None]:
-    """(address to send to, None) or (None, why the send is skipped), from the profile as it is now."""
-    if not isinstance(event, ConsentConfirmationRequested | CampaignTriggered):
-        return None, "not_an_email"
-    customer = customers.live(event.customer_id)
-    if customer is None:
-        return None, "customer_gone"  # erased (or being erased) since the event was published
-    if isinstance(event, ConsentConfirmationRequested):
-        return event.email, None  # the address being confirmed
-    if customer.merged_into:
-        return None, "customer_merged"
-    consent = customer.consent_email.attribute_values if customer.consent_email else {}
-    if consent.get("status") != "granted":
-        return None, "no_consent"  # withdrawn since the decision
-    if not customer.email:
-        return None, "no_address"
-    return customer.email, None
-
-
-def build_email(event: BusEvent, to: str | None = None) -> Email | None:
-    """The email for a bus event (``to`` overrides the address the event carries)."""
-    if isinstance(event, ConsentConfirmationRequested):
-        subject, body = render(
-            "confirm-subscription", {"first_name": event.first_name or "", "confirm_url": event.confirm_url}
-        )
-        return Email(settings.sender_email, to or event.email, subject, body)
-    if isinstance(event, CampaignTriggered) and (to or event.email):
-        subject, body = render(
-            event.template,
-            {
-                "first_name": event.first_name or "",
-                "recommended_products": ", ".join(event.recommended_products),
-            },
-        )
-        if event.unsubscribe_url:
-            body += f"\n\nUnsubscribe: {event.unsubscribe_url}"
-        return Email(
-            settings.sender_email,
-            to or event.email or "",
-            subject,
-            body,
-            unsubscribe_url=event.unsubscribe_url,
-            headers={"X-Campaign-Id": event.campaign_id},
-        )
-    return None
 
 
 # SES refuses these for this message's content or address: retrying cannot help, so the send is failed
@@ -126,22 +108,35 @@ TRANSIENT_SES_ERRORS = frozenset(
 )
 
 
+def _send_raw(raw: bytes, tags: tuple[dict[str, str], ...]) -> None:
+    """SendRawEmail with the envelope sender (``Source``), the configuration set and the message tags
+    (https://docs.aws.amazon.com/ses/latest/APIReference/API_SendRawEmail.html); ``FromArn``/``SourceArn``
+    only when sending through another account's identity (sending authorisation)."""
+    kwargs: dict[str, Any] = {
+        "RawMessage": {"Data": raw},
+        "Source": settings.sender_email,
+        "Tags": list(tags),
+    }
+    if settings.ses_configuration_set:
+        kwargs["ConfigurationSetName"] = settings.ses_configuration_set
+    if settings.ses_identity_arn:
+        kwargs["FromArn"] = kwargs["SourceArn"] = settings.ses_identity_arn
+    _ses().send_raw_email(**kwargs)
+
+
 @idempotent_function(data_keyword_argument="envelope", persistence_store=persistence, config=idempotency)
 def send(envelope: dict[str, Any]) -> dict[str, Any]:
     """Send one bus event's email. The return value is stored in the idempotency table: no personal data."""
     event = parse_detail(envelope["detail-type"], envelope["detail"])
-    address, skipped = recipient(event)
-    if address is None:
-        return {"sent": False, "skipped": skipped}
-    email = build_email(event, to=address)
-    if email is None:
-        return {"sent": False, "skipped": "not_an_email"}
+    message = sending.outgoing(event, settings.sender_email)
+    if message.email is None:
+        return {"sent": False, "skipped": message.skipped}
     try:
-        raw = mime.to_bytes(email, datetime.now(UTC))
+        raw = mime.to_bytes(message.email, datetime.now(UTC))
     except mime.MessageError as exc:
         return {"sent": False, "failed": f"unbuildable: {exc}"}
     try:
-        _ses().send_raw_email(RawMessage={"Data": raw})
+        _send_raw(raw, message.tags)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code not in PERMANENT_SES_ERRORS:
@@ -150,14 +145,13 @@ def send(envelope: dict[str, Any]) -> dict[str, Any]:
     return {"sent": True}
 
 
-def _record_delivery(envelope: dict[str, Any], result: dict[str, Any]) -> None:
+def _record_delivery(event: CampaignEmailEvent | ConfirmationEmailEvent, result: dict[str, Any]) -> None:
     """Tell the campaign decision what happened to its message: ``sent`` only once SES accepted it,
     ``failed`` with the reason, ``skipped`` when consent or the person went away. Outside the idempotent
     send, so a retry after a failed update completes it (each update applies once)."""
-    if envelope.get("detail-type") != "CampaignTriggered" or envelope["detail"].get("channel") != "email":
+    if not isinstance(event, CampaignEmailEvent) or event.detail.channel != "email":
         return
-    event = parse_detail(envelope["detail-type"], envelope["detail"])
-    assert isinstance(event, CampaignTriggered)
+    detail = event.detail
     if result.get("sent"):
         outcome, reason = "sent", None
     elif result.get("failed"):
@@ -165,41 +159,35 @@ def _record_delivery(envelope: dict[str, Any], result: dict[str, Any]) -> None:
     else:
         outcome, reason = "skipped", f"at_send:{result.get('skipped')}"
     # The decision key of shared.campaigns.rules.Decision: one decision per campaign and trigger.
-    decisions.record_delivery(event.customer_id, f"{event.campaign_id}#{event.trigger_id}", outcome, reason)
+    decisions.record_delivery(
+        detail.customer_id, f"{detail.campaign_id}#{detail.trigger_id}", outcome, reason
+    )
 
 
-def record_handler(record: SQSRecord) -> None:
-    envelope = json.loads(record.body)
+def record_handler(record: EmailRecord) -> None:
+    event = record.body
+    envelope = {
+        "id": event.id,
+        "detail-type": event.detail_type,
+        "detail": event.detail.model_dump(mode="json"),
+    }
     try:
         result = send(envelope=envelope)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code not in TRANSIENT_SES_ERRORS:
-            _record_delivery(envelope, {"failed": f"rejected by SES: {code}"})  # until a retry succeeds
+            _record_delivery(event, {"failed": f"rejected by SES: {code}"})  # until a retry succeeds
         raise
-    _record_delivery(envelope, result)
+    _record_delivery(event, result)
+    extra = {"event_id": event.id, "type": event.detail_type}
     if result.get("sent"):
         metrics.add_metric(name="EmailsSent", unit=MetricUnit.Count, value=1)
     elif result.get("failed"):
         metrics.add_metric(name="EmailsFailed", unit=MetricUnit.Count, value=1)
-        logger.warning(
-            "email failed",
-            extra={
-                "reason": result["failed"],
-                "event_id": envelope.get("id"),
-                "type": envelope["detail-type"],
-            },
-        )
+        logger.warning("email failed", extra={"reason": result["failed"], **extra})
     elif result.get("skipped"):
         metrics.add_metric(name="EmailsSkipped", unit=MetricUnit.Count, value=1)
-        logger.info(
-            "email skipped",
-            extra={
-                "reason": result["skipped"],
-                "event_id": envelope.get("id"),
-                "type": envelope["detail-type"],
-            },
-        )
+        logger.info("email skipped", extra={"reason": result["skipped"], **extra})
 
 
 @logger.inject_lambda_context

@@ -330,16 +330,36 @@ class EngineFunction(Construct):
         return self.env(f"RM_{other.name.upper()}_FUNCTION_NAME", other.function.function_name)
 
     def use_ses(self, config: StageConfig) -> EngineFunction:
+        """SendRawEmail (and SendEmail) from the sender's address only, naming the configuration set.
+
+        What SES authorises (https://docs.aws.amazon.com/ses/latest/dg/control-user-access.html and the
+        Service Authorization Reference for SES,
+        https://docs.aws.amazon.com/service-authorization/latest/reference/list-amazonsimpleemailservice.html):
+        the ``identity`` resource of the sender (address or its domain, ``ses:FromAddress`` pinned) and the
+        ``configuration-set`` named in ``ConfigurationSetName``. In the sandbox SES also checks the role
+        against each recipient's identity (they must be verified there,
+        https://docs.aws.amazon.com/ses/latest/dg/request-production-access.html; reported in
+        cloudposse/terraform-aws-ses #19 and #40), so those identities are listed too. ``Source`` is
+        always sent (the envelope sender); ``FromArn``/``SourceArn`` only for sending authorisation
+        (RM_SES_IDENTITY_ARN), see functions/email/handler.py.
+        """
         stack = Stack.of(self)
+        names = [config.sender_email, config.sender_domain]
+        if config.ses_sandbox:
+            names += list(config.ses_sandbox_recipients)
         identities = [
             stack.format_arn(service="ses", resource="identity", resource_name=identity)
-            for identity in dict.fromkeys((config.sender_email, config.sender_domain))
+            for identity in dict.fromkeys(names)
         ]
+        configuration_set = stack.format_arn(
+            service="ses", resource="configuration-set", resource_name=config.ses_configuration_set
+        )
         self.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["ses:SendEmail", "ses:SendRawEmail"],
-                resources=identities,
+                resources=[*identities, configuration_set],
                 conditions={"StringEquals": {"ses:FromAddress": config.sender_email}},
             )
         )
+        # RM_SES_CONFIGURATION_SET is set by infra/constructs/channels.py (which creates the set).
         return self.env("RM_SENDER_EMAIL", config.sender_email)

@@ -239,6 +239,7 @@ def run_demo(
                 f"{report['control']['conversion_rate']:.0%}: lift {report['absolute_lift']:+.0%} "
                 f"(95% CI {low:+.0%} .. {high:+.0%})"
             )
+    _ses_feedback(stack, client, sorted(subscribers))
     print(f"Dashboard (while `make local` serves): {stack.api_url}/dashboard/?key={stack.api_key}")
     print(f"Sent emails: {stack.api_url}/dashboard/outbox.html, or `python -m infra.local.outbox`")
     print(
@@ -286,3 +287,22 @@ def _order_for(client: Client, customer_id: str, rng: random.Random) -> int:
         },
     )
     return int(status == 200)
+
+
+def _ses_feedback(stack: LocalStack, client: Client, subscribers: list[str]) -> None:
+    """SES events in AWS's format for two subscribers' emails (moto publishes none): a click, a bounce."""
+    if len(subscribers) < 2:
+        return
+    clicker, bouncer = (f"{user}@example.com" for user in subscribers[:2])
+    stack.channels.inject_ses_event("click", to=clicker, link="https://shop.example.com/")
+    stack.channels.inject_ses_event("bounce", to=bouncer)
+    _drain(stack, "SES feedback")
+    status, profile, _ = client.call("GET", f"/v1/customers?email={bouncer}", private=True)
+    reason = (profile.get("profile") or {}).get("email_suppressed_reason") if status == 200 else None
+    welcome = _campaign_reports(client).get("welcome", {})
+    crm = len(stack.channels.receiver.accepted)
+    print(
+        f"7. SES feedback (python -m infra.local.ses_feedback): a click on {clicker}'s email "
+        f"(welcome conversions now {welcome.get('treatment', {}).get('conversions', 0)}); a permanent "
+        f"bounce suppresses {bouncer} ({reason}); {crm} sales hand-overs reached the local CRM receiver"
+    )

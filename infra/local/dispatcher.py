@@ -29,7 +29,7 @@ from infra.local.resources import LocalResources
 
 Handler = Callable[[dict[str, Any], Any], Any]
 STREAM_CONSUMERS = {"Interactions": "aggregate"}
-QUEUE_CONSUMERS = {"CampaignsQueue": "campaigns", "EmailQueue": "email"}
+QUEUE_CONSUMERS = {"CampaignsQueue": "campaigns", "EmailQueue": "email", "SesEventsQueue": "ses_events"}
 MAX_ATTEMPTS = 5
 
 
@@ -75,6 +75,8 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # Other deliveries on each pass (the webhook API destination stand-in): each returns its work done.
+        self.extra_pumps: list[Callable[[], int]] = []
         for table, stream_arn in resources.stream_arns.items():
             shards = self.streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
             for shard in shards:
@@ -213,6 +215,8 @@ class Dispatcher:
             for queue_name, function in QUEUE_CONSUMERS.items():
                 if queue_name in self.resources.queue_urls:
                     handled += self._deliver_queue(queue_name, function)
+            for extra in self.extra_pumps:
+                handled += extra()
             return handled
 
     def drain(self, max_rounds: int = 10_000, progress: Callable[[int], object] | None = None) -> int:

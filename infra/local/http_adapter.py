@@ -109,6 +109,8 @@ class ApiAdapter:
         self._locks: dict[str, threading.Lock] = {"track": threading.Lock(), "admin_api": threading.Lock()}
         # Local-only GET pages besides the API (the outbox): path -> handler(lower-cased request headers).
         self.extra_pages: dict[str, Callable[[dict[str, str]], tuple[int, dict[str, str], bytes]]] = {}
+        # Local-only POST endpoints (SES feedback injection): path -> handler(headers, body).
+        self.extra_posts: dict[str, Callable[[dict[str, str], bytes], tuple[int, dict[str, str], bytes]]] = {}
         self._pool: ProcessPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         # The console's sign-in (infra/local/console_auth.py): verifies an ID token as the Cognito
@@ -319,6 +321,9 @@ def make_server(adapter: ApiAdapter, host: str, port: int) -> ThreadingHTTPServe
             if body is None:
                 return
             headers = {k.lower(): v for k, v in self.headers.items()}
+            if self.command == "POST" and urlsplit(self.path).path in adapter.extra_posts:
+                self._send(*adapter.extra_posts[urlsplit(self.path).path](headers, body))
+                return
             event, function, status, message = adapter.build_event(
                 self.command, self.path, headers, body, self.client_address[0], self.headers.get("Host", "")
             )

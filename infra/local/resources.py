@@ -18,6 +18,7 @@ class LocalResources:
     stream_arns: dict[str, str] = field(default_factory=dict)  # table logical name -> stream ARN
     queue_urls: dict[str, str] = field(default_factory=dict)  # queue logical name -> URL
     dead_letter_urls: dict[str, str] = field(default_factory=dict)
+    webhook_queue_url: str = ""  # drained by the API destination stand-in (infra/local/channels.py)
 
 
 def _attribute_definitions(spec: Any) -> list[dict[str, str]]:

@@ -122,6 +122,9 @@ class LocalStack:
         settings = get_settings()
         self.resources = create_all(settings)
         self._start_console_sign_in(settings.region)
+        from infra.local import channels
+
+        channels.create_channel_resources(self.resources, settings)
         from shared.services.campaigns import sync_catalogue
 
         catalogue = sync_catalogue()
@@ -130,6 +133,10 @@ class LocalStack:
 
         ports.use(in_process_ports())  # scoring runs and exports run in this process, not on AWS
         self.dispatcher = Dispatcher(self.resources, settings.region)
+        # The CRM receiver, webhook delivery and SES event injection (infra/local/channels.py).
+        self.channels = channels.attach(
+            self.resources, self.dispatcher, self.adapter, self.host, self.api_key, settings
+        )
         if serve:
             self.serve()
         if background_dispatch:
@@ -229,6 +236,8 @@ class LocalStack:
     def stop(self) -> None:
         if self.dispatcher:
             self.dispatcher.stop()
+        if getattr(self, "channels", None) is not None:
+            self.channels.stop()
         if self._server_thread:
             self.server.shutdown()
         if self.moto:  # started: the API socket was bound

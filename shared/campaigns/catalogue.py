@@ -207,6 +207,8 @@ class Campaign(_Model):
     holdout_percent: float = Field(default=0.0, ge=0.0, le=50.0)
     attribution_window_days: int = Field(default=30, ge=1, le=365)
     recommend_products: bool = False
+    # What converts a decision in the campaign report: a purchase, or a click in the campaign's email.
+    conversion: Literal["purchase", "email_click"] = "purchase"
     quiet_hours: QuietHours | None = None
     # Interaction triggers older than this when they arrive are recorded as skipped/stale (None: the
     # catalogue default).

@@ -68,6 +68,9 @@ class CustomerView(BaseModel):
     timezone: str | None = None
     traits: dict[str, Any] = Field(default_factory=dict)
     consent: dict[str, ConsentState] = Field(default_factory=dict)
+    # Email suppression (shared.dal.suppression): the address it names and why.
+    email_suppressed_address: str | None = None
+    email_suppressed_reason: str | None = None
     # Aggregates
     created_at: UtcDatetime | None = None
     first_seen_at: UtcDatetime | None = None

@@ -30,10 +30,10 @@ from __future__ import annotations
 import bisect
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from statistics import NormalDist
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -88,6 +88,16 @@ class CampaignReport(BaseModel):
     revenue_per_contact_lift: float | None
     incremental_conversions: float | None
     incremental_revenue: float | None
+
+
+def counts_as_conversion(
+    conversion: str, campaign_id: str, kind: str, properties: Mapping[str, Any] | None
+) -> bool:
+    """Whether an interaction converts a decision of the campaign: a purchase, or (``email_click``) a
+    click in an email of this very campaign (the SES click event carries the campaign id)."""
+    if conversion == "email_click":
+        return kind == "email_clicked" and (properties or {}).get("campaign_id") == campaign_id
+    return kind == "purchase"
 
 
 def _z(confidence: float) -> float:

@@ -75,7 +75,7 @@ Outcome = Literal["sent", "queued", "failed", "held_out", "skipped", "deferred"]
 # Outcomes that count as a contact for cooldowns and caps (a queued message is about to be sent).
 CONTACTED: Final = frozenset({"sent", "queued"})
 SkipReason = Literal[
-    "disabled", "no_consent", "unconfirmed", "filtered", "cooldown", "frequency_cap", "stale"
+    "disabled", "no_consent", "unconfirmed", "filtered", "cooldown", "frequency_cap", "stale", "suppressed"
 ]
 # How often a send waiting for a pending consent looks again (the message goes out at most this late
 # after the person confirms), and the default confirmation window (the confirmation link's lifetime).
@@ -338,6 +338,9 @@ def decide(
         return result("skipped", "filtered", detail="no email address")
     if campaign.channel == "sms" and not customer.phone:
         return result("skipped", "filtered", detail="no phone number")
+    if campaign.channel == "email" and customer.email_suppressed_address == customer.email:
+        # Do-not-contact (SES feedback: permanent bounce or complaint on this address), issue 13.
+        return result("skipped", "suppressed", detail=customer.email_suppressed_reason)
 
     # 5. consent; a pending one is waited for until its confirmation window ends
     if campaign.consent_required is not None:

@@ -12,7 +12,7 @@ from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.update import Action
 
 from shared.campaigns.customer import CustomerView
-from shared.campaigns.report import Purchase
+from shared.campaigns.report import Purchase, counts_as_conversion
 from shared.campaigns.rules import Decision, DecisionRecord, StoredDecision
 from shared.dal import customers, interactions, scores
 from shared.dal.customers import CONSENT_ATTRIBUTES
@@ -282,11 +282,18 @@ def _product_ids(properties: Any) -> list[str]:
     ]
 
 
-def purchases_of(customer_id: str) -> list[Purchase]:
+def conversions_of(customer_id: str, campaign_id: str, conversion: str) -> list[Purchase]:
+    """The customer's interactions that convert a decision of the campaign (purchases, or clicks in its
+    emails when the campaign counts ``email_click``), as the report reads them."""
     return [
         Purchase(customer_id=customer_id, occurred_at=item.occurred_at, amount=float(item.amount or 0))
         for item in interactions.for_customer(customer_id)
-        if item.kind == "purchase"
+        if counts_as_conversion(
+            conversion,
+            campaign_id,
+            item.kind,
+            item.properties.as_dict() if item.properties is not None else None,
+        )
     ]
 
 

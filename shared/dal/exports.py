@@ -47,6 +47,8 @@ CUSTOMER_ATTRIBUTES = (
     "consent_phone",
     "consent_post",
     "merged_into",
+    "email_suppressed_address",
+    "email_suppressed_reason",
     "purchase_days",
     "total_spent",
 )
@@ -202,6 +204,11 @@ def joined_record(score: ScoreModel, customer: CustomerModel) -> dict[str, Any]:
         status = record.as_dict().get("status") if record is not None else None
         consent[f"consent_{channel}"] = str(status) if status else None
     purchase_days = customer.purchase_days
+    suppressed = (
+        customer.email_suppressed_reason
+        if customer.email and customer.email_suppressed_address == customer.email
+        else None
+    )
     return {
         "customer_id": customer.customer_id,
         "email": customer.email,
@@ -211,7 +218,11 @@ def joined_record(score: ScoreModel, customer: CustomerModel) -> dict[str, Any]:
         "job_title": customer.job_title,
         "timezone": customer.timezone,
         **consent,
-        "reachable_email": bool(customer.email) and consent["consent_email"] == "granted",
+        # A suppressed address (permanent bounce, complaint) is not reachable, whatever the consent says.
+        "reachable_email": bool(customer.email)
+        and consent["consent_email"] == "granted"
+        and suppressed is None,
+        "email_suppressed": suppressed,
         "segment": score.segment,
         "recency_score": _int(score.recency_score),
         "frequency_score": _int(score.frequency_score),

@@ -86,6 +86,13 @@ class CustomerModel(_Base):
     # Stream sequence number (zero-padded) of the last interaction applied to the aggregates: a retried
     # stream batch is recognised and not counted twice.
     last_stream_seq = UnicodeAttribute(null=True)
+    # Email suppression (do-not-contact, shared.dal.suppression): set from SES feedback (a permanent bounce
+    # or a complaint) for one address; nothing is sent to that address while it is the one suppressed.
+    email_suppressed_address = UnicodeAttribute(null=True)
+    email_suppressed_reason = UnicodeAttribute(null=True)  # "hard_bounce" | "complaint"
+    email_suppressed_at = UnicodeAttribute(null=True)
+    email_suppressed_detail = UnicodeAttribute(null=True)  # bounce sub-type / complaint feedback type
+    email_transient_bounces = NumberAttribute(null=True)  # soft bounces counted (never suppress)
 
 
 class InteractionModel(_Base):

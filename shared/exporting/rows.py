@@ -21,6 +21,8 @@ CSV_COLUMNS: Final[tuple[str, ...]] = (
     "consent_phone",
     "consent_post",
     "reachable_email",
+    # Do-not-contact on the address (SES feedback): "hard_bounce" or "complaint", empty if none.
+    "email_suppressed",
     "segment",
     "recency_score",
     "frequency_score",

@@ -49,6 +49,7 @@ class Email:
     body: str
     unsubscribe_url: str | None = None  # adds List-Unsubscribe and List-Unsubscribe-Post (RFC 8058)
     headers: dict[str, str] = field(default_factory=dict)  # extra ASCII headers (X-Campaign-Id, ...)
+    html: str | None = None  # an HTML alternative to the text body (multipart/alternative)
 
 
 def _address(addr_spec: str) -> Address:
@@ -83,6 +84,8 @@ def build(email: Email, now: datetime) -> EmailMessage:
     for name, value in email.headers.items():
         message[name] = single_line(value)
     message.set_content(email.body)
+    if email.html is not None:
+        message.add_alternative(email.html, subtype="html")
     return message
 
 

@@ -1,61 +1,108 @@
-"""Email templates per campaign ``template`` id, rendered with :class:`string.Template` ($name fields).
+"""Email templates as data: ``email_templates/<template>/<language>/{subject.txt,body.txt,body.html}``.
 
-Deliberately plain: a team swaps these for SES templates or its ESP's; the channel function only needs
-a subject and a text body.
+Marketing edits copy in those files (no Python), per language; ``default`` is used for a template id that
+has no folder, English for a language a template lacks. The language comes from the person's ``locale``
+trait (``fr``, ``fr-CA``, ``fr_FR`` -> ``fr``).
+
+Rendered with Jinja2's :class:`~jinja2.sandbox.SandboxedEnvironment`, autoescaping the ``.html`` files:
+a field (a name typed into a public form) can neither reach Python internals through the template nor
+inject markup; the subject and the text part are plain text, not escaped, and every field is made one
+line first (no header injection through a subject). A missing field renders empty, and the templates say
+what to write instead (``{{ first_name or 'there' }}``).
+
+Why Jinja2 here rather than SES templates (``SendTemplatedEmail``): SES renders on its side, so the
+bytes it sends could not be checked by our tests (List-Unsubscribe raw headers, strict MIME,
+``shared.messaging.mime``), templates would live in each account and region instead of the repository
+(reviewed, versioned, deployed with the code), and local mode (moto) does not render them. Jinja2 is
+well kept, its sandbox is designed for untrusted templates and data, and it is imported only when the
+first email is rendered (the email function's cold import does not pay for it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from string import Template
-from typing import Final
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
 
 from shared.messaging.mime import single_line
 
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
+
+TEMPLATES_DIR: Final = Path(__file__).with_name("email_templates")
+DEFAULT_TEMPLATE: Final = "default"
+DEFAULT_LANGUAGE: Final = "en"
+UNSUBSCRIBE_LABEL: Final[dict[str, str]] = {
+    "en": "Unsubscribe",
+    "fr": "Se désabonner",
+    "pl": "Wypisz się",
+    "uk": "Відписатися",
+}
+PARTS: Final = ("subject.txt", "body.txt", "body.html")
+MAX_FIELD_CHARS: Final = 1000
+
 
 @dataclass(frozen=True)
-class EmailTemplate:
+class Rendered:
     subject: str
-    body: str
+    text: str
+    html: str
+    template: str  # the template used (``default`` for an unknown id)
+    language: str  # the language used
 
 
-TEMPLATES: Final[dict[str, EmailTemplate]] = {
-    "confirm-subscription": EmailTemplate(
-        "Please confirm your subscription",
-        "Hello $first_name,\n\nPlease confirm that you want to hear from us: $confirm_url\n\n"
-        "If you did not sign up, ignore this email and nothing will happen.",
-    ),
-    "welcome": EmailTemplate(
-        "Welcome aboard, $first_name", "Hello $first_name,\n\nThank you for subscribing."
-    ),
-    "nurture-lead": EmailTemplate(
-        "$first_name, a guide picked for you", "Hello $first_name,\n\nHere is our guide."
-    ),
-    "nurture-signup": EmailTemplate("Getting started", "Hello $first_name,\n\nHere is how to get started."),
-    "win-back": EmailTemplate(
-        "We miss you, $first_name", "Hello $first_name,\n\nIt has been a while. Come back?"
-    ),
-    "cross-sell": EmailTemplate(
-        "Picked for you, $first_name", "Hello $first_name,\n\nYou may also like: $recommended_products"
-    ),
-    "loyalty-reward": EmailTemplate(
-        "A thank-you for you, $first_name", "Hello $first_name,\n\nA reward for you."
-    ),
-    "re-permission": EmailTemplate(
-        "Do you still want to hear from us?",
-        "Hello $first_name,\n\nWe have not heard from you in a year. Unsubscribe below if you prefer.",
-    ),
-    "anniversary": EmailTemplate(
-        "Happy anniversary, $first_name", "Hello $first_name,\n\nOne year together!"
-    ),
-}
-FALLBACK: Final = EmailTemplate("News for you, $first_name", "Hello $first_name,\n\nNews from us.")
+def template_ids() -> list[str]:
+    return sorted(p.name for p in TEMPLATES_DIR.iterdir() if p.is_dir() and not p.name.startswith("_"))
 
 
-def render(template_id: str, fields: dict[str, str]) -> tuple[str, str]:
-    template = TEMPLATES.get(template_id, FALLBACK)
+def languages(template_id: str) -> list[str]:
+    return sorted(p.name for p in (TEMPLATES_DIR / template_id).iterdir() if p.is_dir())
+
+
+def language_for(locale: str | None, available: list[str]) -> str:
+    """``fr-CA`` -> ``fr`` when there is French; else English."""
+    if locale:
+        primary = locale.strip().replace("_", "-").split("-")[0].lower()
+        if primary in available:
+            return primary
+    return DEFAULT_LANGUAGE
+
+
+@lru_cache(maxsize=1)
+def environment() -> SandboxedEnvironment:
+    from jinja2 import FileSystemLoader, select_autoescape
+    from jinja2.sandbox import SandboxedEnvironment
+
+    return SandboxedEnvironment(
+        loader=FileSystemLoader(str(TEMPLATES_DIR)),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        auto_reload=False,
+        trim_blocks=False,
+    )
+
+
+def render_email(template_id: str, fields: dict[str, str], locale: str | None = None) -> Rendered:
+    """Subject, text and HTML of ``template_id`` in the person's language, with ``fields``."""
+    if template_id not in template_ids():
+        template_id = DEFAULT_TEMPLATE
+    language = language_for(locale, languages(template_id))
     # Field values are one line each (a name with CR/LF must not add lines, least of all to a subject).
-    cleaned = {k: single_line(v) for k, v in fields.items()}
-    values = {"first_name": "there", "recommended_products": "", **{k: v for k, v in cleaned.items() if v}}
-    subject = single_line(Template(template.subject).safe_substitute(values))
-    return subject, Template(template.body).safe_substitute(values)
+    values: dict[str, str] = {k: single_line(str(v))[:MAX_FIELD_CHARS] for k, v in fields.items()}
+    env = environment()
+    context = {
+        **values,
+        "language": language,
+        "unsubscribe_label": UNSUBSCRIBE_LABEL.get(language, UNSUBSCRIBE_LABEL[DEFAULT_LANGUAGE]),
+    }
+    subject = single_line(env.get_template(f"{template_id}/{language}/subject.txt").render(context))
+    context["subject"] = subject
+    text = env.get_template(f"{template_id}/{language}/body.txt").render(context)
+    html = env.get_template(f"{template_id}/{language}/body.html").render(context)
+    return Rendered(subject, text, html, template_id, language)
+
+
+def render(template_id: str, fields: dict[str, str], locale: str | None = None) -> tuple[str, str]:
+    """(subject, text body): the text part of :func:`render_email`."""
+    rendered = render_email(template_id, fields, locale)
+    return rendered.subject, rendered.text

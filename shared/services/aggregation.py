@@ -10,7 +10,7 @@ from shared.dal import customers, interactions
 from shared.events import InteractionTracked
 from shared.settings import get_settings
 from shared.tracking.aggregates import StoredInteraction, delta_of
-from shared.tracking.engagement import CAMPAIGN_RELEVANT_KINDS
+from shared.tracking.engagement import CAMPAIGN_RELEVANT_KINDS, NOT_ACTIVITY_KINDS
 
 
 def stored_interaction(image: Mapping[str, Any]) -> StoredInteraction:
@@ -32,6 +32,8 @@ def apply(image: Mapping[str, Any], sequence_number: str) -> InteractionTracked 
     were published, so publishing is at least once (consumers key their work on ``event_id``).
     """
     item = stored_interaction(image)
+    if item.kind in NOT_ACTIVITY_KINDS:
+        return None  # kept as a record of the channel, not counted as the person's activity
     delta = delta_of([item], get_settings().engagement_half_life_days)
     applied = customers.apply_aggregates(item.customer_id, delta, sequence_number, sequence_number)
     if not applied:

@@ -360,5 +360,5 @@ def report(campaign_id: str, as_of: datetime | None = None) -> CampaignReport:
     records: list[DecisionRecord] = list(store.for_campaign(campaign_id))
     purchases: list[Purchase] = []
     for customer_id in {r.customer_id for r in records if r.outcome in ("sent", "held_out")}:
-        purchases += store.purchases_of(customer_id)
+        purchases += store.conversions_of(customer_id, campaign_id, campaign.conversion)
     return build_report(campaign_id, records, purchases, campaign.attribution_window_days, as_of=as_of)

@@ -237,3 +237,9 @@ def carry_over(merged_id: str, survivor: str) -> list[str]:
                 changed.append(channel)
                 break
     return changed
+
+
+def revoke_for_complaint(customer_id: str, feedback_id: str, now: datetime) -> bool:
+    """A complaint (the person marked an email as spam, reported by SES) revokes email consent, as an
+    unsubscribe would; keyed on SES's feedback id, so a redelivered event records it once."""
+    return _revoke(customer_id, "email", f"complaint:{feedback_id}", "ses-complaint", now)

@@ -23,6 +23,12 @@ InteractionKind = Literal[
     "unsubscribe",
     "consent_changed",  # consent carried over by a merge (no engagement, no campaign trigger)
     "track",
+    # Email channel feedback from SES (shared.services.feedback): the campaign id is in the properties.
+    "email_delivered",
+    "email_opened",
+    "email_clicked",
+    "email_bounced",
+    "email_complained",
 ]
 
 EngagementKind = Literal["page_view", "form_post", "email_click", "download", "contact_request", "other"]
@@ -42,7 +48,16 @@ _ENGAGEMENT_OF_KIND: Final[dict[str, EngagementKind]] = {
     "download": "download",
     "contact_request": "contact_request",
     "track": "other",
+    # A click in a campaign email is the person acting, like a tracked email click. An open counts as
+    # "other" (no lead-score weight): mail privacy proxies open messages on the reader's behalf.
+    "email_clicked": "email_click",
+    "email_opened": "other",
 }
+# Recorded, but not the person's activity: they never touch the customer's aggregates (a delivery must
+# not reset "days without interaction", nor count as engagement).
+NOT_ACTIVITY_KINDS: Final[frozenset[str]] = frozenset(
+    {"email_delivered", "email_bounced", "email_complained"}
+)
 
 # Kinds published on the bus as InteractionTracked, because campaigns can react to them.
 CAMPAIGN_RELEVANT_KINDS: Final[frozenset[str]] = frozenset({"purchase", "signup", "consent_granted"})

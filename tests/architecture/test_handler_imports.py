@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCIENCE = ("numpy", "scipy", "pandas", "pyarrow")
-WITHOUT_SCIENCE = ("track", "admin_api", "aggregate", "campaigns", "email", "export")
+WITHOUT_SCIENCE = ("track", "admin_api", "aggregate", "campaigns", "email", "export", "ses_events")
 
 PROBE = """
 import json, sys

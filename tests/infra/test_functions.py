@@ -13,7 +13,7 @@ from shared.settings import Settings
 from .conftest import Synth
 from .helpers import as_list, flatten_join, get_att, of_type, policy_statements_for_role, ref
 
-FUNCTIONS = ("track", "admin_api", "aggregate", "score", "campaigns", "email", "export")
+FUNCTIONS = ("track", "admin_api", "aggregate", "score", "campaigns", "email", "export", "ses_events")
 R, W = "read", "write"
 BUSINESS_TABLES = {s.logical_name: W for s in table_specs() if s.logical_name != "Idempotency"}
 
@@ -27,6 +27,8 @@ TABLE_ACCESS: dict[str, dict[str, str]] = {
     "campaigns": {"Campaigns": R, "Customers": R, "Scores": R, "Interactions": R, "CampaignDecisions": W},
     "email": {"Idempotency": W, "Customers": R, "CampaignDecisions": W},
     "export": {"Scores": R, "Customers": R, "Runs": W},
+    # SES feedback: suppression and consent on profiles, interactions; finds profiles by address alias.
+    "ses_events": {"Customers": W, "Interactions": W, "Identities": R},
 }
 # Other RM_* variables per function.
 OTHER_ENV: dict[str, set[str]] = {
@@ -54,8 +56,9 @@ OTHER_ENV: dict[str, set[str]] = {
         "RM_PUBLIC_BASE_URL",
         "RM_CONSENT_TOKEN_TTL_HOURS",  # how long a send waits for a pending consent
     },
-    "email": {"RM_SENDER_EMAIL"},
+    "email": {"RM_SENDER_EMAIL", "RM_SES_CONFIGURATION_SET"},
     "export": {"RM_EXPORTS_BUCKET", "RM_EXPORT_LINK_TTL_SECONDS"},
+    "ses_events": set(),
 }
 WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
 
@@ -193,9 +196,19 @@ def test_only_admin_and_state_machine_can_start_or_invoke(dev: Synth) -> None:
 
 
 def test_ses_scoped_to_sender(dev: Synth) -> None:
+    """Issue 13 adds the configuration set every send names (its ARN is a resource of SendRawEmail) to
+    the sender's identities; nothing else, and never a wildcard."""
     statement = next(s for s in _role_statements(dev, "email") if "ses:SendEmail" in as_list(s["Action"]))
     resources = [flatten_join(r) for r in as_list(statement["Resource"])]
-    assert all(":identity/" in r and "*" not in r for r in resources)
+    assert all("*" not in r for r in resources)
+    identities = [r for r in resources if ":identity/" in r]
+    assert sorted(r.rsplit("/", 1)[1] for r in identities) == sorted(
+        [dev.stack.config.sender_email, dev.stack.config.sender_domain]
+    )
+    assert [r for r in resources if r not in identities] == [
+        f"arn:<AWS::Partition>:ses:<AWS::Region>:<AWS::AccountId>:configuration-set/"
+        f"{dev.stack.config.ses_configuration_set}"
+    ]
     assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": dev.stack.config.sender_email}}
 
 

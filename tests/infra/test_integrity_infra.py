@@ -55,6 +55,7 @@ def test_the_stream_consumer_falling_behind_is_alarmed(dev: Synth) -> None:
 def test_every_consumer_queue_oldest_message_age_is_alarmed(dev: Synth) -> None:
     alarms = _alarms(dev, "ApproximateAgeOfOldestMessage")
     queues = {dev.logical_id(q) for q in dev.stack.routing.queues.values()}
+    queues.add(dev.logical_id(dev.stack.channels.ses_events_queue))  # the SES events' queue (issue 13)
     alarmed = {d["Value"]["Fn::GetAtt"][0] for a in alarms for d in a["Dimensions"]}
     assert alarmed == queues
     assert all(a["Threshold"] == OLDEST_MESSAGE_AGE_THRESHOLD.to_seconds() for a in alarms)

@@ -131,6 +131,7 @@ CODE_CALLS: dict[str, dict[str, frozenset[str]]] = {
         "table:Customers": TABLE_READ,
         "table:CampaignDecisions": TABLE_WRITE,
         "ses:identity": frozenset({"ses:SendEmail", "ses:SendRawEmail"}),
+        "ses:configuration-set": frozenset({"ses:SendEmail", "ses:SendRawEmail"}),  # ConfigurationSetName
         "queue:EmailQueue": QUEUE_SOURCE,
     },
     # shared.services.exports: reads scores joined with customers, writes export records and files.
@@ -142,6 +143,14 @@ CODE_CALLS: dict[str, dict[str, frozenset[str]]] = {
         "bucket/runs/*": OBJECT_READ,
         "bucket": LIST_BUCKET,
         "queue:ExportDlq": frozenset({"sqs:SendMessage"}),
+    },
+    # shared.services.feedback: profiles by address (alias batch get), suppression, consent revocation and
+    # interactions on profiles; fed by SesEventsQueue.
+    "ses_events": {
+        "table:Customers": TABLE_WRITE,
+        "table:Interactions": TABLE_WRITE,
+        "table:Identities": TABLE_READ,
+        "queue:SesEventsQueue": QUEUE_SOURCE,
     },
 }
 
@@ -161,7 +170,12 @@ def _labels(synth: Synth, name: str) -> dict[str, str]:
         labels[f"<{synth.logical_id(fn.function)}.Arn>"] = f"function:{function_name}"
         if function_name == name:
             labels[f"<{synth.logical_id(fn.log_group)}.Arn>"] = "logs:own"
-    for queue_name, queue in {**stack.routing.queues, **stack.dead_letter_queues}.items():
+    queues = {
+        **stack.routing.queues,
+        **stack.dead_letter_queues,
+        "SesEventsQueue": stack.channels.ses_events_queue,
+    }
+    for queue_name, queue in queues.items():
         labels[f"<{synth.logical_id(queue)}.Arn>"] = f"queue:{queue_name}"
     return labels
 
@@ -169,6 +183,8 @@ def _labels(synth: Synth, name: str) -> dict[str, str]:
 def _resource_name(text: str, labels: dict[str, str]) -> str:
     if ":ses:" in text and ":identity/" in text:
         return "ses:identity"
+    if ":ses:" in text and ":configuration-set/" in text:
+        return "ses:configuration-set"
     for token, label in labels.items():
         if text.startswith(token):
             return label + text[len(token) :]

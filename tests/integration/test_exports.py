@@ -197,8 +197,10 @@ def test_rows_match_the_scores_and_flag_reachability(scored: Scored, client: Cli
     assert prospect["segment"] == ""
     assert prospect["email"].endswith("@example.com")
     assert (prospect["consent_email"], prospect["reachable_email"]) == ("none", "no")
+    # Issue 13: a suppressed address (shown in its own column) is not reachable.
     assert all(
-        r["reachable_email"] == ("yes" if r["consent_email"] == "granted" and r["email"] else "no")
+        r["reachable_email"]
+        == ("yes" if r["consent_email"] == "granted" and r["email"] and not r["email_suppressed"] else "no")
         for r in seen.values()
     )
 
