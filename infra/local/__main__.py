@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         campaign_schedule.start(stopped, args.due_every)
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     print(
-        f"Serving on {stack.api_url} — dashboard: {stack.api_url}/dashboard/?key={stack.api_key} — "
+        f"Serving on {stack.api_url} — console: {stack.api_url}/dashboard/ (sign in as marketing@ or "
+        f"admin@example.com) — API key for scripts: {stack.api_key} — "
         f"outbox: {stack.api_url}/dashboard/outbox.html — metrics: {args.metrics_log} — Ctrl-C to stop",
         flush=True,
     )
