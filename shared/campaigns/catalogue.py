@@ -152,6 +152,10 @@ class Condition(_Model):
         return self
 
 
+# Quiet hours longer than this leave too little of the day to send in (a daylight-saving change can close it).
+MAX_QUIET_HOURS: Final = 20
+
+
 class QuietHours(_Model):
     """No customer-facing message between ``start`` and ``end`` in the customer's local time.
 
@@ -171,10 +175,21 @@ class QuietHours(_Model):
             raise ValueError('expected a quoted "HH:MM" time')
         return value
 
+    @field_validator("start", "end")
+    @classmethod
+    def _wall_clock(cls, value: time) -> time:
+        return value.replace(fold=0)  # a time on the wall clock: the zone decides, on each day, what it is
+
     @model_validator(mode="after")
     def _not_empty(self) -> QuietHours:
-        if self.enabled and self.start == self.end:
+        if not self.enabled:
+            return self
+        if self.start == self.end:
             raise ValueError("start and end must differ (use enabled: false to turn quiet hours off)")
+        minutes = (self.end.hour * 60 + self.end.minute - self.start.hour * 60 - self.start.minute) % 1440
+        if minutes > MAX_QUIET_HOURS * 60:
+            # Longer windows leave a gap that a daylight-saving change can close: no time left to send.
+            raise ValueError(f"quiet hours may last at most {MAX_QUIET_HOURS} hours a day")
         return self
 
 

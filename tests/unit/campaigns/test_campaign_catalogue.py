@@ -223,6 +223,17 @@ def test_equal_quiet_hours_are_rejected() -> None:
     assert "  quiet_hours:" in _problems(data)
 
 
+@pytest.mark.parametrize(("end", "refused"), [("17:01", True), ("17:00", False)])
+def test_quiet_hours_leave_time_to_send(end: str, refused: bool) -> None:
+    """20 hours at most: a longer window (21:00 to 17:01) leaves a gap a daylight-saving change can close."""
+    data = _valid()
+    data["quiet_hours"] = {"start": "21:00", "end": end}
+    if refused:
+        assert "at most 20 hours" in _problems(data)
+    else:
+        assert parse_catalogue(data).quiet_hours.end.hour == 17
+
+
 def test_yaml_syntax_error_and_non_mapping(tmp_path: Path) -> None:
     path = tmp_path / "broken.yaml"
     path.write_text("version: [unclosed\n", encoding="utf-8")
