@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from infra.local.stack import LocalStack
+from tests.e2e.chromium import TIMEOUT_MS
 
-TIMEOUT_MS = 60_000
+__all__ = ["TIMEOUT_MS", "open_view", "sign_in"]
 
 
 def sign_in(page: Any, stack: LocalStack, email: str, password: str | None = None, wait: bool = True) -> None:

@@ -6,8 +6,6 @@ bundle, settings passed inline, any request off this machine is aborted and repo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -15,7 +13,7 @@ import pytest
 
 from infra.local.demo import WRITE_KEY, Client
 from infra.local.stack import LocalStack
-from tests.e2e.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from tests.e2e.chromium import TIMEOUT_MS
 from tests.helpers import unique
 from tests.site import ANALYTICS_UMD, Site
 
@@ -44,17 +42,9 @@ async ({writeKey, apiHost, user, email, orderId, batching}) => {
 
 
 @pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make test` installs Debian's chromium package"
+def chromium(browser: Any) -> Any:
     assert (ANALYTICS_UMD / "index.js").exists(), "run `npm install`: @segment/analytics-next is missing"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    return browser
 
 
 @pytest.mark.parametrize("batching", [False, True], ids=["default", "batching"])

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from infra.local.demo import Client
 from infra.local.stack import LocalStack
 from shared.campaigns.holdout import is_held_out
-from shared.campaigns.rules import PENDING_CONSENT_RECHECK
+from shared.campaigns.rules import PENDING_CONSENT_RECHECK, Decision
 from shared.dal.models import CustomerModel, DecisionModel, IdentityModel
 from shared.events import SegmentChanged
 from shared.services import campaigns
@@ -127,13 +127,17 @@ def test_a_replayed_old_order_sends_nothing_and_counts_as_stale(stack: LocalStac
     assert report["skipped"]["stale"] >= 1
 
 
-def test_quiet_hours_deferral_is_sent_within_minutes_of_its_time(stack: LocalStack, client: Client) -> None:
+def deferred_at_night(stack: LocalStack, client: Client, days_ahead: int) -> tuple[str, str, Decision]:
+    """A confirmed subscriber in Paris who becomes a Champion at 22:30 UTC ``days_ahead`` days from now:
+    loyalty-reward's decision, deferred by the quiet hours. Returns (customer id, email, decision)."""
     customer_id, email, confirm = _sign_up(stack, client, "loyalty-reward")
     assert client.call("POST", confirm)[0] == 200
     paris = {"userId": email.split("@")[0], "traits": {"timezone": "Europe/Paris"}}
     client.call("POST", "/v1/identify", paris)
     stack.drain()
-    night = (datetime.now(UTC) + timedelta(days=30)).replace(hour=22, minute=30, second=0, microsecond=0)
+    night = (datetime.now(UTC) + timedelta(days=days_ahead)).replace(
+        hour=22, minute=30, second=0, microsecond=0
+    )
     event = SegmentChanged(
         customer_id=customer_id,
         run_id=f"run-{uuid.uuid4().hex[:6]}",
@@ -144,6 +148,11 @@ def test_quiet_hours_deferral_is_sent_within_minutes_of_its_time(stack: LocalSta
         monetary_score=5,
     )
     [decision] = campaigns.handle_event(event, now=night)
+    return customer_id, email, decision
+
+
+def test_quiet_hours_deferral_is_sent_within_minutes_of_its_time(stack: LocalStack, client: Client) -> None:
+    customer_id, email, decision = deferred_at_night(stack, client, days_ahead=30)
     assert decision.outcome == "deferred"
     assert decision.send_after is not None
     # Any run of the 5-minute due sweep in the 5 minutes after the send time sends it (well within 15).

@@ -4,8 +4,6 @@ the page asks of it (the form posts back to the same URL)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,24 +11,11 @@ import pytest
 from infra.local.demo import Client
 from infra.local.stack import LocalStack
 from shared.services.tracking import unsubscribe_url
-from tests.e2e.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from tests.e2e.chromium import TIMEOUT_MS
 from tests.helpers import unique
 from tests.integration.test_consent import _confirm_link, _email_status
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make browser` installs Debian's chromium"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def test_a_person_confirms_then_unsubscribes_with_the_pages_buttons(

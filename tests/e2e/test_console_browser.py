@@ -11,11 +11,8 @@ everything held on the person, erases them behind a typed confirmation, and swit
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,37 +22,12 @@ from infra.local.demo import Client, cdnow_orders
 from infra.local.dispatcher import load_handler
 from infra.local.lambda_context import LocalContext
 from infra.local.stack import LocalStack
+from tests.e2e.chromium import ARTIFACTS
 from tests.e2e.console_pages import TIMEOUT_MS, open_view, sign_in
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("RM_CHROMIUM") or (
-    "/usr/bin/chromium"
-    if Path("/usr/bin/chromium").exists()
-    else shutil.which("chromium") or "/usr/bin/chromium"
-)
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--no-first-run",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 AS_OF = "1998-06-30"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make browser` installs Debian's chromium"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,7 @@ screenshot to artifacts/dashboard.png."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,40 +14,12 @@ from infra.local.demo import Client, cdnow_orders
 from infra.local.dispatcher import load_handler
 from infra.local.lambda_context import LocalContext
 from infra.local.stack import LocalStack
+from tests.e2e.chromium import ARTIFACTS, TIMEOUT_MS
 from tests.e2e.console_pages import sign_in
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("RM_CHROMIUM") or (
-    "/usr/bin/chromium"
-    if Path("/usr/bin/chromium").exists()
-    else shutil.which("chromium") or "/usr/bin/chromium"
-)
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 AS_OF = "1998-06-30"
-TIMEOUT_MS = 60_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make test` installs Debian's chromium package"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture(scope="module")

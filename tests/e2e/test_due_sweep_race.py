@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import multiprocessing
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from infra.local.demo import Client
 from infra.local.stack import LocalStack
 from shared.dal.models import DecisionModel
-from shared.events import SegmentChanged
-from shared.services import campaigns
-from tests.e2e.test_campaigns_over_time import _campaign_emails, _decision, _sign_up
+from tests.e2e.test_campaigns_over_time import _campaign_emails, _decision, deferred_at_night
 
 PROCESSES = 3
 
@@ -29,22 +26,7 @@ def _sweep_at(args: tuple[str, str, float]) -> dict[str, int]:
 
 
 def test_overlapping_due_sweeps_send_once(stack: LocalStack, client: Client) -> None:
-    customer_id, email, confirm = _sign_up(stack, client, "loyalty-reward")
-    assert client.call("POST", confirm)[0] == 200
-    paris = {"userId": email.split("@")[0], "traits": {"timezone": "Europe/Paris"}}
-    client.call("POST", "/v1/identify", paris)
-    stack.drain()
-    night = (datetime.now(UTC) + timedelta(days=60)).replace(hour=22, minute=30, second=0, microsecond=0)
-    event = SegmentChanged(
-        customer_id=customer_id,
-        run_id=f"run-{uuid.uuid4().hex[:6]}",
-        previous_segment="Loyal",
-        segment="Champions",
-        recency_score=5,
-        frequency_score=5,
-        monetary_score=5,
-    )
-    [decision] = campaigns.handle_event(event, now=night)
+    customer_id, email, decision = deferred_at_night(stack, client, days_ahead=60)
     assert decision.send_after is not None
     at = (decision.send_after + timedelta(minutes=2)).isoformat()
 

@@ -7,7 +7,6 @@ foreign origin is refused and nothing is stored or mailed. Screenshots go to art
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib import request
 
@@ -15,7 +14,7 @@ import pytest
 
 from infra.local.stack import LocalStack
 from shared.dal.models import IdentityModel
-from tests.e2e.test_dashboard_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS
+from tests.e2e.chromium import ARTIFACTS, TIMEOUT_MS
 from tests.helpers import emails_to, unique
 from tests.site import Site
 
@@ -25,19 +24,6 @@ PAGE = """<!doctype html><html lang=en><meta charset=utf-8><title>Sign up</title
 <body><h1>Our shop</h1>
 {code}
 </body></html>"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: `make browser` installs Debian's chromium"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture
