@@ -9,6 +9,7 @@ from typing import Any
 
 import boto3
 
+from infra.local.demo import Client, cdnow_orders
 from infra.local.stack import LocalStack
 from shared.events import SOURCE
 from shared.settings import get_settings
@@ -16,6 +17,23 @@ from shared.settings import get_settings
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def prefixed_orders(prefix: str, customers: int) -> list[dict[str, Any]]:
+    """The CDNOW sample's orders of ``customers`` customers as Segment track calls, their user and order ids
+    prefixed so that they are new to the session's shared stack."""
+    calls = cdnow_orders(customers)
+    for call in calls:
+        call["userId"] = f"{prefix}-{call['userId']}"
+        call["properties"]["order_id"] = f"{prefix}-{call['properties']['order_id']}"
+    return calls
+
+
+def post_batches(client: Client, calls: list[dict[str, Any]]) -> None:
+    """Send the calls through ``/v1/batch``, 100 at a time; each batch must be accepted."""
+    for start in range(0, len(calls), 100):
+        status, body, _ = client.call("POST", "/v1/batch", {"batch": calls[start : start + 100]})
+        assert status == 200, body
 
 
 def emails_to(stack: LocalStack, address: str) -> list[dict[str, str]]:

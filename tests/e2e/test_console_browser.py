@@ -18,12 +18,13 @@ from typing import Any
 
 import pytest
 
-from infra.local.demo import Client, cdnow_orders
+from infra.local.demo import Client
 from infra.local.dispatcher import load_handler
 from infra.local.lambda_context import LocalContext
 from infra.local.stack import LocalStack
 from tests.e2e.chromium import ARTIFACTS
 from tests.e2e.console_pages import TIMEOUT_MS, open_view, sign_in
+from tests.helpers import post_batches, prefixed_orders
 
 pytestmark = pytest.mark.browser
 
@@ -33,13 +34,8 @@ AS_OF = "1998-06-30"
 @pytest.fixture(scope="module")
 def world(stack: LocalStack, client: Client) -> dict[str, Any]:
     prefix = f"cons-{uuid.uuid4().hex[:6]}"
-    calls = cdnow_orders(40)
-    for call in calls:
-        call["userId"] = f"{prefix}-{call['userId']}"
-        call["properties"]["order_id"] = f"{prefix}-{call['properties']['order_id']}"
-    for start in range(0, len(calls), 100):
-        status, body, _ = client.call("POST", "/v1/batch", {"batch": calls[start : start + 100]})
-        assert status == 200, body
+    calls = prefixed_orders(prefix, 40)
+    post_batches(client, calls)
     # One buyer also signs up to the newsletter and confirms by the emailed link.
     buyer = calls[0]["userId"]
     email = f"{buyer}@example.com"

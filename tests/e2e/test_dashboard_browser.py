@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from infra.local.demo import Client, cdnow_orders
+from infra.local.demo import Client
 from infra.local.dispatcher import load_handler
 from infra.local.lambda_context import LocalContext
 from infra.local.stack import LocalStack
 from tests.e2e.chromium import ARTIFACTS, TIMEOUT_MS
 from tests.e2e.console_pages import sign_in
+from tests.helpers import post_batches, prefixed_orders
 
 pytestmark = pytest.mark.browser
 
@@ -25,13 +26,8 @@ AS_OF = "1998-06-30"
 @pytest.fixture(scope="module")
 def scored_and_exported(stack: LocalStack, client: Client) -> dict[str, Any]:
     prefix = f"dash-{uuid.uuid4().hex[:6]}"
-    calls = cdnow_orders(60)
-    for call in calls:
-        call["userId"] = f"{prefix}-{call['userId']}"
-        call["properties"]["order_id"] = f"{prefix}-{call['properties']['order_id']}"
-    for start in range(0, len(calls), 100):
-        status, body, _ = client.call("POST", "/v1/batch", {"batch": calls[start : start + 100]})
-        assert status == 200, body
+    calls = prefixed_orders(prefix, 60)
+    post_batches(client, calls)
     stack.drain()
     status, run, _ = client.call("POST", "/v1/scoring/runs", {"as_of": AS_OF, "segments": 2}, private=True)
     assert status == 202, run

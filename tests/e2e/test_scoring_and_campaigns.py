@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from infra.local.demo import Client, cdnow_orders
+from infra.local.demo import Client
 from infra.local.stack import LocalStack
 from shared.dal.models import DecisionModel, IdentityModel, InteractionModel
 from shared.services import campaigns
-from tests.helpers import bus_tap, daytime_zone, drain_queue
+from tests.helpers import bus_tap, daytime_zone, drain_queue, post_batches, prefixed_orders
 
 AS_OF = "1998-06-30"
 
@@ -34,16 +34,11 @@ def _subscribe(stack: LocalStack, client: Client, user_id: str, email: str) -> N
 def test_purchases_to_segments_events_and_campaigns(stack: LocalStack, client: Client) -> None:
     run = uuid.uuid4().hex[:6]
     sqs, tap = bus_tap("SegmentChanged")
-    calls = cdnow_orders(80)
-    for call in calls:
-        call["userId"] = f"{run}-{call['userId']}"
-        call["properties"]["order_id"] = f"{run}-{call['properties']['order_id']}"
+    calls = prefixed_orders(run, 80)
     users = sorted({c["userId"] for c in calls})
     for user in users[:40]:  # half of them subscribe to the newsletter: campaigns may email them
         _subscribe(stack, client, user, f"{user}@example.com")
-    for start in range(0, len(calls), 100):
-        status, body, _ = client.call("POST", "/v1/batch", {"batch": calls[start : start + 100]})
-        assert status == 200, body
+    post_batches(client, calls)
     stack.drain()
 
     status, result, _ = client.call("POST", "/v1/scoring/runs", {"as_of": AS_OF, "segments": 3}, private=True)

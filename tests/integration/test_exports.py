@@ -17,7 +17,7 @@ from urllib import error, parse, request
 
 import pytest
 
-from infra.local.demo import Client, cdnow_orders
+from infra.local.demo import Client
 from infra.local.dispatcher import load_handler
 from infra.local.lambda_context import LocalContext
 from infra.local.stack import LocalStack
@@ -29,6 +29,7 @@ from shared.exporting import rows as export_rows
 from shared.exporting.filters import ExportRequest
 from shared.services import exports, ports, segments
 from shared.settings import get_settings
+from tests.helpers import prefixed_orders
 
 AS_OF = "1998-06-30"
 
@@ -74,10 +75,7 @@ class Scored:
 def scored(stack: LocalStack, client: Client) -> Scored:
     """30 CDNOW customers (3 named, 1 with granted email consent) and a prospect, scored and exported."""
     prefix = f"exp-{uuid.uuid4().hex[:6]}"
-    calls = cdnow_orders(30)
-    for call in calls:
-        call["userId"] = f"{prefix}-{call['userId']}"
-        call["properties"]["order_id"] = f"{prefix}-{call['properties']['order_id']}"
+    calls = prefixed_orders(prefix, 30)
     user_ids = sorted({c["userId"] for c in calls})
     for number, user in enumerate(user_ids[:3]):
         traits = {"email": f"{user}@example.com", "first_name": f"Ann{number}", "last_name": "Example"}

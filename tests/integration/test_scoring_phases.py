@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from infra.local.demo import Client, cdnow_orders
+from infra.local.demo import Client
 from infra.local.dispatcher import load_handler
 from infra.local.lambda_context import LocalContext
 from infra.local.stack import LocalStack
 from shared.services import runs
-from tests.helpers import unique
+from tests.helpers import prefixed_orders, unique
 
 
 def _score(payload: dict[str, Any]) -> dict[str, Any]:
@@ -22,10 +22,7 @@ def _score(payload: dict[str, Any]) -> dict[str, Any]:
 
 def test_the_phases_in_state_machine_order_score_every_customer(stack: LocalStack, client: Client) -> None:
     prefix = unique("phases")
-    calls = cdnow_orders(12)
-    for call in calls:
-        call["userId"] = f"{prefix}-{call['userId']}"
-        call["properties"]["order_id"] = f"{prefix}-{call['properties']['order_id']}"
+    calls = prefixed_orders(prefix, 12)
     status, body, _ = client.call("POST", "/v1/batch", {"batch": calls})
     assert status == 200, body
     stack.drain()
