@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from aws_cdk import Aws, CfnOutput, Duration, Size
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_events as events
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_stepfunctions as sfn
@@ -85,6 +86,38 @@ def public_base_url(api: apigw.IRestApi, stage_name: str) -> str:
     return f"https://{api.rest_api_id}.execute-api.{Aws.REGION}.{Aws.URL_SUFFIX}/{stage_name}"
 
 
+def stage_options(
+    config: StageConfig,
+    access_logs: logs.ILogGroup,
+    method_options: dict[str, apigw.MethodDeploymentOptions] | None = None,
+) -> apigw.StageOptions:
+    """A REST API stage as this project deploys them (the main API and the console's): throttled, JSON
+    access logs, errors logged, X-Ray traced, and never full request logging (it would copy personal data
+    into the logs)."""
+    return apigw.StageOptions(
+        stage_name=config.stage,
+        throttling_rate_limit=config.api_throttle_rate_limit,
+        throttling_burst_limit=config.api_throttle_burst_limit,
+        method_options=method_options,
+        access_log_destination=apigw.LogGroupLogDestination(access_logs),
+        access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
+            caller=True,
+            http_method=True,
+            ip=True,
+            protocol=True,
+            request_time=True,
+            resource_path=True,
+            response_length=True,
+            status=True,
+            user=True,
+        ),
+        logging_level=apigw.MethodLoggingLevel.ERROR,
+        data_trace_enabled=False,
+        metrics_enabled=True,
+        tracing_enabled=True,
+    )
+
+
 class Api(Construct):
     def __init__(
         self,
@@ -130,28 +163,7 @@ class Api(Construct):
             # (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-gzip-compression-decompression.html,
             # .../api-gateway-make-request-with-compressed-payload.html).
             min_compression_size=Size.bytes(MIN_COMPRESSION_BYTES),
-            deploy_options=apigw.StageOptions(
-                stage_name=config.stage,
-                throttling_rate_limit=config.api_throttle_rate_limit,
-                throttling_burst_limit=config.api_throttle_burst_limit,
-                method_options=method_options,
-                access_log_destination=apigw.LogGroupLogDestination(self.access_logs),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
-                logging_level=apigw.MethodLoggingLevel.ERROR,
-                data_trace_enabled=False,  # full request logging would copy personal data into logs
-                metrics_enabled=True,
-                tracing_enabled=True,
-            ),
+            deploy_options=stage_options(config, self.access_logs, method_options),
         )
         self.base_url = config.public_base_url or public_base_url(self.rest_api, config.stage)
         for kind, code in GATEWAY_ERROR_CODES.items():

@@ -27,6 +27,7 @@ from constructs import Construct
 
 from infra import routes as route_table
 from infra.config import StageConfig
+from infra.constructs.api import stage_options
 from infra.constructs.functions import EngineFunction, log_group
 from infra.constructs.nag import acknowledge
 
@@ -130,27 +131,7 @@ class Console(Construct):
             description="The console's private API: Cognito ID tokens, groups enforced by the handler",
             endpoint_types=[apigw.EndpointType.REGIONAL],
             cloud_watch_role=False,  # the account-level role is the main API's
-            deploy_options=apigw.StageOptions(
-                stage_name=config.stage,
-                throttling_rate_limit=config.api_throttle_rate_limit,
-                throttling_burst_limit=config.api_throttle_burst_limit,
-                access_log_destination=apigw.LogGroupLogDestination(self.api_access_logs),
-                access_log_format=apigw.AccessLogFormat.json_with_standard_fields(
-                    caller=True,
-                    http_method=True,
-                    ip=True,
-                    protocol=True,
-                    request_time=True,
-                    resource_path=True,
-                    response_length=True,
-                    status=True,
-                    user=True,
-                ),
-                logging_level=apigw.MethodLoggingLevel.ERROR,
-                data_trace_enabled=False,
-                metrics_enabled=True,
-                tracing_enabled=True,
-            ),
+            deploy_options=stage_options(config, self.api_access_logs),
         )
         self.authorizer = apigw.CognitoUserPoolsAuthorizer(
             self,
