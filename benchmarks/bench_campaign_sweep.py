@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from benchmarks.bench_cost import PRICES
-    from benchmarks.bench_local_scoring import _count_requests
+    from benchmarks.bench_local_scoring import request_counts
     from infra.local.dispatcher import LocalContext, load_handler
     from infra.local.stack import LocalStack
     from shared.services import campaigns
@@ -84,7 +84,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     with LocalStack(api_port=0, verbose=False) as stack:
         assert stack.dispatcher is not None
         stack.dispatcher.stop()
-        requests = _count_requests(stack)
         began = time.perf_counter()
         size = seed(args.customers, now)
         seeded = time.perf_counter()
@@ -94,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         campaigns.sync_catalogue(now)
 
-        before = dict(requests)
+        before = request_counts(stack)
         cpu = time.process_time()
         start = time.perf_counter()
         response = load_handler("campaigns")(
@@ -103,11 +102,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         with tqdm(desc="sweep", unit="record", leave=False, disable=None) as bar:
             delivered = stack.dispatcher.drain(progress=bar.update)
         elapsed, cpu_used = time.perf_counter() - start, time.process_time() - cpu
-        used = {k: v - before.get(k, 0) for k, v in requests.items() if v - before.get(k, 0)}
+        used = {k: v - before.get(k, 0) for k, v in request_counts(stack).items() if v - before.get(k, 0)}
         emails = len(stack.sent_emails())
 
     def calls(name: str) -> int:
-        return sum(v for k, v in used.items() if k.endswith(f".{name}"))
+        return used.get(name, 0)
 
     n = args.customers
     scans, gets, queries = calls("Scan"), calls("GetItem") + calls("BatchGetItem"), calls("Query")

@@ -26,20 +26,21 @@ machine's core for the CPU-bound scoring maths (arm64 Graviton at 2048 MB: about
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import logging
 import math
 import re
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from infra.local.moto_process import MotoProcess
 
 UNITS_FILE = Path(__file__).with_name("cost_units.json")
 
@@ -92,33 +93,36 @@ INTERACTION_RETENTION_MONTHS = 13  # interaction_ttl_days = 395
 
 
 class _Counter:
-    """Counts requests at the moto server (WSGI wrapper) and S3 bytes written."""
+    """Requests moto served by operation, events put and S3 bytes written since the last :meth:`reset`
+    (the moto process counts them: :mod:`infra.local.moto_control`)."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.requests: Counter[str] = Counter()
-        self.s3_bytes = 0
-        self.events = 0
-        self._lock = threading.Lock()
+    def __init__(self, moto: MotoProcess) -> None:
+        self.moto = moto
+        self.reset()
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        target = str(environ.get("HTTP_X_AMZ_TARGET") or "")
-        if target:
-            key = target.split(".")[-1]
-        elif "sqs" in str(environ.get("HTTP_AUTHORIZATION", "")):
-            key = "sqs"
-        else:
-            key = f"s3:{environ.get('REQUEST_METHOD')}"
-        if key == "PutEvents":  # count the entries (up to 10 per request)
-            body = environ["wsgi.input"].read()
-            environ["wsgi.input"] = io.BytesIO(body)
-            with self._lock:
-                self.events += len(json.loads(body or b"{}").get("Entries", []))
-        with self._lock:
-            self.requests[key] += 1
-            if key == "s3:PUT":
-                self.s3_bytes += int(environ.get("CONTENT_LENGTH") or 0)
-        return self.app(environ, start_response)
+    def reset(self) -> None:
+        self._base = self.moto.request_counts()
+
+    def _since(self) -> dict[str, Any]:
+        now = self.moto.request_counts()
+        return {
+            "requests": Counter(now["requests"]) - Counter(self._base["requests"]),
+            "events": now["events"] - self._base["events"],
+            "s3_bytes": now["s3_bytes"] - self._base["s3_bytes"],
+        }
+
+    @property
+    def requests(self) -> Counter[str]:
+        requests: Counter[str] = self._since()["requests"]
+        return requests
+
+    @property
+    def events(self) -> int:
+        return int(self._since()["events"])
+
+    @property
+    def s3_bytes(self) -> int:
+        return int(self._since()["s3_bytes"])
 
 
 class _HandlerClock:
@@ -164,8 +168,7 @@ def measure(interactions: int = 400, customers: int = 2000) -> dict[str, Any]:
         assert stack.dispatcher is not None
         assert stack.moto is not None
         stack.dispatcher.stop()
-        counter = _Counter(stack.moto._server.app)
-        stack.moto._server.app = counter
+        counter = _Counter(stack.moto)
         client = Client(stack.api_url, stack.api_key)
         calls = _mixed_calls(interactions)
         for call in calls:  # one call per request, as browsers send them
@@ -184,17 +187,15 @@ def measure(interactions: int = 400, customers: int = 2000) -> dict[str, Any]:
                 if clock.invocations[k]
             },
         }
-        counter.requests.clear()
-        counter.s3_bytes = 0
         seed(customers)
-        counter.requests.clear()
-        counter.events = 0
+        counter.reset()
         started = time.thread_time()
         result = scoring.run_in_process(date(2025, 12, 1), DEFAULT_SEGMENTS)
         score_cpu = time.thread_time() - started
         score_requests = dict(counter.requests)
         run_events = counter.events
-        counter.requests.clear()
+        score_s3_bytes = counter.s3_bytes
+        counter.reset()
         started = time.thread_time()
         exports.export_scoring_run(result["run_id"])
         export_cpu = time.thread_time() - started
@@ -204,7 +205,7 @@ def measure(interactions: int = 400, customers: int = 2000) -> dict[str, Any]:
             "export_cpu_ms_per_customer": 1000 * export_cpu / customers,
             "requests_per_customer": {k: v / customers for k, v in score_requests.items()},
             "export_requests_per_customer": {k: v / customers for k, v in counter.requests.items()},
-            "s3_bytes_per_customer": counter.s3_bytes / customers,
+            "s3_bytes_per_customer": (score_s3_bytes + counter.s3_bytes) / customers,
             "events_per_customer_first_run": run_events / customers,
         }
     return {

@@ -22,9 +22,13 @@ import threading
 import time
 from collections.abc import Sequence
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from infra.local.stack import LocalStack
 
 
 def seed(customers: int, rng_seed: int = 11) -> None:
@@ -66,7 +70,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     with LocalStack(api_port=0, verbose=False) as stack:
         assert stack.dispatcher is not None
         stack.dispatcher.stop()  # started with the run (or after it): the seed is not an event flow
-        requests = _count_requests(stack)
         began, cpu_began = time.perf_counter(), time.process_time()
         seed(args.customers)
         seeded, cpu_seeded = time.perf_counter(), time.process_time()
@@ -86,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         threading.Thread(target=watch, daemon=True).start()
         if not args.dispatch_after:
             stack.dispatcher.start()
-        before = sum(requests.values())
+        before = _requests_served(stack)
         status, run, _ = client.call(
             "POST", "/v1/scoring/runs", {"as_of": "2025-12-01", "segments": args.segments}, private=True
         )
@@ -99,9 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"scoring run (API request: phases + exports): {scored - seeded:.1f} s "
             f"({cpu_scored - cpu_seeded:.1f} s CPU) — "
             f"{summary['customers_scored']} customers, {summary['scores_written']} scores written, "
-            f"{summary['events_published']} events published; {sum(requests.values()) - before} AWS requests"
+            f"{summary['events_published']} events published; {_requests_served(stack) - before} AWS requests"
         )
-        before = sum(requests.values())
+        before = _requests_served(stack)
 
         stack.dispatcher.stop()
         with tqdm(desc="campaigns", unit="record", leave=False, disable=None) as bar:
@@ -111,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"campaigns and emails still pending after the run: {drained - scored:.1f} s "
             f"({cpu_drained - cpu_scored:.1f} s CPU) — {delivered} records and "
-            f"messages delivered, {sum(requests.values()) - before} AWS requests, campaigns queue at most "
+            f"messages delivered, {_requests_served(stack) - before} AWS requests, campaigns queue at most "
             f"{longest[0]} messages long"
         )
         print(
@@ -121,29 +124,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _queue_length(stack: object, name: str) -> int:
-    from moto.core import DEFAULT_ACCOUNT_ID  # type: ignore[attr-defined]
-    from moto.sqs.models import sqs_backends
+def _queue_length(stack: LocalStack, name: str) -> int:
+    """Messages in the queue, visible or in flight (SQS's approximate counts, exact on moto)."""
+    import boto3
 
     from shared.settings import get_settings
 
-    backend = sqs_backends[DEFAULT_ACCOUNT_ID][get_settings().region]
-    return len(backend.get_queue(name)._messages)
+    sqs = boto3.client("sqs", region_name=get_settings().region)
+    url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+    counts = sqs.get_queue_attributes(
+        QueueUrl=url,
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return sum(int(value) for value in counts.values())
 
 
-def _count_requests(stack: object) -> dict[str, int]:
-    """Requests moto serves, by target (a WSGI wrapper, like the fault injector)."""
-    counts: dict[str, int] = {}
-    server = stack.moto._server  # type: ignore[attr-defined]
-    app = server.app
+def request_counts(stack: LocalStack) -> dict[str, int]:
+    """Requests moto has served so far, by operation (running totals kept by the moto process)."""
+    assert stack.moto is not None
+    return dict(stack.moto.request_counts()["requests"])
 
-    def counting(environ: dict[str, object], start_response: object) -> object:
-        key = str(environ.get("HTTP_X_AMZ_TARGET") or environ.get("REQUEST_METHOD"))
-        counts[key] = counts.get(key, 0) + 1
-        return app(environ, start_response)  # type: ignore[operator]
 
-    server.app = counting
-    return counts
+def _requests_served(stack: LocalStack) -> int:
+    return sum(request_counts(stack).values())
 
 
 if __name__ == "__main__":

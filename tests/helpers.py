@@ -78,12 +78,11 @@ def drain_queue(sqs: Any, url: str) -> list[dict[str, Any]]:
 
 def raw_emails(stack: LocalStack) -> list[bytes]:
     """The exact bytes of every message SES (moto) accepted: ``SendRawEmail``'s data as received."""
-    from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.ses.models import ses_backends
-
-    backend = ses_backends[DEFAULT_ACCOUNT_ID][get_settings().region]
+    assert stack.moto is not None
     # moto keeps the data as the UTF-8 text it decoded from the request: encoding it gives the bytes back.
-    return [sent.raw_data.encode() for sent in backend.sent_messages if getattr(sent, "raw_data", None)]
+    return [
+        sent.raw_data.encode() for sent in stack.moto.sent_messages(get_settings().region) if sent.raw_data
+    ]
 
 
 class WireError(AssertionError):

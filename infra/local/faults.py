@@ -100,15 +100,21 @@ class FaultInjector:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.app, name)  # markers of the wrappers inside (e.g. presigned-link expiry)
 
-    @contextmanager
-    def inject(self, fault: Fault) -> Iterator[Fault]:
+    def add(self, fault: Fault) -> None:
         with self._lock:
             self._rules.append(fault)
+
+    def remove(self, fault: Fault) -> None:
+        with self._lock:
+            self._rules.remove(fault)
+
+    @contextmanager
+    def inject(self, fault: Fault) -> Iterator[Fault]:
+        self.add(fault)
         try:
             yield fault
         finally:
-            with self._lock:
-                self._rules.remove(fault)
+            self.remove(fault)
 
     def _take(self, service: str, operation: str, body: bytes) -> Fault | None:
         with self._lock:

@@ -23,22 +23,20 @@ LINK = re.compile(r"https?://[^\s<>\"')]+")
 
 
 def read_outbox(region: str) -> list[dict[str, Any]]:
-    """Every email moto's SES accepted in ``region`` (the server runs in this process), oldest first."""
-    from moto.core.models import DEFAULT_ACCOUNT_ID
-    from moto.ses.models import ses_backends
+    """Every email the local moto's SES accepted in ``region``, oldest first."""
+    from infra.local.moto_process import sent_messages
 
-    backend = ses_backends[DEFAULT_ACCOUNT_ID][region]
     emails: list[dict[str, Any]] = []
-    for number, sent in enumerate(backend.sent_messages, start=1):
-        raw = getattr(sent, "raw_data", None)
+    for number, sent in enumerate(sent_messages(region), start=1):
+        raw = sent.raw_data
         if raw is None:  # SendEmail (not raw): no headers of its own
-            body = str(getattr(sent, "body", ""))
+            body = sent.body
             emails.append(
                 {
                     "number": number,
-                    "from": getattr(sent, "source", ""),
-                    "to": ", ".join(getattr(sent, "destinations", {}).get("ToAddresses", [])),
-                    "subject": getattr(sent, "subject", ""),
+                    "from": sent.source,
+                    "to": ", ".join(sent.destinations),
+                    "subject": sent.subject,
                     "date": None,
                     "headers": "",
                     "body": body,

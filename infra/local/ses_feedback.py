@@ -32,6 +32,7 @@ from email.utils import getaddresses
 from typing import Any, Final, Literal
 from urllib import error, request
 
+from infra.local.moto_process import SentMessage, sent_messages
 from shared.messaging.ses_events import DETAIL_TYPES, SES_SOURCE, SesEventBridgeEvent
 
 Kind = Literal["bounce", "complaint", "delivery", "open", "click"]
@@ -44,16 +45,9 @@ class NoSuchEmailError(LookupError):
     pass
 
 
-def _sent_messages(region: str) -> list[Any]:
-    from moto.core.models import DEFAULT_ACCOUNT_ID
-    from moto.ses.models import ses_backends
-
-    return list(ses_backends[DEFAULT_ACCOUNT_ID][region].sent_messages)
-
-
-def find_message(region: str, to: str | None = None, number: int | None = None) -> Any:
+def find_message(region: str, to: str | None = None, number: int | None = None) -> SentMessage:
     """The email moto accepted: number N of the outbox (1-based), else the last one sent to ``to``."""
-    messages = [m for m in _sent_messages(region) if getattr(m, "raw_data", None) is not None]
+    messages = [m for m in sent_messages(region) if m.raw_data is not None]
     if number is not None:
         if not 1 <= number <= len(messages):
             raise NoSuchEmailError(f"no email number {number}")
@@ -64,8 +58,8 @@ def find_message(region: str, to: str | None = None, number: int | None = None) 
     raise NoSuchEmailError(f"no email was sent to {to}")
 
 
-def _mail(message: Any, now: datetime) -> dict[str, Any]:
-    parsed = message_from_string(message.raw_data)
+def _mail(message: SentMessage, now: datetime) -> dict[str, Any]:
+    parsed = message_from_string(message.raw_data or "")
     destination = [addr for _, addr in getaddresses(message.destinations)]
     headers = [{"name": name, "value": str(value)} for name, value in parsed.items()]
     campaign = parsed.get("X-Campaign-Id")
@@ -95,7 +89,7 @@ def _mail(message: Any, now: datetime) -> dict[str, Any]:
 
 def ses_event(
     kind: Kind,
-    message: Any,
+    message: SentMessage,
     *,
     now: datetime | None = None,
     transient: bool = False,

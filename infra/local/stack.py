@@ -13,14 +13,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from infra.local import faults, moto_atomic
 from infra.local.console_auth import DEFAULT_PASSWORD, USERS, HostedUiStandIn, LocalCognito, TokenVerifier
 from infra.local.dispatcher import Dispatcher
 from infra.local.http_adapter import ApiAdapter, make_server
-from infra.local.moto_server import KeepAliveMotoServer
+from infra.local.moto_process import MotoProcess, RemoteFaults
 from infra.local.outbox import read_outbox
 from infra.local.output import METRICS_LOG_VARIABLE, route_metrics
-from infra.local.presigned import enforce_link_expiry
 from infra.local.resources import LocalResources, create_all
 
 LOCAL_API_KEY = "local-api-key"
@@ -64,7 +62,7 @@ class LocalStack:
         self.api_port = api_port
         self.verbose = verbose
         self.metrics_log = metrics_log
-        self.moto: KeepAliveMotoServer | None = None
+        self.moto: MotoProcess | None = None
         self.moto_url = ""
         self.api_url = ""
         self.api_key = os.environ.get("RM_LOCAL_API_KEY", LOCAL_API_KEY)
@@ -83,13 +81,10 @@ class LocalStack:
         if self.metrics_log is not None:
             route_metrics(self.metrics_log)
             os.environ[METRICS_LOG_VARIABLE] = str(self.metrics_log)  # the adapter's worker processes too
-        self.moto = KeepAliveMotoServer(self.host, 0)
-        self.moto.start()
-        moto_port = self.moto.get_host_and_port()[1]
-        enforce_link_expiry(self.moto._server)
-        moto_atomic.install(self.moto._server)  # before the fault injector, which must wrap it
-        self.faults = faults.install(self.moto._server)  # tests inject AWS faults through it
-        self.moto_url = f"http://{self.host}:{moto_port}"
+        # moto in its own process (S3 link expiry, atomic DynamoDB, fault injection wrapped around it).
+        self.moto = MotoProcess(self.host, 0).start()
+        self.faults: RemoteFaults = self.moto.faults  # tests inject AWS faults through it
+        self.moto_url = self.moto.url
         self.adapter = ApiAdapter(
             self.api_key, on_request=self._say if self.verbose else None, workers=self.workers
         )
@@ -191,18 +186,15 @@ class LocalStack:
         return self.dispatcher.drain()
 
     def sent_emails(self) -> list[dict[str, str]]:
-        """Emails SES accepted (moto keeps them in memory; the server runs in this process)."""
+        """Emails SES accepted, as raw emails (their headers, and ``Body``: the plain-text part)."""
         from email import message_from_string, policy
-
-        from moto.core.models import DEFAULT_ACCOUNT_ID
-        from moto.ses.models import ses_backends
 
         from shared.settings import get_settings
 
-        backend = ses_backends[DEFAULT_ACCOUNT_ID][get_settings().region]
+        assert self.moto is not None
         emails: list[dict[str, str]] = []
-        for sent in backend.sent_messages:
-            raw = getattr(sent, "raw_data", None)
+        for sent in self.moto.sent_messages(get_settings().region):
+            raw = sent.raw_data
             if raw is None:
                 continue
             message = message_from_string(raw, policy=policy.default)

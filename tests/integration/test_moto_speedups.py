@@ -1,6 +1,9 @@
 """The local moto server's speed-ups (``infra/local/moto_speedups.py``) change no answer: DynamoDB's
 data-plane responses are the JSON moto's own serializer writes, and a cancelled transaction leaves no
-item and no stream record behind, as before (and as DynamoDB)."""
+item and no stream record behind, as before (and as DynamoDB).
+
+The speed-ups patch moto's classes, so they are checked on a moto server in this process (the local
+stack's moto runs in a process of its own), the same server class the stack runs."""
 
 from __future__ import annotations
 
@@ -15,13 +18,28 @@ from botocore.exceptions import ClientError
 from moto.dynamodb.responses import DynamoHandler
 
 from infra.local import moto_speedups
+from infra.local.moto_server import KeepAliveMotoServer
 from infra.local.stack import LocalStack
 from shared.settings import get_settings
 
 
+@pytest.fixture(scope="module")
+def moto_url(stack: LocalStack) -> Iterator[str]:
+    """A moto server with the speed-ups in this process (``stack``: for the local credentials)."""
+    server = KeepAliveMotoServer("127.0.0.1", 0)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+def _client(service: str, moto_url: str) -> Any:
+    return boto3.client(service, region_name=get_settings().region, endpoint_url=moto_url)
+
+
 @pytest.fixture
-def table(stack: LocalStack) -> Iterator[tuple[Any, str]]:
-    client = boto3.client("dynamodb", region_name=get_settings().region)
+def table(moto_url: str) -> Iterator[tuple[Any, str]]:
+    client = _client("dynamodb", moto_url)
     name = f"speedups-{uuid.uuid4().hex[:8]}"
     client.create_table(
         TableName=name,
@@ -159,7 +177,7 @@ def test_data_plane_responses_are_the_json_motos_serializer_writes(
 
 
 def _stream_length(client: Any, name: str) -> int:
-    streams = boto3.client("dynamodbstreams", region_name=get_settings().region)
+    streams = _client("dynamodbstreams", client.meta.endpoint_url)
     arn = client.describe_table(TableName=name)["Table"]["LatestStreamArn"]
     shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
@@ -219,11 +237,11 @@ def test_a_cancelled_transaction_leaves_no_item_and_no_stream_record(
     assert _stream_length(client, name) == records_before + 2
 
 
-def test_queue_attributes_read_one_by_one_are_motos_attributes(stack: LocalStack) -> None:
+def test_queue_attributes_read_one_by_one_are_motos_attributes(moto_url: str) -> None:
     from moto.core import DEFAULT_ACCOUNT_ID  # type: ignore[attr-defined]
     from moto.sqs.models import sqs_backends
 
-    sqs = boto3.client("sqs", region_name=get_settings().region)
+    sqs = _client("sqs", moto_url)
     suffix = uuid.uuid4().hex[:8]
     dead = sqs.create_queue(QueueName=f"dead-{suffix}")["QueueUrl"]
     dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

@@ -1,0 +1,167 @@
+"""moto in its own OS process: the local stack's AWS stand-in, on its own core.
+
+Half of the local stack's CPU is moto answering AWS calls (parsing, its backends, serialising). In the
+stack's own process that work and the handlers' took turns on one GIL; in a process of its own, moto runs
+beside them, as AWS does beside Lambda. The stack talks to it over HTTP only: the AWS calls, and the
+control endpoint (:mod:`infra.local.moto_control`) for fault injection, the emails SES accepted and the
+request counts.
+
+``python -m infra.local.moto_process --port 0`` serves until its standard input closes (the stack closes
+it on stop; if the stack dies, the pipe closes with it, so no orphan server stays behind). It writes
+``ready <port>`` on standard output once it answers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from typing import Any
+from urllib import request
+
+from infra.local.faults import Fault
+
+READY = "ready"
+
+
+@dataclass(frozen=True)
+class SentMessage:
+    """One message SES accepted: ``raw_data`` is SendRawEmail's data (None for a plain SendEmail)."""
+
+    id: str
+    source: str
+    destinations: list[str]
+    raw_data: str | None
+    subject: str
+    body: str
+
+
+def _call(url: str, method: str = "GET", payload: Any = None) -> Any:
+    data = json.dumps(payload).encode() if payload is not None else None
+    req = request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    with request.urlopen(req, timeout=60) as response:
+        return json.loads(response.read())
+
+
+def sent_messages(region: str, endpoint: str | None = None) -> list[SentMessage]:
+    """The messages the local moto's SES accepted in ``region``, oldest first (``endpoint``: moto's URL,
+    by default the ``AWS_ENDPOINT_URL`` the local stack sets)."""
+    base = endpoint or os.environ["AWS_ENDPOINT_URL"]
+    answer = _call(f"{base}/_local/ses/sent?region={region}")
+    return [SentMessage(**message) for message in answer["messages"]]
+
+
+class RemoteFaults:
+    """The fault injector of the moto process, with :class:`~infra.local.faults.FaultInjector`'s
+    ``inject``: the rule lives for the ``with`` block; its ``hits`` are known when the block ends."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+
+    @contextmanager
+    def inject(self, fault: Fault) -> Iterator[Fault]:
+        rule = _call(f"{self.endpoint}/_local/faults", "POST", asdict(fault))
+        try:
+            yield fault
+        finally:
+            fault.hits = _call(f"{self.endpoint}/_local/faults/{rule['id']}", "DELETE")["hits"]
+
+
+class MotoProcess:
+    """A moto server in a child process (``start``, ``stop``, ``get_host_and_port``, like moto's
+    ``ThreadedMotoServer``), with the control endpoint's features as methods."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.host = host
+        self.port = port
+        self._process: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> MotoProcess:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "infra.local.moto_process", "--host", self.host, "--port", str(self.port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline().split()
+        if len(line) != 2 or line[0] != READY:
+            self.stop()
+            raise RuntimeError(f"the moto process did not start (it said {line!r}; its errors are above)")
+        self.port = int(line[1])
+        self.faults = RemoteFaults(self.url)
+        return self
+
+    def get_host_and_port(self) -> tuple[str, int]:
+        return self.host, self.port
+
+    def sent_messages(self, region: str) -> list[SentMessage]:
+        return sent_messages(region, self.url)
+
+    def request_counts(self) -> dict[str, Any]:
+        """Requests served so far by operation, events put and S3 bytes written (running totals)."""
+        counts: dict[str, Any] = _call(f"{self.url}/_local/requests")
+        return counts
+
+    def cpu_seconds(self) -> float:
+        return float(_call(f"{self.url}/_local/status")["cpu_seconds"])
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()  # the server's signal to stop
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+
+
+def serve(host: str, port: int) -> None:
+    """Serve moto with the local stack's wrappers until standard input closes."""
+    from infra.local import faults, moto_atomic, moto_control
+    from infra.local.moto_server import KeepAliveMotoServer
+    from infra.local.presigned import enforce_link_expiry
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
+    server = KeepAliveMotoServer(host, port)
+    enforce_link_expiry(server._server)
+    moto_atomic.install(server._server)  # before the fault injector, which must wrap it
+    injector = faults.install(server._server)
+    moto_control.install(server._server, injector)  # outermost: control calls meet no fault
+    # Ctrl-C reaches the whole process group: the stack stops us itself, after its own last calls.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    server.start()
+    print(READY, server.get_host_and_port()[1], flush=True)
+    try:
+        sys.stdin.read()  # until the stack closes the pipe, or dies
+    finally:
+        server.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m infra.local.moto_process", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0: any free port")
+    args = parser.parse_args(argv)
+    serve(args.host, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
