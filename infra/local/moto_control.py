@@ -6,7 +6,8 @@ service uses that prefix) and passes every other request on:
 
 - ``POST /_local/faults`` (a :class:`~infra.local.faults.Fault` as JSON) adds a fault rule and answers its
   id; ``DELETE /_local/faults/<id>`` removes it and answers how many requests it hit;
-- ``GET /_local/ses/sent?region=`` lists the messages SES accepted, raw data as received;
+- ``GET /_local/ses/sent?region=&start=`` lists the messages SES accepted (from number ``start``), raw
+  data as received;
 - ``GET /_local/requests`` counts the requests served, by operation (X-Amz-Target's operation, else
   the signing service, ``s3:<METHOD>`` for S3), with the events put and the bytes written to S3;
 - ``GET /_local/status``: the process's CPU time.
@@ -68,13 +69,14 @@ class RequestCounter:
             return {"requests": dict(self.requests), "events": self.events, "s3_bytes": self.s3_bytes}
 
 
-def sent_messages(region: str) -> list[dict[str, Any]]:
-    """The messages moto's SES accepted in ``region``, oldest first, in one plain shape."""
+def sent_messages(region: str, start: int = 0) -> list[dict[str, Any]]:
+    """The messages moto's SES accepted in ``region``, oldest first from number ``start``, in one plain
+    shape (SES's list only grows)."""
     from moto.core.models import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
     found: list[dict[str, Any]] = []
-    for sent in ses_backends[DEFAULT_ACCOUNT_ID][region].sent_messages:
+    for sent in ses_backends[DEFAULT_ACCOUNT_ID][region].sent_messages[start:]:
         raw = getattr(sent, "raw_data", None)
         destinations = getattr(sent, "destinations", [])
         if isinstance(destinations, dict):  # SendEmail: {"ToAddresses": [...], ...}
@@ -139,7 +141,8 @@ class Control:
             self.faults.remove(fault)
             return 200, {"hits": fault.hits}
         if path == "ses/sent" and method == "GET":
-            return 200, {"messages": sent_messages(query["region"][0])}
+            start = int(query.get("start", ["0"])[0])
+            return 200, {"messages": sent_messages(query["region"][0], start)}
         if path == "requests" and method == "GET":
             return 200, self.counter.snapshot()
         if path == "status" and method == "GET":

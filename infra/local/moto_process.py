@@ -50,11 +50,11 @@ def _call(url: str, method: str = "GET", payload: Any = None) -> Any:
         return json.loads(response.read())
 
 
-def sent_messages(region: str, endpoint: str | None = None) -> list[SentMessage]:
-    """The messages the local moto's SES accepted in ``region``, oldest first (``endpoint``: moto's URL,
-    by default the ``AWS_ENDPOINT_URL`` the local stack sets)."""
+def sent_messages(region: str, endpoint: str | None = None, start: int = 0) -> list[SentMessage]:
+    """The messages the local moto's SES accepted in ``region``, oldest first, from number ``start``
+    (0-based; ``endpoint``: moto's URL, by default the ``AWS_ENDPOINT_URL`` the local stack sets)."""
     base = endpoint or os.environ["AWS_ENDPOINT_URL"]
-    answer = _call(f"{base}/_local/ses/sent?region={region}")
+    answer = _call(f"{base}/_local/ses/sent?region={region}&start={start}")
     return [SentMessage(**message) for message in answer["messages"]]
 
 
@@ -106,8 +106,8 @@ class MotoProcess:
     def get_host_and_port(self) -> tuple[str, int]:
         return self.host, self.port
 
-    def sent_messages(self, region: str) -> list[SentMessage]:
-        return sent_messages(region, self.url)
+    def sent_messages(self, region: str, start: int = 0) -> list[SentMessage]:
+        return sent_messages(region, self.url, start)
 
     def request_counts(self) -> dict[str, Any]:
         """Requests served so far by operation, events put and S3 bytes written (running totals)."""

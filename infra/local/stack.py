@@ -69,6 +69,9 @@ class LocalStack:
         self.resources: LocalResources | None = None
         self.dispatcher: Dispatcher | None = None
         self._server_thread: threading.Thread | None = None
+        self._sent: list[dict[str, str]] = []  # sent_emails(), parsed
+        self._sent_seen = 0
+        self._sent_lock = threading.Lock()
 
     def _say(self, line: str) -> None:
         if self.verbose:
@@ -83,6 +86,7 @@ class LocalStack:
             os.environ[METRICS_LOG_VARIABLE] = str(self.metrics_log)  # the adapter's worker processes too
         # moto in its own process (S3 link expiry, atomic DynamoDB, fault injection wrapped around it).
         self.moto = MotoProcess(self.host, 0).start()
+        self._sent, self._sent_seen = [], 0  # a new moto has sent nothing
         self.faults: RemoteFaults = self.moto.faults  # tests inject AWS faults through it
         self.moto_url = self.moto.url
         self.adapter = ApiAdapter(
@@ -192,20 +196,22 @@ class LocalStack:
         from shared.settings import get_settings
 
         assert self.moto is not None
-        emails: list[dict[str, str]] = []
-        for sent in self.moto.sent_messages(get_settings().region):
-            raw = sent.raw_data
-            if raw is None:
-                continue
-            message = message_from_string(raw, policy=policy.default)
-            body = message.get_body(preferencelist=("plain",))
-            emails.append(
-                {
-                    **{k: str(v) for k, v in message.items()},
-                    "Body": body.get_content() if body is not None else "",
-                }
-            )
-        return emails
+        # SES's list only grows: each message is fetched and parsed once.
+        with self._sent_lock:
+            new = self.moto.sent_messages(get_settings().region, start=self._sent_seen)
+            self._sent_seen += len(new)
+            for sent in new:
+                if sent.raw_data is None:
+                    continue
+                message = message_from_string(sent.raw_data, policy=policy.default)
+                body = message.get_body(preferencelist=("plain",))
+                self._sent.append(
+                    {
+                        **{k: str(v) for k, v in message.items()},
+                        "Body": body.get_content() if body is not None else "",
+                    }
+                )
+            return [dict(email) for email in self._sent]
 
     def outbox(self) -> list[dict[str, Any]]:
         """The emails sent so far, with links and raw headers (:mod:`infra.local.outbox`)."""
