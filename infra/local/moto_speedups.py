@@ -9,7 +9,8 @@ Profiled on ``make demo`` (py-spy, samples holding the GIL), moto's own work was
   all-or-nothing, at a cost that no longer depends on the table's size.
 - Every DynamoDB response was walked member by member against the service model (``ResponseSerializer``,
   20 % of the demo's CPU), although the data-plane results moto builds (``dynamo_to_dict``) are already
-  the wire format. For those operations the result is written as JSON directly;
+  the wire format. For those operations, and DynamoDB Streams' ``GetRecords`` (another 7 % of moto's
+  CPU once moto ran in its own process), the result is written as JSON directly;
   ``tests/integration/test_moto_speedups.py`` checks it is the JSON moto's serializer writes.
 - An EventBridge rule's target compiled its JSONPath input paths (a PLY parser built from its grammar)
   for every event it delivered; compiled paths are cached now (they are immutable).
@@ -45,6 +46,9 @@ FAST_OPERATIONS = frozenset(
         "TransactWriteItems",
     }
 )
+# DynamoDB Streams' GetRecords: stream records hold the same AttributeValue maps (the local dispatcher
+# reads every record of every table's stream through it).
+FAST_STREAM_OPERATIONS = frozenset({"GetRecords"})
 _JSON_HEADERS = {"Content-Type": "application/x-amz-json-1.0"}
 
 
@@ -129,22 +133,31 @@ def _transact_with_item_backup(original: Callable[..., None]) -> Callable[..., N
     return transact_write_items
 
 
-def _base64(value: Any) -> str:
-    """Binary attribute values (``B``, ``BS``) are base64 on the wire."""
+def _wire_value(value: Any) -> Any:
+    """Binary attribute values (``B``, ``BS``) are base64 on the wire; timestamps (a stream record's
+    ``ApproximateCreationDateTime``) are the epoch seconds moto's JSON serializer writes."""
+    from datetime import datetime
+
+    from moto.core.serialize import TimestampSerializer
+
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode("ascii")
+    if isinstance(value, datetime):
+        return TimestampSerializer._timestamp_unixtimestamp(value)
     raise TypeError(type(value).__name__)
 
 
 @functools.cache
-def _output_members(operation: str) -> frozenset[str]:
+def _output_members(service: str, operation: str) -> frozenset[str]:
     from moto.core.utils import get_service_model
 
-    output = get_service_model("dynamodb").operation_model(operation).output_shape
+    output = get_service_model(service).operation_model(operation).output_shape
     return frozenset(output.members) if output is not None else frozenset()
 
 
-def _fast_dynamodb_response(original: Callable[..., Any]) -> Callable[..., Any]:
+def _fast_dynamodb_response(
+    original: Callable[..., Any], service: str = "dynamodb", operations: frozenset[str] = FAST_OPERATIONS
+) -> Callable[..., Any]:
     def serialized(self: Any, action_result: Any) -> Any:
         from moto.core.responses import ActionResult
         from moto.dynamodb.responses import DynamoResult
@@ -153,14 +166,14 @@ def _fast_dynamodb_response(original: Callable[..., Any]) -> Callable[..., Any]:
         if (
             type(action_result) not in (ActionResult, DynamoResult)  # e.g. paginated: moto's own
             or isinstance(result, Exception)
-            or self._get_action() not in FAST_OPERATIONS
+            or self._get_action() not in operations
         ):
             return original(self, action_result)
-        members = _output_members(self._get_action())
+        members = _output_members(service, self._get_action())
         if isinstance(result, dict):  # moto's serializer writes only the output shape's members
             result = {name: value for name, value in result.items() if name in members}
         try:
-            body = json.dumps(result, default=_base64)
+            body = json.dumps(result, default=_wire_value)
         except TypeError:  # a value the wire format spells differently: moto's serializer knows it
             return original(self, action_result)
         headers = dict(_JSON_HEADERS)
@@ -229,6 +242,7 @@ def install() -> None:
     import moto.dynamodb.models as dynamodb_models
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.responses import DynamoHandler
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
     from moto.sqs.models import Queue, SQSBackend
 
     backend = dynamodb_models.DynamoDBBackend
@@ -237,6 +251,9 @@ def install() -> None:
     dynamodb_models.copy = _TablesByReference(Table)  # type: ignore[attr-defined,assignment]
     backend.transact_write_items = _transact_with_item_backup(backend.transact_write_items)  # type: ignore[method-assign]
     DynamoHandler.serialized = _fast_dynamodb_response(DynamoHandler.serialized)  # type: ignore[method-assign]
+    DynamoDBStreamsHandler.serialized = _fast_dynamodb_response(  # type: ignore[method-assign]
+        DynamoDBStreamsHandler.serialized, "dynamodbstreams", FAST_STREAM_OPERATIONS
+    )
     # moto imports ``parse`` from the module at each call: the cached one is what it finds.
     jsonpath_ng.ext.parse = functools.lru_cache(maxsize=512)(jsonpath_ng.ext.parse)  # type: ignore[attr-defined]
     SQSBackend.is_message_valid_based_on_retention_period = _retention_from_queue  # type: ignore[method-assign]

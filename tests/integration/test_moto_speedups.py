@@ -16,6 +16,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodb.responses import DynamoHandler
+from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 
 from infra.local import moto_speedups
 from infra.local.moto_server import KeepAliveMotoServer
@@ -65,20 +66,26 @@ def table(moto_url: str) -> Iterator[tuple[Any, str]]:
 
 @pytest.fixture
 def compared(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any, Any]]:
-    """Every DynamoDB response served while the test runs, as (operation, fast JSON, moto's JSON)."""
-    fast = DynamoHandler.serialized
-    original = fast.__wrapped__  # type: ignore[attr-defined]
+    """Every DynamoDB (and DynamoDB Streams) response served while the test runs, as (operation, fast
+    JSON, moto's JSON)."""
     seen: list[tuple[str, Any, Any]] = []
+    for handler in (DynamoHandler, DynamoDBStreamsHandler):
+        fast = handler.serialized
+        original = fast.__wrapped__  # type: ignore[attr-defined]
 
-    def both(self: DynamoHandler, action_result: Any) -> Any:
-        answer = fast(self, action_result)
-        reference = original(self, action_result)
-        seen.append(
-            (self._get_action(), (answer[0], json.loads(answer[2])), (reference[0], json.loads(reference[2])))
-        )
-        return answer
+        def both(self: Any, action_result: Any, fast: Any = fast, original: Any = original) -> Any:
+            answer = fast(self, action_result)
+            reference = original(self, action_result)
+            seen.append(
+                (
+                    self._get_action(),
+                    (answer[0], json.loads(answer[2])),
+                    (reference[0], json.loads(reference[2])),
+                )
+            )
+            return answer
 
-    monkeypatch.setattr(DynamoHandler, "serialized", both)
+        monkeypatch.setattr(handler, "serialized", both)
     return seen
 
 
@@ -167,11 +174,14 @@ def test_data_plane_responses_are_the_json_motos_serializer_writes(
         TransactItems=[{"Get": {"TableName": name, "Key": {"pk": {"S": "r"}, "sk": {"S": "s0"}}}}]
     )
     client.delete_item(TableName=name, Key={"pk": {"S": "p"}, "sk": {"S": "s4"}}, ReturnValues="ALL_OLD")
+    assert _stream_length(client, name) > 10  # GetRecords: inserts, modifies and removes, with images
 
     fast_operations = {
-        operation for operation, _, _ in compared if operation in moto_speedups.FAST_OPERATIONS
+        operation
+        for operation, _, _ in compared
+        if operation in moto_speedups.FAST_OPERATIONS | moto_speedups.FAST_STREAM_OPERATIONS
     }
-    assert fast_operations == moto_speedups.FAST_OPERATIONS
+    assert fast_operations == moto_speedups.FAST_OPERATIONS | moto_speedups.FAST_STREAM_OPERATIONS
     mismatches = [(operation, a, b) for operation, a, b in compared if a != b]
     assert mismatches == []
 
