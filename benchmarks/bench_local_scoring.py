@@ -70,12 +70,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     with LocalStack(api_port=0, verbose=False) as stack:
         assert stack.dispatcher is not None
         stack.dispatcher.stop()  # started with the run (or after it): the seed is not an event flow
-        began, cpu_began = time.perf_counter(), time.process_time()
+        began, cpu_began, moto_began = time.perf_counter(), time.process_time(), _moto_cpu(stack)
         seed(args.customers)
-        seeded, cpu_seeded = time.perf_counter(), time.process_time()
+        seeded, cpu_seeded, moto_seeded = time.perf_counter(), time.process_time(), _moto_cpu(stack)
         print(
             f"seeded {args.customers} customers in {seeded - began:.1f} s "
-            f"({cpu_seeded - cpu_began:.1f} s CPU)"
+            f"({cpu_seeded - cpu_began:.1f} s CPU, {moto_seeded - moto_began:.1f} s in moto)"
         )
 
         client = Client(stack.api_url, stack.api_key, timeout=3600)
@@ -93,14 +93,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         status, run, _ = client.call(
             "POST", "/v1/scoring/runs", {"as_of": "2025-12-01", "segments": args.segments}, private=True
         )
-        scored, cpu_scored = time.perf_counter(), time.process_time()
+        scored, cpu_scored, moto_scored = time.perf_counter(), time.process_time(), _moto_cpu(stack)
         if status != 202 or run.get("status") != "succeeded":
             print(f"scoring run failed: {status} {run}")
             return 1
         summary = run["summary"]
         print(
             f"scoring run (API request: phases + exports): {scored - seeded:.1f} s "
-            f"({cpu_scored - cpu_seeded:.1f} s CPU) — "
+            f"({cpu_scored - cpu_seeded:.1f} s CPU, {moto_scored - moto_seeded:.1f} s in moto) — "
             f"{summary['customers_scored']} customers, {summary['scores_written']} scores written, "
             f"{summary['events_published']} events published; {_requests_served(stack) - before} AWS requests"
         )
@@ -109,17 +109,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         stack.dispatcher.stop()
         with tqdm(desc="campaigns", unit="record", leave=False, disable=None) as bar:
             delivered = stack.dispatcher.drain(progress=bar.update)
-        drained, cpu_drained = time.perf_counter(), time.process_time()
+        drained, cpu_drained, moto_drained = time.perf_counter(), time.process_time(), _moto_cpu(stack)
         watching.set()
         print(
             f"campaigns and emails still pending after the run: {drained - scored:.1f} s "
-            f"({cpu_drained - cpu_scored:.1f} s CPU) — {delivered} records and "
+            f"({cpu_drained - cpu_scored:.1f} s CPU, {moto_drained - moto_scored:.1f} s in moto) — "
+            f"{delivered} records and "
             f"messages delivered, {_requests_served(stack) - before} AWS requests, campaigns queue at most "
             f"{longest[0]} messages long"
         )
         print(
             f"scoring run until everything it set off was delivered: {drained - seeded:.1f} s "
-            f"({cpu_drained - cpu_seeded:.1f} s CPU)"
+            f"({cpu_drained - cpu_seeded:.1f} s CPU, {moto_drained - moto_seeded:.1f} s in moto)"
         )
     return 0
 
@@ -137,6 +138,11 @@ def _queue_length(stack: LocalStack, name: str) -> int:
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
     return sum(int(value) for value in counts.values())
+
+
+def _moto_cpu(stack: LocalStack) -> float:
+    assert stack.moto is not None
+    return stack.moto.cpu_seconds()
 
 
 def request_counts(stack: LocalStack) -> dict[str, int]:
