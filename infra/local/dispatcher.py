@@ -9,6 +9,11 @@ attempts, up to the limit. moto's SQS scans the whole queue on every receive and
 to grow (a scoring run publishes one event per changed customer) made delivery quadratic in its length;
 emptied promptly, the queue stays short. What the functions see is unchanged: SQS records in batches of
 at most 10, ``ApproximateReceiveCount`` counting the deliveries.
+
+Each consumer (a stream shard's function, a queue's function, the webhook deliveries) is delivered on a
+thread of its own within a pass, as Lambda's event source mappings run independently: while one function
+waits for moto (a process of its own), another runs. One consumer's deliveries stay in order, one batch at
+a time, and a pass ends when every consumer has had its turn, so :meth:`Dispatcher.drain` settles as before.
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import boto3
@@ -70,6 +77,8 @@ class Dispatcher:
         self.sqs = boto3.client("sqs", region_name=region)
         self.region = region
         self.log = DeliveryLog()
+        self._log_lock = threading.Lock()  # consumers count their deliveries from their own threads
+        self._pool = ThreadPoolExecutor(thread_name_prefix="consumer")
         self._cursors: list[tuple[str, _StreamCursor]] = []
         self._held: dict[str, deque[_Held]] = {name: deque() for name in QUEUE_CONSUMERS}
         self._lock = threading.Lock()
@@ -111,13 +120,15 @@ class Dispatcher:
         delivered_up_to = records[-1]["dynamodb"]["SequenceNumber"]
         if failed is None:
             cursor.after_sequence, cursor.attempts = delivered_up_to, 0
-            self.log.stream_records += len(records)
+            with self._log_lock:
+                self.log.stream_records += len(records)
             return len(records)
         cursor.attempts += 1
         before_failed = [r for r in records if int(r["dynamodb"]["SequenceNumber"]) < int(failed)]
         if before_failed:
             cursor.after_sequence = before_failed[-1]["dynamodb"]["SequenceNumber"]
-            self.log.stream_records += len(before_failed)
+            with self._log_lock:
+                self.log.stream_records += len(before_failed)
         if cursor.attempts >= MAX_ATTEMPTS:
             poisoned = next(r for r in records if r["dynamodb"]["SequenceNumber"] == failed)
             self.log.dead_lettered.append({"source": "stream", "function": function, "record": poisoned})
@@ -202,22 +213,25 @@ class Dispatcher:
             body = item.message["Body"]
             self.sqs.send_message(QueueUrl=self.resources.dead_letter_urls[queue_name], MessageBody=body)
             self.log.dead_lettered.append({"source": queue_name, "function": function, "body": body})
-        self.log.queue_messages += len(batch) - len(failed_ids)
+        with self._log_lock:
+            self.log.queue_messages += len(batch) - len(failed_ids)
         return len(batch)
 
     # -- driving -------------------------------------------------------------------------------
     def pump(self) -> int:
         """Deliver what is pending once; returns how many records/messages were handled."""
         with self._lock:
-            handled = 0
-            for function, cursor in self._cursors:
-                handled += self._deliver_stream(function, cursor)
-            for queue_name, function in QUEUE_CONSUMERS.items():
-                if queue_name in self.resources.queue_urls:
-                    handled += self._deliver_queue(queue_name, function)
-            for extra in self.extra_pumps:
-                handled += extra()
-            return handled
+            consumers: list[Callable[[], int]] = [
+                partial(self._deliver_stream, function, cursor) for function, cursor in self._cursors
+            ]
+            consumers += [
+                partial(self._deliver_queue, queue_name, function)
+                for queue_name, function in QUEUE_CONSUMERS.items()
+                if queue_name in self.resources.queue_urls
+            ]
+            consumers += self.extra_pumps
+            # Each on its own thread; a failure is raised here, as when they ran one after the other.
+            return sum(self._pool.map(lambda deliver: deliver(), consumers))
 
     def drain(self, max_rounds: int = 10_000, progress: Callable[[int], object] | None = None) -> int:
         """Deliver until nothing is pending (streams feed the bus, the bus feeds queues...);
@@ -252,3 +266,8 @@ class Dispatcher:
         if self._thread:
             self._thread.join(timeout=5)
             time.sleep(0)
+
+    def close(self) -> None:
+        """Stop, and let the consumers' threads go (no delivery after this)."""
+        self.stop()
+        self._pool.shutdown(wait=True)

@@ -233,7 +233,7 @@ class LocalStack:
 
     def stop(self) -> None:
         if self.dispatcher:
-            self.dispatcher.stop()
+            self.dispatcher.close()
         if getattr(self, "channels", None) is not None:
             self.channels.stop()
         if self._server_thread:

@@ -412,7 +412,7 @@ def apply_aggregates(customer_id: str, delta: AggregateDelta, first_seq: str, la
                 return False
             current = _current_first_day(customer_id, first_seq)
             if current is None:
-                return False  # already applied, or the profile is gone or being erased
+                return False  # already applied, or the profile is gone, being erased or merged
             branch = _branch_for(current, first[0])
             continue
         old = response.get("Attributes", {})
@@ -457,9 +457,10 @@ def _branch_for(current: tuple[str | None, bool], day: str) -> _FirstDayState:
 
 def _current_first_day(customer_id: str, first_seq: str) -> tuple[str | None, bool] | None:
     """The stored first purchase day and whether purchases were counted; ``None`` when the update cannot
-    apply any more (record already counted, profile gone or being erased)."""
+    apply any more (record already counted, profile gone, being erased or merged: the caller then forwards
+    a merged profile's record to its survivor)."""
     item = CustomerModel._get_connection().get_item(customer_id, consistent_read=True).get("Item")
-    if not item or "erasing_at" in item:
+    if not item or "erasing_at" in item or "merged_into" in item:
         return None
     stored_seq = item.get("last_stream_seq", {}).get("S")
     if stored_seq is not None and stored_seq >= seq_key(first_seq):
