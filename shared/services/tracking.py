@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from shared.dal import customers, identities, interactions
+from shared.dal import customers, identities, interactions, suppression
 from shared.dal.bus import publish
 from shared.events import BusEvent, ConsentConfirmationRequested
 from shared.secrets import token_secret
@@ -90,6 +90,11 @@ def _resolve_once(interaction: Interaction, profile: dict[str, str], now: dateti
                 _merge(survivor, winner, now)
                 survivor = winner
             linked.add(alias)
+    email = interaction.identifiers.email
+    if email and f"email:{email}" in linked:
+        # An address new to the engine may be one an erased person's bounce or complaint listed: the
+        # profile is suppressed before any confirmation is requested (shared.dal.do_not_contact).
+        suppression.apply_do_not_contact(survivor, email)
     user_id = interaction.identifiers.user_id
     fields = dict(profile)
     if user_id and f"user:{user_id}" in linked:
@@ -184,11 +189,27 @@ def track(batch: list[Interaction], base_url: str | None = None) -> list[TrackRe
             changed = customers.set_consent(
                 customer_id, request.channel, record, keep_granted=request.status != "revoked"
             )
-            if (
-                request.status == "pending"
-                and profile.get("email")
-                and (changed or _unfinished_by_earlier_attempt(customer_id, request.channel, interaction))
-            ):
+            # This request's change, written now or by an earlier attempt that failed before its commit
+            # point: its events go out (again), once the interaction is stored they never do.
+            written = changed or _unfinished_by_earlier_attempt(customer_id, request.channel, interaction)
+            if written:
+                events.append(
+                    consent_service.changed_event(
+                        customer_id,
+                        request.channel,
+                        request.status,
+                        request.source,
+                        interaction.event_id,
+                        now,
+                    )
+                )
+            if request.status == "revoked":
+                # An unsubscribe (e.g. Segment's ``Unsubscribed``) is the person's: every live profile
+                # holding the address is revoked too, each change published and recorded on its own.
+                consent_service.revoke_everywhere(
+                    {customer_id}, request.channel, f"revoke:{interaction.event_id}", request.source, now
+                )
+            if request.status == "pending" and profile.get("email") and written:
                 events.append(
                     ConsentConfirmationRequested(
                         customer_id=customer_id,
