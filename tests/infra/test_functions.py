@@ -188,7 +188,8 @@ def test_only_admin_and_state_machine_can_start_or_invoke(dev: Synth) -> None:
         assert ("states:StartExecution" in actions) == (name == "admin_api")
         assert ("lambda:InvokeFunction" in actions) == (name == "admin_api")
         assert ("ses:SendEmail" in actions) == (name == "email")
-        publishes = name in ("track", "aggregate", "score", "campaigns")
+        # ses_events: ConsentChanged for the suppressions and revocations SES feedback makes (issue 17).
+        publishes = name in ("track", "aggregate", "score", "campaigns", "ses_events")
         assert ("events:PutEvents" in actions) == publishes, name
     invoke = next(
         s for s in _role_statements(dev, "admin_api") if "lambda:InvokeFunction" in as_list(s["Action"])
