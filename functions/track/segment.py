@@ -18,7 +18,15 @@ from pynamodb.exceptions import PynamoDBException
 from functions.common.http import ApiError
 from functions.common.observability import logger, metrics
 from functions.common.responses import JSON, TEXT, documented, media_type
-from functions.track.common import Accepted, RejectedCall, current_event, new_router, now, store
+from functions.track.common import (
+    Accepted,
+    LazyExtensions,
+    RejectedCall,
+    current_event,
+    new_router,
+    now,
+    store,
+)
 from shared.services import rejected_calls
 from shared.settings import get_settings
 from shared.tracking import wire
@@ -145,14 +153,16 @@ def _single_route(call_type: str, path: str, short: bool) -> None:
         return _single_call(call_type)
 
     route.__name__ = call_type if not short else f"{call_type}_short"
-    schema = CALL_MODELS[call_type].model_json_schema(by_alias=True)
+    model = CALL_MODELS[call_type]
     summary = SUMMARIES[call_type] + (" — analytics.js path" if short else "")
     router.post(
         path,
         summary=summary,
         tags=["tracking"],
         responses=documented(200, *SEGMENT_ERRORS),
-        openapi_extensions=_json_or_text(schema),
+        openapi_extensions=LazyExtensions(
+            lambda: _json_or_text(model.model_json_schema(by_alias=True))
+        ).as_extensions(),
     )(route)
 
 
@@ -219,7 +229,7 @@ def _batch() -> Accepted:
     summary=f"Up to {MAX_BATCH_CALLS} calls in one request (Segment `batch`)",
     tags=["tracking"],
     responses=documented(200, *SEGMENT_ERRORS),
-    openapi_extensions=_json_or_text(_batch_schema()),
+    openapi_extensions=LazyExtensions(lambda: _json_or_text(_batch_schema())).as_extensions(),
 )
 def batch() -> Accepted:
     """Each call is validated on its own, as Segment does: the valid ones are stored, the others listed
@@ -232,7 +242,7 @@ def batch() -> Accepted:
     summary=f"Up to {MAX_BATCH_CALLS} calls in one request (Segment `batch`) — analytics.js path",
     tags=["tracking"],
     responses=documented(200, *SEGMENT_ERRORS),
-    openapi_extensions=_json_or_text(_batch_schema()),
+    openapi_extensions=LazyExtensions(lambda: _json_or_text(_batch_schema())).as_extensions(),
 )
 def batch_short() -> Accepted:
     return _batch()
