@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import cast
 
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter, Router
 from aws_lambda_powertools.metrics import MetricUnit
@@ -35,35 +34,6 @@ class Accepted(BaseModel):
     rejected: list[RejectedCall] = Field(
         default_factory=list, description="Calls of a batch refused one by one (the others are stored)"
     )
-
-
-class LazyExtensions(Mapping[str, Any]):
-    """A route's ``openapi_extensions`` built on first read: powertools reads them only when the OpenAPI
-    document is generated (``python -m functions.openapi``), and the JSON schemas they hold (pydantic's
-    ``model_json_schema`` of every Segment call model) cost a tenth of the tracking function's cold start
-    if built at import."""
-
-    def __init__(self, build: Callable[[], dict[str, Any]]) -> None:
-        self._build = build
-        self._value: dict[str, Any] | None = None
-
-    def _get(self) -> dict[str, Any]:
-        if self._value is None:
-            self._value = self._build()
-        return self._value
-
-    def __getitem__(self, key: str) -> Any:
-        return self._get()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._get())
-
-    def __len__(self) -> int:
-        return len(self._get())
-
-    def as_extensions(self) -> dict[str, Any]:
-        """Typed as powertools declares the parameter (it only reads it as a mapping)."""
-        return cast("dict[str, Any]", self)
 
 
 def new_router() -> Router:

@@ -28,7 +28,7 @@ from pydantic import Field
 from functions.common.http import ApiError
 from functions.common.observability import logger, metrics
 from functions.common.responses import HTML, JSON, documented
-from functions.track.common import Accepted, LazyExtensions, current_event, new_router, now, store
+from functions.track.common import Accepted, current_event, new_router, now, store
 from shared.settings import get_settings
 from shared.tracking.embed import embed_code
 from shared.tracking.forms import FormDefinition, load_forms
@@ -160,7 +160,7 @@ def _form_request_body() -> dict[str, Any]:
     ),
     # The body is parsed by the handler (form, multipart or JSON); documented here so clients and tests
     # know it.
-    openapi_extensions=LazyExtensions(_form_request_body).as_extensions(),
+    openapi_extensions=_form_request_body(),
 )
 def submit_form(
     form_id: Annotated[
