@@ -20,7 +20,9 @@ Channel = Literal["email", "sms", "phone", "post"]
 class BusEvent(BaseModel):
     """Base of every bus event's ``detail``."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Built on first use (defer_build): the tracking function imports every event, most requests publish
+    # none (cold start).
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
     detail_type: ClassVar[str]
     schema_version: int = 1
 
