@@ -113,7 +113,7 @@ DO_NOT_CONTACT_DETAIL = "do-not-contact list"
 def apply_do_not_contact(customer_id: str, address: str) -> Suppression | None:
     """If ``address`` is on the do-not-contact list, suppress it on the profile (one that carries no
     suppression yet: a profile suppressed for another address keeps it, and the send-time check of
-    :func:`suppressed` still reads the list). Returns the entry found, if any."""
+    :func:`suppressed` still reads the list). Returns the suppression if this wrote it."""
     listed = do_not_contact.listed(address)
     if listed is None:
         return None
@@ -131,6 +131,7 @@ def apply_do_not_contact(customer_id: str, address: str) -> Suppression | None:
     except UpdateError as exc:
         if not is_conditional_failure(exc):
             raise
+        return None
     return Suppression(address=address, reason=listed.reason, at=listed.since, detail=DO_NOT_CONTACT_DETAIL)
 
 

@@ -204,6 +204,7 @@ def test_a_bounced_address_stays_suppressed_after_erasure_as_a_keyed_hash_only(
     assert _tables_holding(email.upper()) == {}
 
     # The same address signs up again, as a new person: no email goes out while it is suppressed.
+    sqs, tap = bus_tap("ConsentChanged")
     status, body, _ = client.call(
         "POST", "/v1/forms/newsletter", form={"email": email, "consent_email": "on", "first_name": "Ana"}
     )
@@ -216,6 +217,11 @@ def test_a_bounced_address_stays_suppressed_after_erasure_as_a_keyed_hash_only(
     assert profile.email_suppressed_address == email
     assert profile.email_suppressed_reason == "hard_bounce"
     assert profile.email_suppressed_detail == "do-not-contact list"  # the reason, shown on the profile
+    changes = _changes(sqs, tap, newcomer)
+    assert [(c.status, c.reason, c.source) for c in changes] == [
+        ("suppressed", "hard_bounce", "do-not-contact"),
+        ("pending", None, "form:newsletter"),
+    ]
     # A Segment identify with the address under a new user id: the same new person, still suppressed.
     client.call("POST", "/v1/identify", {"userId": unique("u"), "traits": {"email": email}})
     stack.drain()
