@@ -20,7 +20,9 @@ Channel = Literal["email", "sms", "phone", "post"]
 class BusEvent(BaseModel):
     """Base of every bus event's ``detail``."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Built on first use (defer_build): the tracking function imports every event, most requests publish
+    # none (cold start).
+    model_config = ConfigDict(extra="ignore", frozen=True, defer_build=True)
     detail_type: ClassVar[str]
     schema_version: int = 1
 
@@ -67,10 +69,19 @@ class ConsentConfirmationRequested(BusEvent):
 
 
 class ConsentChanged(BusEvent):
+    """A profile's consent (or reachability) on a channel changed: published once per change, after the
+    conditional write that made it (``shared.services.consent``). ``change_id`` names the change (the
+    event id of the interaction recording it): a consumer that sees it twice (a request that failed
+    between publishing and recording, then retried) drops the second."""
+
     customer_id: str
     channel: Channel
-    status: Literal["pending", "granted", "revoked"]
+    # "suppressed": the address may not be mailed any more (SES hard bounce or complaint; ``reason``).
+    status: Literal["pending", "granted", "revoked", "suppressed"]
     source: str | None = None
+    change_id: str | None = None
+    occurred_at: str | None = None
+    reason: str | None = None  # for "suppressed": hard_bounce | complaint
 
 
 class SegmentChanged(BusEvent):

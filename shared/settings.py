@@ -69,6 +69,10 @@ class Settings(BaseModel):
     engagement_half_life_days: float = 30.0
     consent_token_ttl_hours: int = 72
     export_link_ttl_seconds: int = 900
+    # Pepper of the do-not-contact list (shared.dal.do_not_contact): an address suppressed by a hard bounce
+    # or a complaint is kept there, after its profile is erased, only as HMAC-SHA256(pepper, address). Set
+    # RM_DNC_PEPPER once per deployment and never change it (the kept hashes would stop matching).
+    dnc_pepper: str = "rm-do-not-contact-v1"
 
     @property
     def link_base_url(self) -> str:

@@ -60,6 +60,7 @@ TOKEN = Annotated[str, Query(min_length=10, max_length=2000)]
     summary="Confirmation link (double opt-in): a page with one button; changes nothing",
     tags=["consent"],
     responses=documented(CONSENT_PAGES),
+    enable_validation=True,  # the token query parameter (see functions.track.handler)
 )
 def confirm_page(token: TOKEN) -> Response[Any]:
     try:
@@ -81,6 +82,7 @@ def confirm_page(token: TOKEN) -> Response[Any]:
     summary="Confirm a double opt-in (the button of the confirmation page)",
     tags=["consent"],
     responses=documented(CONFIRM_POST_PAGES, 413),
+    enable_validation=True,
 )
 def confirm(token: TOKEN) -> Response[Any]:
     try:
@@ -98,6 +100,7 @@ def confirm(token: TOKEN) -> Response[Any]:
     summary="Unsubscribe link (in every email): a page with one button; changes nothing",
     tags=["consent"],
     responses=documented(CONSENT_PAGES),
+    enable_validation=True,  # the token query parameter (see functions.track.handler)
 )
 def unsubscribe_page(token: TOKEN) -> Response[Any]:
     try:
@@ -115,6 +118,7 @@ def unsubscribe_page(token: TOKEN) -> Response[Any]:
     summary="Unsubscribe: the page's button, and the RFC 8058 one-click POST (List-Unsubscribe-Post)",
     tags=["consent"],
     responses=documented(CONSENT_PAGES, 413),
+    enable_validation=True,
 )
 def unsubscribe(token: TOKEN) -> Response[Any]:
     """One request does it (RFC 8058): the body (``List-Unsubscribe=One-Click``) is not needed."""

@@ -123,7 +123,18 @@ def refusal(
     return Response(exc.status, content_types.TEXT_HTML, page, headers=FORM_PAGE_HEADERS)
 
 
-FORM_SCHEMA = FormSubmission.model_json_schema()
+def _form_request_body() -> dict[str, Any]:
+    schema = FormSubmission.model_json_schema()
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                URLENCODED: {"schema": schema},
+                MULTIPART: {"schema": schema},
+                JSON: {"schema": schema},
+            },
+        }
+    }
 
 
 @router.post(
@@ -149,16 +160,7 @@ FORM_SCHEMA = FormSubmission.model_json_schema()
     ),
     # The body is parsed by the handler (form, multipart or JSON); documented here so clients and tests
     # know it.
-    openapi_extensions={
-        "requestBody": {
-            "required": True,
-            "content": {
-                URLENCODED: {"schema": FORM_SCHEMA},
-                MULTIPART: {"schema": FORM_SCHEMA},
-                JSON: {"schema": FORM_SCHEMA},
-            },
-        }
-    },
+    openapi_extensions=_form_request_body(),
 )
 def submit_form(
     form_id: Annotated[
@@ -217,6 +219,7 @@ def submit_form(
         404,
         e404="Unknown form",
     ),
+    enable_validation=True,  # the script query parameter (see functions.track.handler)
 )
 def form_embed(
     form_id: Annotated[str, PathParam(description="A form of the forms catalogue", examples=["newsletter"])],

@@ -10,7 +10,7 @@ Each operation gets its own method, so a path the handlers do not declare is ref
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from aws_cdk import Aws, CfnOutput, Duration, Size
 from aws_cdk import aws_apigateway as apigw
@@ -56,6 +56,20 @@ GATEWAY_ERROR_CODES: dict[str, str] = {
     "THROTTLED": "throttled",
     "WAF_FILTERED": "forbidden",
 }
+
+
+def gateway_error_cors(origins: Sequence[str]) -> dict[str, str]:
+    """CORS headers of API Gateway's own error answers (throttled 429, too large 413, missing auth 403,
+    DEFAULT_4XX/5XX): without them a page using analytics.js or a form's ``fetch`` sees an opaque network
+    error instead of the answer. One configured origin is named as is; a gateway response cannot choose
+    among several, so with several the request's ``Origin`` is echoed (these bodies hold only API
+    Gateway's code and message, and no credentials are allowed). No origin configured: no header."""
+    if not origins:
+        return {}
+    allow = f"'{origins[0]}'" if len(origins) == 1 else "method.request.header.Origin"
+    return {"Access-Control-Allow-Origin": allow, "Vary": "'Origin'"}
+
+
 # Public resources opened to navigation only (no cross-site XHR/fetch): no CORS preflight.
 NO_CORS_PATHS = frozenset({"/v1/consent/confirm"})
 FORM_ROUTE = "/v1/forms/{form_id}"
@@ -166,11 +180,13 @@ class Api(Construct):
             deploy_options=stage_options(config, self.access_logs, method_options),
         )
         self.base_url = config.public_base_url or public_base_url(self.rest_api, config.stage)
+        error_cors = gateway_error_cors(config.allowed_origins)
         for kind, code in GATEWAY_ERROR_CODES.items():
             self.rest_api.add_gateway_response(
                 f"Gateway{kind.title().replace('_', '')}",
                 type=apigw.ResponseType.of(kind),
                 templates={"application/json": GATEWAY_ERROR_TEMPLATE % code},
+                response_headers=error_cors or None,
             )
 
         # -- functions ------------------------------------------------------------------------------------

@@ -110,6 +110,8 @@ class Campaigns(Construct):
         (
             self.email.use_table(data.table("Idempotency"), data.spec("Idempotency"), write=True)
             .use_table(data.table("Customers"), data.spec("Customers"))
+            # Suppression at send time: the address's holders (aliases) and the do-not-contact list.
+            .use_table(data.table("Identities"), data.spec("Identities"), indexes=False)
             # Records what happened to each campaign email's decision (queued -> sent/failed/skipped).
             .use_table(
                 data.table("CampaignDecisions"), data.spec("CampaignDecisions"), write=True, indexes=False

@@ -162,6 +162,8 @@ class Channels(Construct):
             self.ses_events.use_table(data.table("Customers"), data.spec("Customers"), write=True)
             .use_table(data.table("Interactions"), data.spec("Interactions"), write=True)
             .use_table(data.table("Identities"), data.spec("Identities"), indexes=False)
+            # ConsentChanged (suppressed, revoked) for each change it makes (shared.services.consent).
+            .use_bus(bus)
         )
         self.ses_events.target.add_event_source(
             sources.SqsEventSource(

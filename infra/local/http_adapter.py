@@ -64,6 +64,16 @@ _READ_CHUNK = 64 * 1024
 _DIGITS = re.compile(r"[0-9]{1,20}")
 
 
+def error_cors_headers(origin: str | None) -> dict[str, str]:
+    """The CORS headers of an error the adapter answers itself (413, 403, 404, 405, 415, 502): the
+    request's origin when it is one of ``RM_ALLOWED_ORIGINS``, else none (the browser then hides the
+    answer, as it must from other sites)."""
+    allowed = [o.strip() for o in os.environ.get("RM_ALLOWED_ORIGINS", "").split(",") if o.strip()]
+    if not origin or origin not in allowed:
+        return {}
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
 def _init_worker(environ: dict[str, str]) -> None:
     """A worker process starts as a fresh Lambda container: the adapter's environment, no AWS clients, and
     the local stack's in-process launchers (a scoring run or an export started here runs here)."""
@@ -237,9 +247,14 @@ def make_server(adapter: ApiAdapter, host: str, port: int) -> ThreadingHTTPServe
             self.close_connection = True  # what is left of the body is not read
             self._send(
                 status,
-                {"Content-Type": "application/json", "Connection": "close"},
+                {"Content-Type": "application/json", "Connection": "close"} | self._error_cors(),
                 json.dumps({"message": message}).encode(),
             )
+
+        def _error_cors(self) -> dict[str, str]:
+            """CORS headers on the adapter's own error answers, as API Gateway's gateway responses carry
+            them (infra/constructs/api.py): a page of an allowed origin can read the error."""
+            return error_cors_headers(self.headers.get("Origin"))
 
         def _read_body(self) -> bytes | None:
             """The body, or None after answering 400/408/413 (never reads more than the limit)."""
@@ -329,7 +344,8 @@ def make_server(adapter: ApiAdapter, host: str, port: int) -> ThreadingHTTPServe
             )
             if event is None or function is None:
                 refusal = {"code": _CODES.get(status, "error"), "message": message}
-                self._send(status, {"Content-Type": "application/json"}, json.dumps(refusal).encode())
+                headers = {"Content-Type": "application/json"} | self._error_cors()
+                self._send(status, headers, json.dumps(refusal).encode())
                 return
             try:
                 response = adapter.invoke(function, event)
@@ -337,7 +353,7 @@ def make_server(adapter: ApiAdapter, host: str, port: int) -> ThreadingHTTPServe
                 print(f"  ! {function} raised {exc!r}")
                 self._send(
                     502,
-                    {"Content-Type": "application/json"},
+                    {"Content-Type": "application/json"} | self._error_cors(),
                     b'{"code": "internal_error", "message": "Internal server error"}',
                 )
                 return

@@ -142,6 +142,8 @@ class IdentityModel(_Base):
     customer_id = UnicodeAttribute()
     created_at = UnicodeAttribute()
     by_customer = IdentitiesByCustomerIndex()
+    # Entries of the do-not-contact list (``dnc:<keyed hash>``, shared.dal.do_not_contact): why it is listed.
+    dnc_reason = UnicodeAttribute(null=True)
 
 
 class ScoreModel(_Base):

@@ -5,6 +5,10 @@ A suppression names one address: the person's profile keeps it with the reason a
 profile and in exports). Nothing is sent to that address while it is suppressed, confirmations included;
 a new address given later is not suppressed (SES feedback about it would suppress it in turn).
 Only live profiles are written (never one being erased: that would bring a profile back).
+
+After erasure the address stays suppressed through the do-not-contact list (:mod:`shared.dal.do_not_contact`,
+a keyed hash only): :func:`suppressed` consults it, and a profile that takes a listed address gets the
+suppression again (:func:`apply_do_not_contact`), so campaigns see it on the profile as before.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from pynamodb.exceptions import UpdateError
 
-from shared.dal import identities
+from shared.dal import do_not_contact, identities
 from shared.dal.customers import ERASING_AT, live
 from shared.dal.errors import is_conditional_failure
 from shared.dal.models import CustomerModel
@@ -89,12 +93,46 @@ def holders(address: str) -> set[str]:
 
 
 def suppressed(address: str, customer_ids: frozenset[str] = frozenset()) -> Suppression | None:
-    """The suppression of ``address`` on any live profile holding it (or among ``customer_ids``)."""
+    """The suppression of ``address`` on any live profile holding it (or among ``customer_ids``), else
+    its entry in the do-not-contact list (the address of an erased profile)."""
     for customer_id in sorted(holders(address) | set(customer_ids)):
         found = contact(customer_id)
         if found is not None and (hit := found.suppressed(address)) is not None:
             return hit
+    listed = do_not_contact.listed(address)
+    if listed is not None:
+        return Suppression(
+            address=address.lower(), reason=listed.reason, at=listed.since, detail=DO_NOT_CONTACT_DETAIL
+        )
     return None
+
+
+DO_NOT_CONTACT_DETAIL = "do-not-contact list"
+
+
+def apply_do_not_contact(customer_id: str, address: str) -> Suppression | None:
+    """If ``address`` is on the do-not-contact list, suppress it on the profile (one that carries no
+    suppression yet: a profile suppressed for another address keeps it, and the send-time check of
+    :func:`suppressed` still reads the list). Returns the suppression if this wrote it."""
+    listed = do_not_contact.listed(address)
+    if listed is None:
+        return None
+    address = address.lower()
+    try:
+        CustomerModel(customer_id).update(
+            actions=[
+                CustomerModel.email_suppressed_address.set(address),
+                CustomerModel.email_suppressed_reason.set(listed.reason),
+                CustomerModel.email_suppressed_at.set(listed.since),
+                CustomerModel.email_suppressed_detail.set(DO_NOT_CONTACT_DETAIL),
+            ],
+            condition=_LIVE & CustomerModel.email_suppressed_address.does_not_exist(),
+        )
+    except UpdateError as exc:
+        if not is_conditional_failure(exc):
+            raise
+        return None
+    return Suppression(address=address, reason=listed.reason, at=listed.since, detail=DO_NOT_CONTACT_DETAIL)
 
 
 def suppress(

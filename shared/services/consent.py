@@ -5,6 +5,20 @@ Links act on the person, not on a profile id frozen in the link: a link of a pro
 acts on the survivor. An unsubscribe applies to every live profile holding the address. Every change is
 an interaction of the profile it changed (kind ``consent_granted``, ``unsubscribe`` or
 ``consent_changed``), keyed so a repeated click or a retried request records it once.
+
+Every change is also published on the bus as ``ConsentChanged`` (:mod:`shared.events`), after the
+conditional write that made it and before its interaction is stored: the interaction is the commit point,
+so a retry that finds it stored publishes nothing (once per change), and one that does not (the earlier
+attempt failed in between) publishes and records it (the event's ``change_id`` lets a consumer drop the
+rare second copy).
+
+Profiles sharing an address. Aliases are unique (``email:<address>`` names one profile), so two profiles
+carry the same address when one was merged into the other: the merged-away profile keeps its own email
+and consent record. A revocation of the email channel (unsubscribe link, Segment ``Unsubscribed``,
+complaint) therefore reaches every live profile holding the address: the survivors of the profiles named,
+the holder of each of their ``email:`` aliases, and every live profile merged into those (their records are
+revoked too, without an interaction of their own: a merged profile's interactions belong to the survivor,
+which records the change).
 """
 
 from __future__ import annotations
@@ -12,10 +26,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from shared.dal import customers, identities, interactions
+from shared.dal.bus import publish
 from shared.dal.customers import CONSENT_ATTRIBUTES
+from shared.events import Channel, ConsentChanged
 from shared.secrets import token_secret
 from shared.settings import get_settings
 from shared.tracking import consent, tokens
@@ -91,6 +107,43 @@ def _record(
     interactions.put_new(interactions.to_model(customer_id, interaction, get_settings().interaction_ttl_days))
 
 
+def changed_event(
+    customer_id: str,
+    channel: str,
+    status: str,
+    source: str | None,
+    change_id: str,
+    at: datetime,
+    reason: str | None = None,
+) -> ConsentChanged:
+    return ConsentChanged(
+        customer_id=customer_id,
+        channel=cast(Channel, channel),
+        status=cast(Any, status),
+        source=source,
+        change_id=change_id,
+        occurred_at=at.isoformat(),
+        reason=reason,
+    )
+
+
+def _commit(
+    customer_id: str,
+    event_id: str,
+    kind: InteractionKind,
+    channel: str,
+    status: str,
+    source: str,
+    now: datetime,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Publish a change that was written, then record it (the commit point); nothing if it is recorded."""
+    if interactions.exists(customer_id, event_id):
+        return  # a retry of a change already published and recorded
+    publish([changed_event(customer_id, channel, status, source, event_id, now)])
+    _record(customer_id, event_id, kind, channel, status, source, now, extra)
+
+
 def preview(token: str, purpose: tokens.Purpose) -> LinkOutcome:
     """What the link would do, changing nothing (a GET: mail scanners fetch links)."""
     claims, survivor = _verified(token, purpose)
@@ -113,8 +166,8 @@ def confirm(token: str, source: str = "confirmation-link") -> LinkOutcome:
         outcome = consent.confirm_outcome(current, claims.request_id)
         if outcome != "confirm" or current is None:  # (no record is never "confirm")
             if current is not None and current.get("event_id") == event_id:
-                # This very click changed it; a retry completes its interaction (stored once).
-                _record(survivor, event_id, "consent_granted", channel, "granted", source, now)
+                # This very click changed it; a retry completes its event and interaction (once each).
+                _commit(survivor, event_id, "consent_granted", channel, "granted", source, now)
             return LinkOutcome("no_request" if outcome == "confirm" else outcome, channel)
         record = {
             "status": "granted",
@@ -132,7 +185,7 @@ def confirm(token: str, source: str = "confirmation-link") -> LinkOutcome:
             customers.set_email(survivor, str(current["address"]))
         if customers.replace_consent(survivor, channel, record, current):
             wording = {"wording_version": record["wording_version"]} if "wording_version" in record else {}
-            _record(survivor, event_id, "consent_granted", channel, "granted", source, now, wording)
+            _commit(survivor, event_id, "consent_granted", channel, "granted", source, now, wording)
             moved = survivor_of(survivor)
             if moved is not None and moved != survivor:
                 carry_over(survivor, moved)  # merged while this was written: the grant follows
@@ -140,19 +193,69 @@ def confirm(token: str, source: str = "confirmation-link") -> LinkOutcome:
     return LinkOutcome(preview(token, "confirm").result, channel)
 
 
-def _holders(customer_ids: set[str]) -> set[str]:
-    """The live profiles behind ``customer_ids`` and every live profile holding one of their addresses."""
+def _merged_into(customer_id: str, limit: int = 64) -> set[str]:
+    """The live profiles merged (directly or through others) into ``customer_id``."""
+    found: set[str] = set()
+    pending = [customer_id]
+    while pending and len(found) < limit:
+        profile = customers.live(pending.pop())
+        for merged in (profile.merged_ids or ()) if profile is not None else ():
+            if merged not in found and merged != customer_id:
+                found.add(merged)
+                pending.append(merged)
+    return {cid for cid in found if customers.live(cid) is not None}
+
+
+def _holders(customer_ids: set[str], addresses: frozenset[str] = frozenset()) -> set[str]:
+    """The live profiles behind ``customer_ids``, every live profile holding one of their addresses (or
+    one of ``addresses``), and the live profiles merged into any of those."""
     found = {s for s in (survivor_of(c) for c in customer_ids) if s}
-    addresses = set()
+    aliases = {f"email:{a.lower()}" for a in addresses}
     for cid in customer_ids | found:
         profile = customers.live(cid)
-        if profile is not None and profile.email:
-            addresses.add(f"email:{profile.email}")
-    for cid in identities.resolve(addresses).values():
+        if profile is None:
+            continue
+        if profile.email:
+            aliases.add(f"email:{profile.email}")
+        aliases |= {a for a in profile.aliases or () if a.startswith("email:")}
+    for cid in identities.resolve(aliases).values():
         survivor = survivor_of(cid)
         if survivor:
             found.add(survivor)
+    for survivor in list(found):
+        found |= _merged_into(survivor)
     return found
+
+
+def revoke_everywhere(
+    customer_ids: set[str],
+    channel: str,
+    change_prefix: str,
+    source: str,
+    now: datetime,
+    addresses: frozenset[str] = frozenset(),
+) -> set[str]:
+    """Revoke ``channel`` for the person behind ``customer_ids``: for email on every live profile holding
+    the address (see the module's docstring), else on the survivor. Returns the profiles it changed.
+
+    The targets are looked up again after the writes: a merge that ran meanwhile may have carried the old
+    state over to a survivor this request had not seen; the revocation must reach it too.
+    """
+    changed: set[str] = set()
+    done: set[str] = set()
+    for _ in range(MAX_ATTEMPTS):
+        if channel == "email":
+            targets = _holders(customer_ids, addresses)
+        else:
+            targets = {s for s in (survivor_of(c) for c in customer_ids) if s}
+        targets -= done
+        if not targets:
+            break
+        for cid in sorted(targets):
+            if _revoke(cid, channel, change_prefix, source, now):
+                changed.add(cid)
+        done |= targets
+    return changed
 
 
 def unsubscribe(token: str, source: str = "unsubscribe-link") -> LinkOutcome:
@@ -165,42 +268,28 @@ def unsubscribe(token: str, source: str = "unsubscribe-link") -> LinkOutcome:
     claims, _ = _verified(token, "unsubscribe")
     channel = claims.channel
     link_id = f"unsubscribe:{tokens.token_id(token)}"
-    now = datetime.now(UTC)
-    changed = False
-    done: set[str] = set()
-    for _ in range(MAX_ATTEMPTS):
-        # Again after the writes: a merge that ran meanwhile may have carried the old state over to a
-        # survivor this request had not seen; the revocation must reach it too.
-        targets = _targets(claims, channel) - done
-        if not targets:
-            break
-        for cid in sorted(targets):
-            changed |= _revoke(cid, channel, link_id, source, now)
-        done |= targets
-    return LinkOutcome("unsubscribed" if changed else "already_unsubscribed", channel, changed)
+    changed = revoke_everywhere({claims.customer_id}, channel, link_id, source, datetime.now(UTC))
+    return LinkOutcome("unsubscribed" if changed else "already_unsubscribed", channel, bool(changed))
 
 
 def _revoke(customer_id: str, channel: str, link_id: str, source: str, now: datetime) -> bool:
+    """Revoke on one live profile; a profile merged into another gets the revoked record only (its
+    interactions belong to the survivor, which records and publishes the change)."""
+    merged = customers.state(customer_id).merged_into is not None
     current = customers.consent(customer_id, channel) or {}
     if current.get("status") == "revoked":
-        if str(current.get("event_id", "")).startswith(link_id):
-            # This link revoked it: a retry completes the interaction an earlier attempt may have missed.
-            _record(customer_id, str(current["event_id"]), "unsubscribe", channel, "revoked", source, now)
+        if str(current.get("event_id", "")).startswith(link_id) and not merged:
+            # This link revoked it: a retry completes what an earlier attempt may have missed.
+            _commit(customer_id, str(current["event_id"]), "unsubscribe", channel, "revoked", source, now)
         return False
     replaced = hashlib.sha256(str(current.get("event_id")).encode()).hexdigest()[:12]
     event_id = f"{link_id}:{replaced}"
     record = {"status": "revoked", "at": now.isoformat(), "source": source, "event_id": event_id}
     if not customers.revoke_consent(customer_id, channel, record):
         return False
-    _record(customer_id, event_id, "unsubscribe", channel, "revoked", source, now)
+    if not merged:
+        _commit(customer_id, event_id, "unsubscribe", channel, "revoked", source, now)
     return True
-
-
-def _targets(claims: tokens.Claims, channel: str) -> set[str]:
-    survivor = survivor_of(claims.customer_id)
-    if survivor is None:
-        return set()
-    return _holders({claims.customer_id, survivor}) if channel == "email" else {survivor}
 
 
 def carry_over(merged_id: str, survivor: str) -> list[str]:
@@ -219,7 +308,7 @@ def carry_over(merged_id: str, survivor: str) -> list[str]:
                 break
             if customers.replace_consent(survivor, channel, result, mine):
                 now = datetime.now(UTC)
-                _record(
+                _commit(
                     survivor,
                     f"merge:{merged_id}:{channel}:{result.get('event_id')}",
                     "consent_changed",
@@ -239,7 +328,18 @@ def carry_over(merged_id: str, survivor: str) -> list[str]:
     return changed
 
 
-def revoke_for_complaint(customer_id: str, feedback_id: str, now: datetime) -> bool:
+def revoke_for_complaint(
+    customer_id: str, feedback_id: str, now: datetime, address: str | None = None
+) -> bool:
     """A complaint (the person marked an email as spam, reported by SES) revokes email consent, as an
-    unsubscribe would; keyed on SES's feedback id, so a redelivered event records it once."""
-    return _revoke(customer_id, "email", f"complaint:{feedback_id}", "ses-complaint", now)
+    unsubscribe would, on every live profile holding the address; keyed on SES's feedback id, so a
+    redelivered event records it once. True if it changed ``customer_id``'s record."""
+    changed = revoke_everywhere(
+        {customer_id},
+        "email",
+        f"complaint:{feedback_id}",
+        "ses-complaint",
+        now,
+        frozenset({address}) if address else frozenset(),
+    )
+    return customer_id in changed

@@ -7,7 +7,7 @@ from typing import Any
 
 from pynamodb.models import Model
 
-from shared.dal import customers, decisions, identities, interactions, scores
+from shared.dal import customers, decisions, do_not_contact, identities, interactions, scores
 from shared.dal.customers import CONSENT_ATTRIBUTES
 from shared.services.errors import NotFoundError
 from shared.services.views import ConsentChange, CustomerActivity, DecisionView, InteractionView
@@ -107,6 +107,8 @@ def erase(customer_id: str) -> dict[str, int]:
         raise CustomerNotFoundError(customer_id)
     merged = sorted(customer.merged_ids or ())
     now = datetime.now(UTC)
+    # Before anything is marked or deleted: a suppressed address stays suppressed, as a keyed hash only.
+    do_not_contact.keep_suppressed((customers.get(cid) for cid in (customer_id, *merged)), now)
     for cid in (customer_id, *merged):
         customers.mark_erasing(cid, now)
     counts = {"interactions": 0, "decisions": 0, "aliases": 0, "profiles": 0}

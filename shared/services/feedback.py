@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.dal import interactions, suppression
+from shared.dal.bus import publish
 from shared.messaging.ses_events import (
     CUSTOMER_TAG,
     BounceEvent,
@@ -101,6 +102,9 @@ def handle(event: SesEvent) -> FeedbackResult:
                     changed = suppression.suppress(
                         customer_id, address, "hard_bounce", bounce.timestamp, bounce.bounce_sub_type
                     )
+                    _publish_suppression(
+                        customer_id, address, "hard_bounce", bounce.timestamp, changed, event_id
+                    )
                     result = _add(result, suppressed=int(changed))
                 extra = {"bounce_type": bounce.bounce_type, "bounce_sub_type": bounce.bounce_sub_type}
                 recorded = _record(customer_id, event_id, "email_bounced", mail, bounce.timestamp, extra)
@@ -115,13 +119,17 @@ def handle(event: SesEvent) -> FeedbackResult:
             address = recipient.email_address.lower()
             for customer_id in _profiles(address, mail):
                 detail = complaint.complaint_feedback_type or "complaint"
+                event_id = f"{base_id}:{complaint.feedback_id}"
                 changed = suppression.suppress(customer_id, address, "complaint", complaint.timestamp, detail)
+                _publish_suppression(
+                    customer_id, address, "complaint", complaint.timestamp, changed, event_id
+                )
                 revoked = consent.revoke_for_complaint(
-                    customer_id, complaint.feedback_id, complaint.timestamp
+                    customer_id, complaint.feedback_id, complaint.timestamp, address
                 )
                 recorded = _record(
                     customer_id,
-                    f"{base_id}:{complaint.feedback_id}",
+                    event_id,
                     "email_complained",
                     mail,
                     complaint.timestamp,
@@ -146,6 +154,22 @@ def handle(event: SesEvent) -> FeedbackResult:
         for customer_id in _profiles(address.lower(), mail):
             count += int(_record(customer_id, event_id, kind, mail, at, extra))
     return FeedbackResult(event.event_type, recorded=count)
+
+
+def _publish_suppression(
+    customer_id: str, address: str, reason: str, at: datetime, changed: bool, event_id: str
+) -> None:
+    """``ConsentChanged`` (status ``suppressed``) once per suppression: when this event's write changed the
+    profile, or when an earlier delivery of it did but failed before recording its interaction (the commit
+    point; once that is stored a redelivery publishes nothing)."""
+    if not changed:
+        if interactions.exists(customer_id, event_id):
+            return
+        current = suppression.contact(customer_id)
+        hit = current.suppressed(address) if current is not None else None
+        if hit is None or hit.reason != reason or hit.at != at.isoformat():
+            return  # suppressed by another event (or not at all): not this event's change
+    publish([consent.changed_event(customer_id, "email", "suppressed", "ses", event_id, at, reason)])
 
 
 def _add(result: FeedbackResult, suppressed: int = 0, revoked: int = 0, recorded: int = 0) -> FeedbackResult:

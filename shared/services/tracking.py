@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from shared.dal import customers, identities, interactions
+from shared.dal import customers, identities, interactions, suppression
 from shared.dal.bus import publish
 from shared.events import BusEvent, ConsentConfirmationRequested
 from shared.secrets import token_secret
@@ -47,7 +47,12 @@ def _create_customer(
     raise customers.ProfileErasedError(alias)
 
 
-def _resolve_customer(interaction: Interaction, profile: dict[str, str], now: datetime) -> tuple[str, int]:
+def _resolve_customer(
+    interaction: Interaction,
+    profile: dict[str, str],
+    now: datetime,
+    suppressed: list[suppression.Suppression] | None = None,
+) -> tuple[str, int]:
     """(customer id, traits dropped), with the profile fields and traits of the call written.
 
     A new customer's profile is written before the aliases that lead to it (each alias in a transaction
@@ -57,7 +62,7 @@ def _resolve_customer(interaction: Interaction, profile: dict[str, str], now: da
     """
     for attempt in range(RESOLVE_ATTEMPTS):
         try:
-            return _resolve_once(interaction, profile, now)
+            return _resolve_once(interaction, profile, now, suppressed)
         except (customers.ProfileErasedError, identities.LinkRefusedError):
             # A profile found a moment ago was merged or is being erased: resolve again (its aliases now
             # lead to the survivor, or are gone); after that, the client retries (503).
@@ -66,7 +71,12 @@ def _resolve_customer(interaction: Interaction, profile: dict[str, str], now: da
     raise AssertionError("unreachable")
 
 
-def _resolve_once(interaction: Interaction, profile: dict[str, str], now: datetime) -> tuple[str, int]:
+def _resolve_once(
+    interaction: Interaction,
+    profile: dict[str, str],
+    now: datetime,
+    suppressed: list[suppression.Suppression] | None = None,
+) -> tuple[str, int]:
     aliases = interaction.identifiers.aliases()
     fill_only = is_public_form(interaction)
     known = identities.resolve(aliases)
@@ -90,6 +100,13 @@ def _resolve_once(interaction: Interaction, profile: dict[str, str], now: dateti
                 _merge(survivor, winner, now)
                 survivor = winner
             linked.add(alias)
+    email = interaction.identifiers.email
+    if email and f"email:{email}" in linked:
+        # An address new to the engine may be one an erased person's bounce or complaint listed: the
+        # profile is suppressed before any confirmation is requested (shared.dal.do_not_contact).
+        applied = suppression.apply_do_not_contact(survivor, email)
+        if applied is not None and suppressed is not None:
+            suppressed.append(applied)
     user_id = interaction.identifiers.user_id
     fields = dict(profile)
     if user_id and f"user:{user_id}" in linked:
@@ -174,7 +191,20 @@ def track(batch: list[Interaction], base_url: str | None = None) -> list[TrackRe
     for interaction in batch:
         events: list[BusEvent] = []
         profile = dict(interaction.profile)
-        customer_id, dropped = _resolve_customer(interaction, profile, now)
+        listed: list[suppression.Suppression] = []
+        customer_id, dropped = _resolve_customer(interaction, profile, now, listed)
+        for hit in listed:  # the address is on the do-not-contact list: this profile is suppressed now
+            events.append(
+                consent_service.changed_event(
+                    customer_id,
+                    "email",
+                    "suppressed",
+                    "do-not-contact",
+                    f"dnc:{interaction.event_id}",
+                    now,
+                    hit.reason,
+                )
+            )
         for request in interaction.consent:
             record = _consent_record(request, interaction.event_id, now)
             if request.status == "pending" and request.channel == "email" and profile.get("email"):
@@ -184,11 +214,27 @@ def track(batch: list[Interaction], base_url: str | None = None) -> list[TrackRe
             changed = customers.set_consent(
                 customer_id, request.channel, record, keep_granted=request.status != "revoked"
             )
-            if (
-                request.status == "pending"
-                and profile.get("email")
-                and (changed or _unfinished_by_earlier_attempt(customer_id, request.channel, interaction))
-            ):
+            # This request's change, written now or by an earlier attempt that failed before its commit
+            # point: its events go out (again), once the interaction is stored they never do.
+            written = changed or _unfinished_by_earlier_attempt(customer_id, request.channel, interaction)
+            if written:
+                events.append(
+                    consent_service.changed_event(
+                        customer_id,
+                        request.channel,
+                        request.status,
+                        request.source,
+                        interaction.event_id,
+                        now,
+                    )
+                )
+            if request.status == "revoked":
+                # An unsubscribe (e.g. Segment's ``Unsubscribed``) is the person's: every live profile
+                # holding the address is revoked too, each change published and recorded on its own.
+                consent_service.revoke_everywhere(
+                    {customer_id}, request.channel, f"revoke:{interaction.event_id}", request.source, now
+                )
+            if request.status == "pending" and profile.get("email") and written:
                 events.append(
                     ConsentConfirmationRequested(
                         customer_id=customer_id,

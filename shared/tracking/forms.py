@@ -51,7 +51,7 @@ class FieldProblem(NamedTuple):
 class FormField(BaseModel):
     """One input of a form: which profile field it fills, its label, whether it is required."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on the first form post (cold start)
 
     name: FieldName
     label: str = Field(min_length=1, max_length=200)
@@ -79,7 +79,7 @@ class ConsentCheckbox(BaseModel):
     """A consent checkbox: the channel it grants, the exact words shown, and their version (stored with
     the consent, so what the person agreed to can be shown later). Never ticked in advance."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on the first form post (cold start)
 
     channel: Channel
     wording: str = Field(min_length=1, max_length=1000)
@@ -87,7 +87,7 @@ class ConsentCheckbox(BaseModel):
 
 
 class FormDefinition(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on the first form post (cold start)
 
     kind: Literal["signup", "contact_request", "download"]
     double_opt_in: bool = True
@@ -155,7 +155,7 @@ class FormDefinition(BaseModel):
 
 
 class FormCatalogue(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on the first form post (cold start)
 
     version: str
     forms: dict[str, FormDefinition]

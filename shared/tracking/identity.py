@@ -6,8 +6,6 @@ import hashlib
 from dataclasses import dataclass
 from typing import Final
 
-from email_validator import EmailNotValidError, validate_email
-
 ALIAS_PRIORITY: Final[tuple[str, ...]] = ("user", "email", "anon")
 
 
@@ -24,6 +22,10 @@ def normalise_email(raw: str) -> str:
     is refused here rather than becoming two recipients of a message. Local parts must be ASCII, as
     SES needs them without SMTPUTF8.
     """
+    # Imported on the first address (a fifth of boto3's import time, mostly its grammar's regular
+    # expressions): page views and most track calls carry none.
+    from email_validator import EmailNotValidError, validate_email
+
     try:
         checked = validate_email(
             raw.strip(),

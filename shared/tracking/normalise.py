@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from shared.events import Channel
-from shared.messaging.mime import single_line
 from shared.tracking.engagement import InteractionKind
 from shared.tracking.forms import FormDefinition
 from shared.tracking.identity import Identifiers, InvalidEmailError, normalise_email
@@ -200,6 +199,9 @@ def from_form(
     form_id: str, form: FormDefinition, submission: FormSubmission, received_at: datetime
 ) -> Interaction:
     """Normalise a form post. Raises InvalidEmailError (a 422) for a malformed email."""
+    # The email library's header classes come with it: form posts only (cold start of the tracking API).
+    from shared.messaging.mime import single_line
+
     email = normalise_email(submission.email)
     profile = {"email": email}
     for name in ("first_name", "last_name", "phone", "company", "job_title"):

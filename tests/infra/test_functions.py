@@ -25,7 +25,8 @@ TABLE_ACCESS: dict[str, dict[str, str]] = {
     "aggregate": {"Customers": W, "Interactions": W},
     "score": {"Customers": R, "Scores": W, "Runs": W},
     "campaigns": {"Campaigns": R, "Customers": R, "Scores": R, "Interactions": R, "CampaignDecisions": W},
-    "email": {"Idempotency": W, "Customers": R, "CampaignDecisions": W},
+    # Reads the address's holders (aliases) and the do-not-contact list at send time.
+    "email": {"Idempotency": W, "Customers": R, "CampaignDecisions": W, "Identities": R},
     "export": {"Scores": R, "Customers": R, "Runs": W},
     # SES feedback: suppression and consent on profiles, interactions; finds profiles by address alias.
     "ses_events": {"Customers": W, "Interactions": W, "Identities": R},
@@ -58,7 +59,7 @@ OTHER_ENV: dict[str, set[str]] = {
     },
     "email": {"RM_SENDER_EMAIL", "RM_SES_CONFIGURATION_SET"},
     "export": {"RM_EXPORTS_BUCKET", "RM_EXPORT_LINK_TTL_SECONDS"},
-    "ses_events": set(),
+    "ses_events": {"RM_EVENT_BUS_NAME"},  # ConsentChanged
 }
 WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
 
@@ -187,7 +188,8 @@ def test_only_admin_and_state_machine_can_start_or_invoke(dev: Synth) -> None:
         assert ("states:StartExecution" in actions) == (name == "admin_api")
         assert ("lambda:InvokeFunction" in actions) == (name == "admin_api")
         assert ("ses:SendEmail" in actions) == (name == "email")
-        publishes = name in ("track", "aggregate", "score", "campaigns")
+        # ses_events: ConsentChanged for the suppressions and revocations SES feedback makes (issue 17).
+        publishes = name in ("track", "aggregate", "score", "campaigns", "ses_events")
         assert ("events:PutEvents" in actions) == publishes, name
     invoke = next(
         s for s in _role_statements(dev, "admin_api") if "lambda:InvokeFunction" in as_list(s["Action"])

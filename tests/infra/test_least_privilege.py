@@ -130,6 +130,7 @@ CODE_CALLS: dict[str, dict[str, frozenset[str]]] = {
         "table:Idempotency": TABLE_WRITE,
         "table:Customers": TABLE_READ,
         "table:CampaignDecisions": TABLE_WRITE,
+        "table:Identities": TABLE_READ,  # the address's holders and the do-not-contact list
         "ses:identity": frozenset({"ses:SendEmail", "ses:SendRawEmail"}),
         "ses:configuration-set": frozenset({"ses:SendEmail", "ses:SendRawEmail"}),  # ConfigurationSetName
         "queue:EmailQueue": QUEUE_SOURCE,
@@ -150,6 +151,7 @@ CODE_CALLS: dict[str, dict[str, frozenset[str]]] = {
         "table:Customers": TABLE_WRITE,
         "table:Interactions": TABLE_WRITE,
         "table:Identities": TABLE_READ,
+        "bus": PUT_EVENTS,  # ConsentChanged
         "queue:SesEventsQueue": QUEUE_SOURCE,
     },
 }
