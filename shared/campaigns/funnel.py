@@ -1,0 +1,40 @@
+"""A journey's funnel as the report shows it (built by :func:`shared.campaigns.journeys.build_funnel`)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class FunnelStep(BaseModel):
+    """One step of the funnel (treated people only: the hold-out never advances)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    type: Literal["send", "wait", "branch"]
+    template: str | None = None
+    reached: int = Field(description="People whose way went through this step")
+    at: int = Field(description="Active people at this step now")
+    sent: int = 0
+    queued: int = 0
+    failed: int = 0
+    skipped: dict[str, int] = Field(default_factory=dict)
+
+
+class JourneyFunnel(BaseModel):
+    """Entered (treated + held out), at each step, converted (goal), exited (by reason), completed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    journey_id: str
+    goal: str
+    entered: int
+    treated: int
+    held_out: int
+    active: int
+    completed: int
+    converted: int = Field(description="Treated people whose journey ended on the goal")
+    exited: dict[str, int] = Field(default_factory=dict)
+    steps: list[FunnelStep]
