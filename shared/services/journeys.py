@@ -93,21 +93,23 @@ def run(catalogue: Catalogue, journey: Journey, state: JourneyState, now: dateti
         if not journey_store.try_write(state.version, step.state, decision, outcome, catalogue.version):
             counts["journey_raced"] += 1  # another advance wrote this step first
             break
-        counts.update(_counted(state, step.state, decision.outcome if decision else None))
+        counts.update(_counted(step.state, decision.outcome if decision else None))
         state = step.state
         if state.status != "active" or state.send_after is None or state.send_after > now:
             break
     return counts
 
 
-def _counted(before: JourneyState, after: JourneyState, outcome: str | None) -> Iterable[str]:
+def _counted(after: JourneyState, outcome: str | None) -> Iterable[str]:
+    """``journey_sent`` / ``journey_skipped_<reason>`` for a send step's decision, ``journey_waiting`` for a
+    new time to look again (a wait, or a send deferred by quiet hours or a pending consent), and the end."""
     if outcome == "sent":
         yield "journey_sent"
     elif outcome is not None and after.status == "active":
         yield f"journey_skipped_{outcome}"
     if after.status != "active":
         yield f"journey_{after.status}"
-    elif after.send_after is not None and after.send_after > (before.send_after or after.send_after):
+    elif outcome is None:
         yield "journey_waiting"
 
 
