@@ -37,7 +37,8 @@ def test_racing_processes_send_the_step_once(stack: LocalStack, client: Client) 
     stack.drain()
     assert len(_campaign_emails(stack, email, JOURNEY)) == 1
     decisions = step_decisions(customer_id)
-    assert list(decisions) == ["guide"] and decisions["guide"].outcome == "sent"
+    assert list(decisions) == ["guide"]
+    assert decisions["guide"].outcome == "sent"
     state = state_item(customer_id)
     assert (state.journey_status, state.journey_path) == ("active", "wait-3-days guide wait-a-week")
     # entered (0), arrived at the first wait (1), sent the guide (2), arrived at the second wait (3)

@@ -42,7 +42,8 @@ def confirmed_prospect(stack: LocalStack, client: Client) -> tuple[str, str, dat
     stack.drain()
     state = state_item(customer_id)
     assert (state.journey_status, state.journey_path, state.outcome) == ("active", "wait-3-days", "deferred")
-    assert state.due_shard is not None and state.send_after is not None
+    assert state.due_shard is not None
+    assert state.send_after is not None
     due = datetime.fromisoformat(state.send_after)
     assert due - datetime.fromisoformat(state.decided_at) == timedelta(days=3)
     return customer_id, email, due
@@ -83,9 +84,11 @@ def test_the_journey_sends_waits_and_exits_on_conversion(stack: LocalStack, clie
     assert status == 200
     assert report["kind"] == "journey"
     funnel = report["funnel"]
-    assert funnel["converted"] >= 1 and funnel["entered"] >= funnel["treated"] >= 1
+    assert funnel["converted"] >= 1
+    assert funnel["entered"] >= funnel["treated"] >= 1
     steps = {s["id"]: s for s in funnel["steps"]}
-    assert steps["guide"]["sent"] >= 1 and steps["guide"]["reached"] >= 1
+    assert steps["guide"]["sent"] >= 1
+    assert steps["guide"]["reached"] >= 1
     assert steps["wait-3-days"]["reached"] >= steps["guide"]["reached"]
 
 
@@ -154,7 +157,12 @@ def branching_catalogue() -> Catalogue:
             "goal": {"type": "event", "event": "email_click"},
             "steps": [
                 {"id": "wait-a-day", "type": "wait", "days": 1},
-                {"id": "bought", "type": "branch", "if": {"type": "event", "event": "purchase"}, "then": "exit"},
+                {
+                    "id": "bought",
+                    "type": "branch",
+                    "if": {"type": "event", "event": "purchase"},
+                    "then": "exit",
+                },
                 {"id": "case-study", "type": "send", "template": "nurture-lead"},
             ],
         }
@@ -171,7 +179,8 @@ def test_a_branch_on_a_purchase(stack: LocalStack, client: Client) -> None:
             customer_id=customer_id, run_id="run-b", previous_stage="prospect", stage="lead", lead_score=30.0
         )
         _, counts = campaigns.handle(event, now=now, catalogue=catalogue)
-        assert counts["journey_entered"] == 1 and counts["journey_waiting"] == 1
+        assert counts["journey_entered"] == 1
+        assert counts["journey_waiting"] == 1
     buyer, other = people
     order(client, stack, buyer[1])
     at = now + timedelta(days=1, hours=1)
