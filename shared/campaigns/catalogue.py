@@ -293,6 +293,8 @@ class SendStep(_Model):
     consent_required: Channel | None = None
     quiet_hours: QuietHours | None = None
     recommend_products: bool = False
+    # An operational message (the hand-over to sales) that the hold-out gets too: not what is measured.
+    also_held_out: bool = False
 
 
 class WaitStep(_Model):

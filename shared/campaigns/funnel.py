@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class FunnelStep(BaseModel):
-    """One step of the funnel (treated people only: the hold-out never advances)."""
+    """One step of the funnel: treated people (``held_out``: the messages the hold-out was not sent)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -21,6 +21,7 @@ class FunnelStep(BaseModel):
     queued: int = 0
     failed: int = 0
     skipped: dict[str, int] = Field(default_factory=dict)
+    held_out: int = Field(default=0, description="Messages not sent because the person is in the hold-out")
 
 
 class JourneyFunnel(BaseModel):
@@ -36,5 +37,6 @@ class JourneyFunnel(BaseModel):
     active: int
     completed: int
     converted: int = Field(description="Treated people whose journey ended on the goal")
+    held_out_converted: int = Field(default=0, description="Held-out people whose journey ended on the goal")
     exited: dict[str, int] = Field(default_factory=dict)
     steps: list[FunnelStep]

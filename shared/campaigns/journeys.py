@@ -2,10 +2,12 @@
 
 A journey (:class:`~shared.campaigns.catalogue.Journey`) is entered like a campaign fires: an entry
 trigger (a bus event) and the journey's audience. :func:`enter` draws the hold-out there, once, with
-:func:`shared.campaigns.holdout.is_held_out` keyed on the journey id: a held-out person is recorded as
-entered (``held_out``) and never advances, so the control group is everyone who would have been nurtured,
-and lift is measured per journey (intention to treat: a treated person counts from entry, whatever
-happens to them later).
+:func:`shared.campaigns.holdout.is_held_out` keyed on the journey id. A held-out person (``arm:
+control``) is recorded as entered and goes through the same waits and branches, but is sent nothing
+(each send step is recorded ``held_out``), except steps marked ``also_held_out`` (an operational message
+such as the hand-over to sales, which is not what the journey measures). So the control group is
+everyone who would have been nurtured, its conversions end its journeys too, and lift is measured per
+journey (intention to treat: a person counts in their arm from entry, whatever happens later).
 
 The state of one person in one journey is a :class:`JourneyState`: the index of the step they are at, a
 version bumped on every change (the data access writes a new state only if the version it read is still
@@ -63,7 +65,8 @@ from shared.campaigns.rules import (
     matches_audience,
 )
 
-Status = Literal["active", "held_out", "completed", "converted", "exited"]
+Status = Literal["active", "completed", "converted", "exited"]
+Arm = Literal["treated", "control"]
 EventKind = Literal["purchase", "email_click"]
 # Skips after which the journey goes on without the message (the person may still hear from it later).
 PASSING_SKIPS: Final = frozenset({"frequency_cap", "cooldown"})
@@ -82,6 +85,7 @@ class JourneyState(BaseModel):
     entry_trigger_id: str
     entered_at: UtcDatetime
     status: Status
+    arm: Arm = "treated"
     step: int = 0
     version: int = 0
     path: tuple[str, ...] = ()
@@ -148,8 +152,9 @@ def enter(
         customer_id=customer.customer_id,
         entry_trigger_id=trigger.trigger_id,
         entered_at=now,
-        status="held_out" if held_out else "active",
-        send_after=None if held_out else now,
+        status="active",
+        arm="control" if held_out else "treated",
+        send_after=now,
     )
     return EntryOutcome(state=state)
 
@@ -277,7 +282,17 @@ def advance(
             return None  # deferred (quiet hours, pending consent) and not due yet
         campaign = step_campaign(journey, step)
         trigger = Trigger(trigger_id=step_trigger_id(step.id, state.entry_trigger_id), occurred_at=since)
-        decision = decide(catalogue, campaign, trigger, customer, recent, now, confirmation_window)
+        if state.arm == "control" and not step.also_held_out:
+            decision = Decision(
+                campaign_id=campaign.id,
+                customer_id=customer.customer_id,
+                trigger_id=trigger.trigger_id,
+                decided_at=now,
+                outcome="held_out",
+                channel=campaign.channel,
+            )
+        else:
+            decision = decide(catalogue, campaign, trigger, customer, recent, now, confirmation_window)
         if decision.outcome == "deferred":
             new = state.model_copy(
                 update={"step": index, "version": version, "path": path, "send_after": decision.send_after}
@@ -301,7 +316,8 @@ def build_funnel(
     journey: Journey, states: Iterable[JourneyState], step_decisions: Iterable[DecisionRecord]
 ) -> JourneyFunnel:
     states = list(states)
-    treated = [s for s in states if s.status != "held_out"]
+    treated = [s for s in states if s.arm == "treated"]
+    control = Counter(s.status for s in states if s.arm == "control")
     status = Counter(s.status for s in treated)
     reached = Counter(step for s in treated for step in set(s.path))
     at = Counter(
@@ -309,8 +325,12 @@ def build_funnel(
     )
     outcomes: dict[str, Counter[str]] = {step.id: Counter() for step in journey.steps}
     skipped: dict[str, Counter[str]] = {step.id: Counter() for step in journey.steps}
+    held: Counter[str | None] = Counter()
     for record in step_decisions:
         step_id = step_of(record.trigger_id)
+        if record.outcome == "held_out":
+            held[step_id] += 1
+            continue
         if step_id not in outcomes:
             continue
         outcomes[step_id][record.outcome] += 1
@@ -327,6 +347,7 @@ def build_funnel(
             queued=outcomes[step.id]["queued"],
             failed=outcomes[step.id]["failed"],
             skipped=dict(sorted(skipped[step.id].items())),
+            held_out=held[step.id],
         )
         for step in journey.steps
     ]
@@ -336,6 +357,7 @@ def build_funnel(
         entered=len(states),
         treated=len(treated),
         held_out=len(states) - len(treated),
+        held_out_converted=control["converted"],
         active=status["active"],
         completed=status["completed"],
         converted=status["converted"],
@@ -351,7 +373,7 @@ def as_group_records(states: Iterable[JourneyState]) -> list[DecisionRecord]:
         DecisionRecord(
             campaign_id=s.journey_id,
             customer_id=s.customer_id,
-            outcome="held_out" if s.status == "held_out" else "sent",
+            outcome="held_out" if s.arm == "control" else "sent",
             decided_at=s.entered_at,
             trigger_id=s.entry_trigger_id,
         )

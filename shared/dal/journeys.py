@@ -21,7 +21,7 @@ from shared.dal.identities import cancelled_by_condition
 from shared.dal.models import DecisionModel
 
 # How a state is stored in the decision attributes the other readers know (the due sweep, profiles).
-_OUTCOME = {"active": "deferred", "held_out": "held_out"}
+_OUTCOME = {"active": "deferred"}
 
 
 def _outcome(state: JourneyState) -> str:
@@ -29,7 +29,7 @@ def _outcome(state: JourneyState) -> str:
 
 
 def _reason(state: JourneyState) -> str | None:
-    if state.status in ("active", "held_out"):
+    if state.status == "active":
         return None
     return state.status if state.reason is None else f"{state.status}:{state.reason}"
 
@@ -42,6 +42,7 @@ def _state(item: DecisionModel) -> JourneyState:
         entry_trigger_id=item.trigger_id,
         entered_at=item.decided_at,  # an ISO string, validated into a datetime
         status=item.journey_status,
+        arm="control" if item.journey_arm == "control" else "treated",
         step=int(item.journey_step or 0),
         version=int(item.journey_version or 0),
         path=tuple((item.journey_path or "").split()),
@@ -65,6 +66,7 @@ def enter(state: JourneyState, catalogue_version: str) -> bool:
         catalogue_version=catalogue_version,
         trigger_occurred_at=state.entered_at.isoformat(),
         due_shard=due_shard(state.customer_id) if active else None,
+        journey_arm=state.arm,
         journey_status=state.status,
         journey_step=state.step,
         journey_version=state.version,

@@ -248,6 +248,7 @@ class DecisionModel(_Base):
     journey_step = NumberAttribute(null=True)
     journey_version = NumberAttribute(null=True)
     journey_path = UnicodeAttribute(null=True)  # step ids, space-separated
+    journey_arm = UnicodeAttribute(null=True)  # "treated" | "control" (the hold-out, drawn at entry)
 
 
 class IdempotencyModel(_Base):

@@ -105,6 +105,8 @@ def _counted(after: JourneyState, outcome: str | None) -> Iterable[str]:
     new time to look again (a wait, or a send deferred by quiet hours or a pending consent), and the end."""
     if outcome == "sent":
         yield "journey_sent"
+    elif outcome == "held_out":
+        yield "journey_held_out_step"  # a message the hold-out is not sent
     elif outcome is not None and after.status == "active":
         yield f"journey_skipped_{outcome}"
     if after.status != "active":
@@ -155,7 +157,7 @@ def handle_event(event: BusEvent, catalogue: Catalogue, now: datetime) -> Counte
                     decisions.discard(customer_id, outcome.state.state_key)
                     continue
                 entered = True
-                counts["journey_held_out" if outcome.state.status == "held_out" else "journey_entered"] += 1
+                counts["journey_held_out" if outcome.state.arm == "control" else "journey_entered"] += 1
                 if outcome.state.status == "active":
                     counts.update(run(catalogue, journey, outcome.state, now))
         if not entered and (entries or _wakes(journey, event)):

@@ -40,6 +40,9 @@ def test_racing_processes_send_the_step_once(stack: LocalStack, client: Client) 
     assert list(decisions) == ["guide"]
     assert decisions["guide"].outcome == "sent"
     state = state_item(customer_id)
-    assert (state.journey_status, state.journey_path) == ("active", "wait-3-days guide wait-a-week")
+    assert (state.journey_status, state.journey_path) == (
+        "active",
+        "qualified-at-entry wait-3-days guide wait-a-week",
+    )
     # entered (0), arrived at the first wait (1), sent the guide (2), arrived at the second wait (3)
     assert state.journey_version == 3

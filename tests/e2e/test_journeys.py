@@ -4,6 +4,7 @@ hold-out is drawn at entry and measured; a branch on a purchase; consent withdra
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -34,6 +35,13 @@ def step_decisions(customer_id: str, journey_id: str = JOURNEY) -> dict[str, Dec
     }
 
 
+def confirm_link(stack: LocalStack, email: str) -> str:
+    mail = next(m for m in reversed(stack.sent_emails()) if m["To"] == email)
+    link = re.search(r"http://[^/]+(/v1/consent/confirm\?token=\S+)", mail["Body"])
+    assert link is not None
+    return link.group(1)
+
+
 def confirmed_prospect(stack: LocalStack, client: Client) -> tuple[str, str, datetime]:
     """A confirmed subscriber in the prospect journey's treated group; returns (customer id, email, the
     time the 3-day wait ends)."""
@@ -41,7 +49,11 @@ def confirmed_prospect(stack: LocalStack, client: Client) -> tuple[str, str, dat
     assert client.call("POST", confirm)[0] == 200
     stack.drain()
     state = state_item(customer_id)
-    assert (state.journey_status, state.journey_path, state.outcome) == ("active", "wait-3-days", "deferred")
+    assert (state.journey_status, state.journey_path, state.outcome) == (
+        "active",
+        "qualified-at-entry wait-3-days",
+        "deferred",
+    )
     assert state.due_shard is not None
     assert state.send_after is not None
     due = datetime.fromisoformat(state.send_after)
@@ -70,7 +82,7 @@ def test_the_journey_sends_waits_and_exits_on_conversion(stack: LocalStack, clie
     assert guide["Subject"]
     assert step_decisions(customer_id)["guide"].outcome == "sent"  # SES accepted it
     state = state_item(customer_id)
-    assert state.journey_path == "wait-3-days guide wait-a-week"
+    assert state.journey_path == "qualified-at-entry wait-3-days guide wait-a-week"
     assert datetime.fromisoformat(str(state.send_after)) == due + timedelta(minutes=5) + timedelta(days=4)
     # A purchase ends the journey at once, wherever the person is (the bus event wakes it).
     order(client, stack, email)
@@ -110,15 +122,27 @@ def test_the_hold_out_is_drawn_at_entry_and_converts_in_the_control_group(
     client.call("POST", "/v1/forms/newsletter", form={"email": email, "first_name": user})
     stack.drain()
     state = state_item(customer_id)
-    assert (state.journey_status, state.outcome, state.due_shard) == ("held_out", "held_out", None)
+    assert (state.journey_status, state.journey_arm, state.journey_path) == (
+        "active",
+        "control",
+        "qualified-at-entry wait-3-days",
+    )
+    assert state.send_after is not None
+    due = datetime.fromisoformat(state.send_after)
+    # Through the same waits as the treated group, sent nothing: the guide step is recorded held out.
+    assert client.call("POST", confirm_link(stack, email))[0] == 200
+    counts = campaigns.sweep_due(due + timedelta(minutes=5), only={customer_id})
+    assert counts == {"journey_held_out_step": 1, "journey_waiting": 1}
+    assert step_decisions(customer_id)["guide"].outcome == "held_out"
     before = client.call("GET", f"/v1/campaigns/{JOURNEY}/report", private=True)[1]
-    order(client, stack, email, total=55.0)
-    later = datetime.now(UTC) + timedelta(days=8)
-    assert campaigns.sweep_due(later, only={customer_id}) == {}  # the hold-out never advances
+    order(client, stack, email, total=55.0)  # the goal ends the control group's journey too
+    assert state_item(customer_id).journey_status == "converted"
+    assert campaigns.sweep_due(due + timedelta(days=8), only={customer_id}) == {}
     stack.drain()
     assert _campaign_emails(stack, email, JOURNEY) == []
     after = client.call("GET", f"/v1/campaigns/{JOURNEY}/report", private=True)[1]
     assert after["funnel"]["held_out"] == before["funnel"]["held_out"]  # entered before the order
+    assert after["funnel"]["held_out_converted"] == before["funnel"]["held_out_converted"] + 1
     assert after["held_out"] >= 1
     assert after["control"]["conversions"] == before["control"]["conversions"] + 1
     assert after["control"]["revenue"] == before["control"]["revenue"] + 55.0
