@@ -149,6 +149,10 @@ def run_demo(
     calls = cdnow_orders(customers)
     users = sorted({c["userId"] for c in calls})
     subscribers = {u for u in users if rng.random() < 0.6}
+    # Prospects: sign-ups without any order, the people the prospect journey nurtures (the CDNOW
+    # subscribers have bought already, so the journey's audience leaves them out at its first send).
+    prospects = {f"prospect-{i:03d}" for i in range(max(10, customers // 4))}
+    subscribers |= prospects
     for user in _progress(sorted(subscribers), "sign-ups", "person"):
         client.call(
             "POST",
@@ -170,8 +174,8 @@ def run_demo(
         client.call("GET", link)  # the link shows a page with one button (a link scanner changes nothing)
         confirmed += client.call("POST", link)[0] == 200  # the person presses it
     print(
-        f"2. {len(subscribers) + 1} newsletter sign-ups (double opt-in): "
-        f"{confirmed} confirmations (link opened, button pressed)"
+        f"2. {len(subscribers) + 1} newsletter sign-ups (double opt-in; {len(prospects)} prospects without "
+        f"any order): {confirmed} confirmations (link opened, button pressed)"
     )
 
     stored = 0

@@ -160,14 +160,16 @@ def enter(
 
 
 def step_campaign(journey: Journey, step: SendStep) -> Campaign:
-    """The single campaign a send step is judged as (no hold-out: it was drawn at entry; no cooldown: the
-    decision key makes each step once per entry)."""
+    """The single campaign a send step is judged as: the journey's audience, checked again at the send (a
+    prospect who became a customer by other means is no longer nurtured); no hold-out (drawn at entry);
+    no cooldown (the decision key makes each step once per entry)."""
     channel = step.channel or journey.channel
     consent = step.consent_required if step.channel else journey.consent_required
     return Campaign(
         id=journey.id,
         name=f"{journey.name}: {step.id}",
         trigger=InteractionTrigger(type="interaction", kind="journey-step"),
+        audience=journey.audience,  # judged again at each send, like a campaign's at its send time
         channel=channel,
         template=step.template,
         consent_required=consent,

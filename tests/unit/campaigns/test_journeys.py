@@ -295,3 +295,21 @@ def test_the_funnel_counts_people_and_messages(make_customer: CustomerFactory) -
     steps = {s.id: s for s in funnel.steps}
     assert (steps["wait"].reached, steps["wait"].at, steps["guide"].reached) == (3, 1, 2)
     assert (steps["guide"].sent, steps["guide"].skipped, steps["guide"].held_out) == (1, {"no_consent": 1}, 1)
+
+
+def test_the_audience_is_judged_again_at_each_send(make_customer: CustomerFactory) -> None:
+    """A prospect whose history shows a purchase by the time of the send (an import of old orders, not a
+    conversion since entry) is no longer in the audience: the journey ends, nothing is sent."""
+    catalogue = _catalogue()
+    person = _prospect(make_customer)
+    journey, state = _entered(catalogue, person)
+    waiting = advance(catalogue, journey, state, person, [], set(), NOON)
+    assert waiting is not None
+    bought_long_ago = make_customer(customer_id=person.customer_id, purchase_days=["1997-03-25"])
+    step = advance(
+        catalogue, journey, waiting.state, bought_long_ago, [], set(), NOON + timedelta(days=3, hours=1)
+    )
+    assert step is not None
+    assert step.decision is not None
+    assert (step.decision.outcome, step.decision.reason) == ("skipped", "filtered")
+    assert (step.state.status, step.state.reason) == ("exited", "filtered")
