@@ -3,11 +3,12 @@
 A journey (:class:`~shared.campaigns.catalogue.Journey`) is entered like a campaign fires: an entry
 trigger (a bus event) and the journey's audience. :func:`enter` draws the hold-out there, once, with
 :func:`shared.campaigns.holdout.is_held_out` keyed on the journey id. A held-out person (``arm:
-control``) is recorded as entered and goes through the same waits and branches, but is sent nothing
-(each send step is recorded ``held_out``), except steps marked ``also_held_out`` (an operational message
-such as the hand-over to sales, which is not what the journey measures). So the control group is
-everyone who would have been nurtured, its conversions end its journeys too, and lift is measured per
-journey (intention to treat: a person counts in their arm from entry, whatever happens later).
+control``) is recorded as entered and goes through the same waits, branches and checks, but is sent
+nothing (a send step that would have been sent is recorded ``held_out``), except steps marked
+``also_held_out`` (an operational message such as the hand-over to sales, which is not what the journey
+measures). So the control group is everyone who would have been nurtured, its conversions end its
+journeys too, and lift is measured per journey (intention to treat: a person counts in their arm from
+entry, whatever happens later).
 
 The state of one person in one journey is a :class:`JourneyState`: the index of the step they are at, a
 version bumped on every change (the data access writes a new state only if the version it read is still
@@ -284,17 +285,11 @@ def advance(
             return None  # deferred (quiet hours, pending consent) and not due yet
         campaign = step_campaign(journey, step)
         trigger = Trigger(trigger_id=step_trigger_id(step.id, state.entry_trigger_id), occurred_at=since)
-        if state.arm == "control" and not step.also_held_out:
-            decision = Decision(
-                campaign_id=campaign.id,
-                customer_id=customer.customer_id,
-                trigger_id=trigger.trigger_id,
-                decided_at=now,
-                outcome="held_out",
-                channel=campaign.channel,
-            )
-        else:
-            decision = decide(catalogue, campaign, trigger, customer, recent, now, confirmation_window)
+        decision = decide(catalogue, campaign, trigger, customer, recent, now, confirmation_window)
+        if decision.outcome == "sent" and state.arm == "control" and not step.also_held_out:
+            # The hold-out is judged exactly like the treated group (audience, consent, cap, timing...)
+            # and only the message itself is withheld: the two arms stay comparable.
+            decision = decision.model_copy(update={"outcome": "held_out"})
         if decision.outcome == "deferred":
             new = state.model_copy(
                 update={"step": index, "version": version, "path": path, "send_after": decision.send_after}

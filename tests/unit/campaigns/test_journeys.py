@@ -313,3 +313,21 @@ def test_the_audience_is_judged_again_at_each_send(make_customer: CustomerFactor
     assert step.decision is not None
     assert (step.decision.outcome, step.decision.reason) == ("skipped", "filtered")
     assert (step.state.status, step.state.reason) == ("exited", "filtered")
+
+
+def test_the_hold_out_is_judged_like_the_treated_group(make_customer: CustomerFactory) -> None:
+    """Only the message is withheld: a held-out person without consent leaves the journey like a treated
+    one would (else the control group would keep people the treated group loses, and bias the lift)."""
+    catalogue = _catalogue()
+    person = _prospect(make_customer, held_out=True, consent={"email": {"status": "revoked"}})
+    journey, state = _entered(catalogue, person)
+    waiting = advance(catalogue, journey, state, person, [], set(), NOON)
+    assert waiting is not None
+    step = advance(catalogue, journey, waiting.state, person, [], set(), NOON + timedelta(days=3, hours=1))
+    assert step is not None
+    assert step.decision is not None
+    assert (step.decision.outcome, step.state.status, step.state.reason) == (
+        "skipped",
+        "exited",
+        "no_consent",
+    )
