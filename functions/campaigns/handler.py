@@ -68,7 +68,11 @@ def record_handler(record: CampaignsQueueRecord) -> None:
         _outcomes.update(progress.counts)
         logger.info("campaign sweep segment", extra=progress.model_dump(exclude={"next_key"}))
         return
-    for decision in campaigns.handle_event(event, catalogue=_live()):
+    made, journey_counts = campaigns.handle(event, catalogue=_live())
+    _outcomes.update(journey_counts)
+    if journey_counts:
+        logger.info("journeys", extra={"counts": journey_counts})
+    for decision in made:
         _outcomes[decision.outcome] += 1
         logger.info(
             "campaign decision",

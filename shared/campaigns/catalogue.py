@@ -236,6 +236,167 @@ class Campaign(_Model):
         return self
 
 
+# --- journeys (multi-step nurture) -------------------------------------------------------------------
+
+
+class EventSignal(_Model):
+    """Something the person did since entering the journey: a purchase, or a click in a journey email."""
+
+    type: Literal["event"]
+    event: Literal["purchase", "email_click"]
+
+
+class SegmentSignal(_Model):
+    """The person's RFM segment (from scoring) is now one of ``segments``."""
+
+    type: Literal["segment"]
+    segments: list[str] = Field(min_length=1)
+
+    @field_validator("segments")
+    @classmethod
+    def _known_segments(cls, value: list[str]) -> list[str]:
+        unknown = [s for s in value if s not in SEGMENTS]
+        if unknown:
+            raise ValueError(f"unknown segment(s) {unknown}; expected one of {list(SEGMENTS)}")
+        return value
+
+
+class StageSignal(_Model):
+    """The person's lead stage (from scoring) is now one of ``stages`` (e.g. qualified for sales)."""
+
+    type: Literal["stage"]
+    stages: list[str] = Field(min_length=1)
+
+
+class AudienceSignal(_Model):
+    """Every audience condition holds on the profile now."""
+
+    type: Literal["audience"]
+    conditions: list[Condition] = Field(min_length=1)
+
+
+Signal = Annotated[EventSignal | SegmentSignal | StageSignal | AudienceSignal, Field(discriminator="type")]
+
+# Where a branch goes: a later step's id, "next" (the following step) or "exit" (leave the journey).
+_TARGET_PATTERN: Final[str] = r"^(next|exit|[a-z0-9][a-z0-9_-]{0,47})$"
+_STEP_ID_PATTERN: Final[str] = r"^[a-z0-9][a-z0-9_-]{0,47}$"
+
+
+class SendStep(_Model):
+    """Send one message, judged like a single campaign at the moment of sending (audience, consent,
+    suppression, frequency cap, quiet hours). ``channel``/``consent_required`` default to the journey's."""
+
+    type: Literal["send"]
+    id: str = Field(pattern=_STEP_ID_PATTERN)
+    template: str = Field(min_length=1)
+    channel: CampaignChannel | None = None
+    consent_required: Channel | None = None
+    quiet_hours: QuietHours | None = None
+    recommend_products: bool = False
+    # An operational message (the hand-over to sales) that the hold-out gets too: not what is measured.
+    also_held_out: bool = False
+
+
+class WaitStep(_Model):
+    """Wait ``days`` (and/or ``hours``); or, with ``until``, until that signal holds, at most
+    ``timeout_days`` (the journey then goes on: a branch after the wait says what happened)."""
+
+    type: Literal["wait"]
+    id: str = Field(pattern=_STEP_ID_PATTERN)
+    days: int = Field(default=0, ge=0, le=365)
+    hours: int = Field(default=0, ge=0, le=24 * 365)
+    until: Signal | None = None
+    timeout_days: int | None = Field(default=None, ge=1, le=365)
+
+    @model_validator(mode="after")
+    def _duration_or_until(self) -> WaitStep:
+        if self.until is None and self.timeout_days is not None:
+            raise ValueError("timeout_days needs until (a wait for a signal)")
+        if self.until is not None and (self.timeout_days is None or self.days or self.hours):
+            raise ValueError("a wait until a signal takes timeout_days (and no days/hours)")
+        if self.until is None and not (self.days or self.hours):
+            raise ValueError("set days and/or hours, or until with timeout_days")
+        return self
+
+    @property
+    def duration(self) -> timedelta:
+        """How long the wait lasts at most."""
+        if self.timeout_days is not None:
+            return timedelta(days=self.timeout_days)
+        return timedelta(days=self.days, hours=self.hours)
+
+
+class BranchStep(_Model):
+    """Go to ``then`` when the signal holds now, else to ``otherwise`` (a step id, ``next`` or ``exit``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    type: Literal["branch"]
+    id: str = Field(pattern=_STEP_ID_PATTERN)
+    if_: Signal = Field(alias="if")
+    then: str = Field(default="next", pattern=_TARGET_PATTERN)
+    otherwise: str = Field(default="next", pattern=_TARGET_PATTERN)
+
+
+Step = Annotated[SendStep | WaitStep | BranchStep, Field(discriminator="type")]
+
+
+class Journey(_Model):
+    """A multi-step nurture: entered on ``entry`` (like a campaign's trigger, with an ``audience``), the
+    hold-out drawn once at entry, then ``steps`` in order (branches jump forward), and left as soon as the
+    ``goal`` is reached (a conversion ends the journey wherever the person is)."""
+
+    id: str = Field(pattern=_ID_PATTERN)
+    name: str = Field(min_length=1)
+    description: str = ""
+    enabled: bool = True
+    entry: list[Trigger] = Field(min_length=1)
+    audience: list[Condition] = Field(default_factory=list)
+    channel: CampaignChannel = "email"
+    consent_required: Channel | None = "email"
+    holdout_percent: float = Field(default=0.0, ge=0.0, le=50.0)
+    goal: EventSignal
+    attribution_window_days: int = Field(default=30, ge=1, le=365)
+    max_trigger_age_days: int | None = Field(default=None, ge=1, le=3650)
+    steps: list[Step] = Field(min_length=1)
+
+    @field_validator("entry")
+    @classmethod
+    def _entered_now(cls, value: list[Any]) -> list[Any]:
+        for trigger in value:
+            if getattr(trigger, "delay_days", 0):
+                raise ValueError("an entry trigger takes no delay_days (use a wait step)")
+            if isinstance(trigger, InactivityTrigger | DateTrigger):
+                raise ValueError(
+                    "journeys are entered on events (interaction, segment_entry, score_threshold)"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _well_formed(self) -> Journey:
+        ids = [step.id for step in self.steps]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"duplicate step id(s) in {ids}")
+        for index, step in enumerate(self.steps):
+            if isinstance(step, BranchStep):
+                for target in (step.then, step.otherwise):
+                    if target in ("next", "exit"):
+                        continue
+                    if target not in ids:
+                        raise ValueError(f"step {step.id!r} goes to unknown step {target!r}")
+                    if ids.index(target) <= index:
+                        raise ValueError(f"step {step.id!r} may only go forward, not to {target!r}")
+            if isinstance(step, SendStep):
+                channel = step.channel or self.channel
+                consent = step.consent_required if step.channel else self.consent_required
+                if channel in ("email", "sms") and consent is None:
+                    raise ValueError(f"step {step.id!r}: a {channel} message must set consent_required")
+        return self
+
+    def step_index(self, step_id: str) -> int:
+        return next(i for i, step in enumerate(self.steps) if step.id == step_id)
+
+
 class Catalogue(_Model):
     version: str = Field(min_length=1)
     frequency_cap: FrequencyCap = Field(default_factory=FrequencyCap)
@@ -243,6 +404,26 @@ class Catalogue(_Model):
     # Default maximum age on arrival of an interaction trigger (a campaign may override it).
     max_trigger_age_days: int = Field(default=7, ge=1, le=3650)
     campaigns: list[Campaign] = Field(default_factory=list)
+    journeys: list[Journey] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _ids_unique_across_kinds(self) -> Catalogue:
+        # Journeys and campaigns share the Campaigns table (switches) and the decisions' campaign id.
+        shared = {c.id for c in self.campaigns} & {j.id for j in self.journeys}
+        if shared:
+            raise ValueError(f"id(s) used by both a campaign and a journey: {sorted(shared)}")
+        return self
+
+    @field_validator("journeys")
+    @classmethod
+    def _unique_journey_ids(cls, value: list[Journey]) -> list[Journey]:
+        ids = [j.id for j in value]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"duplicate journey id(s) in {ids}")
+        return value
+
+    def journey(self, journey_id: str) -> Journey | None:
+        return next((j for j in self.journeys if j.id == journey_id), None)
 
     @field_validator("campaigns")
     @classmethod

@@ -38,6 +38,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.campaigns.customer import UtcDatetime
+from shared.campaigns.funnel import JourneyFunnel
 from shared.campaigns.rules import DecisionRecord
 
 
@@ -88,6 +89,10 @@ class CampaignReport(BaseModel):
     revenue_per_contact_lift: float | None
     incremental_conversions: float | None
     incremental_revenue: float | None
+    # "journey": a journey's report (shared.campaigns.journeys): the groups are the people who entered it
+    # (treated / held out at entry), sent/skipped count its send steps' messages, and ``funnel`` is set.
+    kind: Literal["campaign", "journey"] = "campaign"
+    funnel: JourneyFunnel | None = None
 
 
 def counts_as_conversion(

@@ -136,6 +136,8 @@ class StoredDecision(DecisionRecord):
     trigger_id: str
     send_after: UtcDatetime | None = None
     trigger_occurred_at: UtcDatetime | None = None
+    # Set on a journey's state item (shared.campaigns.journeys), which the due sweep hands to the journey.
+    journey_status: str | None = None
 
 
 class Decision(BaseModel):

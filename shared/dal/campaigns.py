@@ -270,7 +270,11 @@ def campaign_switches() -> dict[str, CampaignSwitch]:
 
 def recent_decisions(customer_id: str) -> list[DecisionRecord]:
     """Every decision of the customer (cooldowns and the frequency cap read them)."""
-    return [DecisionRecord.model_validate(item.attribute_values) for item in DecisionModel.query(customer_id)]
+    return [
+        DecisionRecord.model_validate(item.attribute_values)
+        for item in DecisionModel.query(customer_id)
+        if item.journey_status is None  # a journey's state item is no message (its steps' decisions are)
+    ]
 
 
 def _product_ids(properties: Any) -> list[str]:

@@ -243,6 +243,14 @@ class DecisionModel(_Base):
     # Set while the decision is deferred (removed when it is resolved): the key of the sparse due index.
     due_shard = UnicodeAttribute(null=True)
     due = DecisionsDueIndex()
+    # Journey state items only (``{journey id}#journey``, shared.campaigns.journeys): the person's status
+    # in the journey, the step they are at, a version bumped on every change (each step is one write
+    # conditional on it) and the steps they reached.
+    journey_status = UnicodeAttribute(null=True)
+    journey_step = NumberAttribute(null=True)
+    journey_version = NumberAttribute(null=True)
+    journey_path = UnicodeAttribute(null=True)  # step ids, space-separated
+    journey_arm = UnicodeAttribute(null=True)  # "treated" | "control" (the hold-out, drawn at entry)
 
 
 class IdempotencyModel(_Base):

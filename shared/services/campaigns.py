@@ -8,10 +8,9 @@ from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.campaigns.catalogue import Campaign, Catalogue, load_catalogue
+from shared.campaigns.catalogue import Campaign, Catalogue, Journey, load_catalogue
 from shared.campaigns.customer import CustomerView
 from shared.campaigns.matching import CampaignMatch, match_event, sweep_matches
-from shared.campaigns.recommend import co_purchase_counts, product_popularity, recommend_products
 from shared.campaigns.report import CampaignReport, Purchase, build_report
 from shared.campaigns.rules import (
     Decision,
@@ -25,10 +24,10 @@ from shared.dal import campaigns as store
 from shared.dal import customers, decisions
 from shared.dal.bus import publish
 from shared.dal.campaigns import SweepProgress
-from shared.events import BusEvent, CampaignSweepRequested, CampaignTriggered
+from shared.events import BusEvent, CampaignSweepRequested
+from shared.services import journeys
+from shared.services.campaign_sends import confirmation_window, stored_outcome, triggered_event
 from shared.services.errors import NotFoundError
-from shared.services.tracking import unsubscribe_url
-from shared.settings import get_settings
 
 
 class CampaignNotFoundError(NotFoundError):
@@ -40,12 +39,13 @@ def sync_catalogue(now: datetime | None = None) -> Catalogue:
     now = now or datetime.now(UTC)
     catalogue = load_catalogue()
     existing = store.campaign_switches()
-    for campaign in catalogue.campaigns:
+    entries: list[Campaign | Journey] = [*catalogue.campaigns, *catalogue.journeys]
+    for campaign in entries:
         current = existing.get(campaign.id)
         if current is None or current.catalogue_version != catalogue.version:
             enabled = current.enabled if current is not None else campaign.enabled
             store.save_campaign(
-                campaign.id, catalogue.version, enabled, campaign.model_dump(mode="json"), now
+                campaign.id, catalogue.version, enabled, campaign.model_dump(mode="json", by_alias=True), now
             )
     return live_catalogue()
 
@@ -55,18 +55,26 @@ def live_catalogue() -> Catalogue:
     catalogue = load_catalogue()
     switches = {c.campaign_id: c.enabled for c in store.campaign_switches().values()}
     live = [c.model_copy(update={"enabled": switches.get(c.id, c.enabled)}) for c in catalogue.campaigns]
-    return catalogue.model_copy(update={"campaigns": live})
+    paths = [j.model_copy(update={"enabled": switches.get(j.id, j.enabled)}) for j in catalogue.journeys]
+    return catalogue.model_copy(update={"campaigns": live, "journeys": paths})
 
 
 def list_campaigns() -> list[dict[str, Any]]:
     catalogue = live_catalogue()
-    return [
-        {**c.model_dump(mode="json"), "catalogue_version": catalogue.version} for c in catalogue.campaigns
+    version = catalogue.version
+    listed = [
+        {**c.model_dump(mode="json"), "kind": "campaign", "catalogue_version": version}
+        for c in catalogue.campaigns
+    ]
+    return listed + [
+        {**j.model_dump(mode="json", by_alias=True), "kind": "journey", "catalogue_version": version}
+        for j in catalogue.journeys
     ]
 
 
 def set_enabled(campaign_id: str, enabled: bool) -> dict[str, Any]:
-    if load_catalogue().get(campaign_id) is None:
+    packaged = load_catalogue()
+    if packaged.get(campaign_id) is None and packaged.journey(campaign_id) is None:
         raise CampaignNotFoundError(campaign_id)
     if not store.set_enabled(campaign_id, enabled, datetime.now(UTC)):
         sync_catalogue()
@@ -81,51 +89,6 @@ def customer_view(customer_id: str) -> CustomerView | None:
 
 def _recent(customer_id: str) -> list[DecisionRecord]:
     return store.recent_decisions(customer_id)
-
-
-_co_purchase_cache: dict[str, Any] = {}
-
-
-def _recommendations(customer_id: str, top_n: int = 3) -> list[str]:
-    """Products bought by customers who bought what this customer bought (sampled, cached per container)."""
-    if "co" not in _co_purchase_cache:
-        histories = store.sample_product_histories(limit=5000)
-        _co_purchase_cache["co"] = co_purchase_counts(histories)
-        _co_purchase_cache["popular"] = product_popularity(histories)
-    mine = store.products_bought(customer_id)
-    return recommend_products(
-        mine, _co_purchase_cache["co"], top_n=top_n, popularity=_co_purchase_cache["popular"]
-    )
-
-
-def _triggered_event(campaign: Campaign, decision: Decision, customer: CustomerView) -> CampaignTriggered:
-    return CampaignTriggered(
-        campaign_id=campaign.id,
-        customer_id=customer.customer_id,
-        trigger_id=decision.trigger_id,
-        channel=campaign.channel,
-        template=campaign.template,
-        email=customer.email,
-        phone=customer.phone,
-        first_name=customer.first_name,
-        segment=customer.segment,
-        recommended_products=_recommendations(customer.customer_id) if campaign.recommend_products else [],
-        unsubscribe_url=unsubscribe_url(customer.customer_id, "email")
-        if campaign.channel == "email"
-        else None,
-        message_key=f"campaign:{customer.customer_id}:{decision.decision_key}",
-    )
-
-
-def stored_outcome(decision: Decision) -> str:
-    """What a decision is stored as: an email to send is ``queued`` until the email channel reports that
-    SES accepted it (``sent``) or that it could not be sent (``failed``, with the reason)."""
-    return "queued" if decision.outcome == "sent" and decision.channel == "email" else decision.outcome
-
-
-def confirmation_window() -> timedelta:
-    """How long a pending (double opt-in) consent may still be confirmed: the confirmation link's life."""
-    return timedelta(hours=get_settings().consent_token_ttl_hours)
 
 
 def _decide_and_record(
@@ -176,11 +139,11 @@ def _apply(matches: list[CampaignMatch], catalogue: Catalogue, now: datetime) ->
             # "sent" decision is published again: its first publish may have failed after the decision
             # was written (the channel sends each decision's message once).
             if _recently_sent(customer.customer_id, decision.decision_key, now):
-                outgoing.append(_triggered_event(match.campaign, decision, customer))
+                outgoing.append(triggered_event(match.campaign, decision, customer))
             continue
         made.append(decision)
         if decision.outcome == "sent":
-            outgoing.append(_triggered_event(match.campaign, decision, customer))
+            outgoing.append(triggered_event(match.campaign, decision, customer))
     if outgoing:
         publish(outgoing)
     return made
@@ -190,9 +153,18 @@ def handle_event(
     event: BusEvent, now: datetime | None = None, catalogue: Catalogue | None = None
 ) -> list[Decision]:
     """``catalogue``: the live catalogue when the caller already read it (once per batch of events)."""
+    return handle(event, now, catalogue)[0]
+
+
+def handle(
+    event: BusEvent, now: datetime | None = None, catalogue: Catalogue | None = None
+) -> tuple[list[Decision], dict[str, int]]:
+    """A bus event: the single campaigns it triggers (their decisions), then the journeys it enters or
+    moves on (counts of what they did)."""
     now = now or datetime.now(UTC)
     catalogue = catalogue or live_catalogue()
-    return _apply(match_event(catalogue, event, now), catalogue, now)
+    made = _apply(match_event(catalogue, event, now), catalogue, now)
+    return made, dict(journeys.handle_event(event, catalogue, now))
 
 
 def sweep_due(
@@ -213,8 +185,12 @@ def sweep_due(
     counts: dict[str, int] = defaultdict(int)
     outgoing: list[BusEvent] = []
     resolutions: list[tuple[StoredDecision, str, str | None]] = []
+    journey_states: list[StoredDecision] = []
     for stored in store.due_deferred(now):
         if only is not None and stored.customer_id not in only:
+            continue
+        if stored.journey_status is not None:
+            journey_states.append(stored)  # a journey whose wait or deferred step is due
             continue
         if stored.send_after is None:
             continue
@@ -241,12 +217,14 @@ def sweep_due(
             continue
         resolutions.append((stored, stored_outcome(decision), decision.reason))
         if decision.outcome == "sent":
-            outgoing.append(_triggered_event(campaign, decision, customer))
+            outgoing.append(triggered_event(campaign, decision, customer))
     if outgoing:
         publish(outgoing)
     for stored, outcome, reason in resolutions:
         if store.resolve_deferred(stored.customer_id, stored.decision_key, outcome, reason, now):
             counts[f"resumed_{'sent' if outcome == 'queued' else outcome}"] += 1
+    for name, count in journeys.run_due(journey_states, catalogue, now).items():
+        counts[name] += count
     return dict(counts)
 
 
@@ -354,6 +332,9 @@ def sweep(now: datetime | None = None, only: Collection[str] | None = None) -> d
 
 
 def report(campaign_id: str, as_of: datetime | None = None) -> CampaignReport:
+    journey = load_catalogue().journey(campaign_id)
+    if journey is not None:
+        return journeys.report(journey, as_of)
     campaign = load_catalogue().get(campaign_id)
     if campaign is None:
         raise CampaignNotFoundError(campaign_id)

@@ -17,7 +17,8 @@ from shared.events import SegmentChanged
 from shared.services import campaigns
 from tests.helpers import daytime_zone
 
-NURTURE = "signup-nurture"
+# The day-3 nurture is the prospect journey's guide step now (issue 18 item 4: signup-nurture became it).
+NURTURE = "prospect-journey"
 
 
 def _decision(customer_id: str, campaign_id: str) -> DecisionModel:
@@ -50,11 +51,24 @@ def _campaign_emails(stack: LocalStack, email: str, campaign_id: str) -> list[di
     return [m for m in stack.sent_emails() if m["To"] == email and m.get("X-Campaign-Id") == campaign_id]
 
 
+def _journey_state(customer_id: str) -> DecisionModel:
+    return DecisionModel.get(customer_id, f"{NURTURE}#journey", consistent_read=True)
+
+
+def _guide(customer_id: str) -> DecisionModel:
+    [guide] = [
+        d
+        for d in DecisionModel.query(customer_id)
+        if d.trigger_id.startswith("guide:") and d.campaign_id == NURTURE
+    ]
+    return guide
+
+
 def test_confirmed_during_the_delay_receives_the_day_3_nurture(stack: LocalStack, client: Client) -> None:
     customer_id, email, confirm = _sign_up(stack, client)
-    waiting = _decision(customer_id, NURTURE)
-    # Decided at sign-up while consent was pending: deferred to its due time, not skipped.
-    assert (waiting.outcome, waiting.reason) == ("deferred", None)
+    waiting = _journey_state(customer_id)
+    # Entered at sign-up while consent was pending: waiting for the day-3 guide, nothing judged yet.
+    assert (waiting.outcome, waiting.journey_status, waiting.reason) == ("deferred", "active", None)
     assert waiting.send_after is not None
     assert waiting.due_shard is not None
     due = datetime.fromisoformat(waiting.send_after)
@@ -65,10 +79,10 @@ def test_confirmed_during_the_delay_receives_the_day_3_nurture(stack: LocalStack
     stack.drain()
     assert campaigns.sweep_due(due - timedelta(minutes=10), only={customer_id}) == {}  # not due yet
     # The due sweep runs every 5 minutes: the first run after the due time sends it.
-    assert campaigns.sweep_due(due + timedelta(minutes=5), only={customer_id}) == {"resumed_sent": 1}
+    counts = campaigns.sweep_due(due + timedelta(minutes=5), only={customer_id})
+    assert counts == {"journey_sent": 1, "journey_waiting": 1}  # then waits for the case study
     stack.drain()
-    stored = _decision(customer_id, NURTURE)
-    assert (stored.outcome, stored.due_shard) == ("sent", None)  # left the sparse due index
+    assert _guide(customer_id).outcome == "sent"
     assert len(_campaign_emails(stack, email, NURTURE)) == 1
     # The next runs find nothing more to do.
     assert campaigns.sweep_due(due + timedelta(minutes=10), only={customer_id}) == {}
@@ -76,7 +90,7 @@ def test_confirmed_during_the_delay_receives_the_day_3_nurture(stack: LocalStack
 
 def test_never_confirmed_is_skipped_once_the_window_ends(stack: LocalStack, client: Client) -> None:
     customer_id, email, _ = _sign_up(stack, client)
-    waiting = _decision(customer_id, NURTURE)
+    waiting = _journey_state(customer_id)
     assert waiting.send_after is not None
     at = datetime.fromisoformat(waiting.send_after) + timedelta(minutes=5)
     window_end = datetime.fromisoformat(str(waiting.trigger_occurred_at)) + campaigns.confirmation_window()
@@ -84,14 +98,15 @@ def test_never_confirmed_is_skipped_once_the_window_ends(stack: LocalStack, clie
     for _ in range(200):  # the wait is re-checked every PENDING_CONSENT_RECHECK until the window ends
         counts = campaigns.sweep_due(at, only={customer_id})
         outcomes.append(counts)
-        stored = _decision(customer_id, NURTURE)
-        if stored.outcome != "deferred":
+        stored = _journey_state(customer_id)
+        if stored.journey_status != "active":
             break
         assert stored.send_after is not None
         assert datetime.fromisoformat(stored.send_after) <= max(at, window_end) + PENDING_CONSENT_RECHECK
         at = datetime.fromisoformat(stored.send_after) + timedelta(minutes=5)
-    assert (stored.outcome, stored.reason) == ("skipped", "unconfirmed")
-    assert outcomes[-1] == {"resumed_skipped": 1}
+    assert (stored.journey_status, stored.reason) == ("exited", "exited:unconfirmed")
+    assert (_guide(customer_id).outcome, _guide(customer_id).reason) == ("skipped", "unconfirmed")
+    assert outcomes[-1] == {"journey_exited": 1}
     stack.drain()
     assert _campaign_emails(stack, email, NURTURE) == []
     status, report, _ = client.call("GET", f"/v1/campaigns/{NURTURE}/report", private=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -20,10 +21,12 @@ import boto3
 
 from infra.local.demo import Client
 from infra.local.stack import LocalStack
-from shared.dal.models import DecisionModel, IdentityModel, InteractionModel
+from shared.dal.models import DecisionModel, IdentityModel, InteractionModel, ScoreModel
 from shared.events import LeadQualified
 from shared.settings import get_settings
 from tests.helpers import daytime_zone, emails_to, raw_emails, unique, wire_headers
+
+JOURNEY = "prospect-journey"  # the sales hand-over is its last step (issue 18 item 4)
 
 
 def _strict(raw: bytes) -> EmailMessage:
@@ -229,9 +232,15 @@ def test_sales_handover_reaches_the_crm_once_per_decision_and_is_retried_after_a
     receiver = stack.channels.receiver
     receiver.fail_next = 1  # the CRM fails once
     settings = get_settings()
+    run_id = unique("run")
+    # Scoring writes the stage, then publishes LeadQualified: the prospect journey enters on it and, the
+    # person being qualified already, hands them over at once (its hand-over step; issue 18 item 4).
+    ScoreModel(
+        customer_id, run_id=run_id, scored_at=datetime.now(UTC).isoformat(), stage="marketing_qualified"
+    ).save()
     event = LeadQualified(
         customer_id=customer_id,
-        run_id=unique("run"),
+        run_id=run_id,
         previous_stage="lead",
         stage="marketing_qualified",
         lead_score=45.0,
@@ -244,11 +253,11 @@ def test_sales_handover_reaches_the_crm_once_per_decision_and_is_retried_after_a
     assert [r.status for r in mine] == [500, 200]  # retried after the 500, then delivered once
     key = mine[0].headers["idempotency-key"]
     assert mine[1].headers["idempotency-key"] == key
-    assert mine[1].headers["x-rm-campaign-id"] == "sales-handover"
+    assert mine[1].headers["x-rm-campaign-id"] == JOURNEY
     assert mine[1].headers["x-api-key"] == receiver.api_key  # the connection's credentials
     lead = receiver.accepted[key]
     assert (lead["campaign_id"], lead["channel"], lead["customer_id"]) == (
-        "sales-handover",
+        JOURNEY,
         "webhook",
         customer_id,
     )
@@ -262,6 +271,9 @@ def test_sales_handover_reaches_the_crm_once_per_decision_and_is_retried_after_a
     mine = [r for r in receiver.requests if r.body.get("customer_id") == customer_id]
     assert {r.headers["idempotency-key"] for r in mine} == {key}
     assert [k for k, v in receiver.accepted.items() if v.get("customer_id") == customer_id] == [key]
-    decisions = [d for d in DecisionModel.query(customer_id) if d.campaign_id == "sales-handover"]
+    decisions = [
+        d for d in DecisionModel.query(customer_id) if d.campaign_id == JOURNEY and d.journey_status is None
+    ]
     assert len(decisions) == 1
     assert decisions[0].outcome == "sent"
+    assert decisions[0].trigger_id.startswith("hand-over:")

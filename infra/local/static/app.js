@@ -4,6 +4,7 @@
 // the roles of /v1/me cannot use.
 import { currentToken, finishSignIn, forgetToken, loadConfig, signIn, signOut } from "./auth.js";
 import { bars, columns, interval } from "./charts.js";
+import { renderJourney } from "./journeys.js";
 
 {
   const STAGES = ["subscriber", "lead", "marketing_qualified", "customer"];
@@ -578,6 +579,7 @@ import { bars, columns, interval } from "./charts.js";
       ([name, g]) => [name, g.contacts, g.conversions, pct(g.conversion_rate), g.revenue.toFixed(2)],
       "",
     );
+    renderJourney(document.getElementById("journey-funnel"), report);
   }
 
   async function switchCampaign() {

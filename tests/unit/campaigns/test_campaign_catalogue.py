@@ -19,15 +19,13 @@ from shared.campaigns.catalogue import (
     InteractionTrigger,
     ScoreThresholdTrigger,
     SegmentEntryTrigger,
+    SendStep,
     load_catalogue,
     parse_catalogue,
 )
 
 PLAYBOOK = {
     "welcome",
-    "prospect-nurture",
-    "signup-nurture",
-    "sales-handover",
     "win-back",
     "cross-sell",
     "loyalty-reward",
@@ -62,6 +60,8 @@ def _problems(data: dict[str, Any]) -> str:
 def test_default_catalogue_covers_the_playbook(catalogue: Catalogue) -> None:
     assert catalogue.version
     assert {c.id for c in catalogue.campaigns} == PLAYBOOK
+    # signup-nurture, prospect-nurture and sales-handover became one journey (issue 18 item 4).
+    assert [j.id for j in catalogue.journeys] == ["prospect-journey"]
     assert catalogue.frequency_cap.max_messages == 3
     assert catalogue.frequency_cap.per_days == 7
     assert catalogue.quiet_hours.start == time(21, 0)
@@ -70,9 +70,12 @@ def test_default_catalogue_covers_the_playbook(catalogue: Catalogue) -> None:
     assert kinds == {
         InteractionTrigger,
         SegmentEntryTrigger,
-        ScoreThresholdTrigger,
         InactivityTrigger,
         DateTrigger,
+    }
+    assert {type(t) for j in catalogue.journeys for t in j.entry} == {
+        InteractionTrigger,
+        ScoreThresholdTrigger,
     }
 
 
@@ -82,14 +85,14 @@ def test_default_catalogue_campaign_details(catalogue: Catalogue) -> None:
     assert isinstance(welcome.trigger, InteractionTrigger)
     assert welcome.trigger.kind == "consent_granted"
 
-    handover = catalogue.get("sales-handover")
-    assert handover is not None
+    journey = catalogue.journey("prospect-journey")
+    assert journey is not None
+    [handover] = [s for s in journey.steps if s.id == "hand-over"]
+    assert isinstance(handover, SendStep)
     assert handover.channel == "webhook"
     assert handover.consent_required is None
-    assert handover.holdout_percent == 0
-    assert isinstance(handover.trigger, ScoreThresholdTrigger)
-    assert handover.trigger.stages == ["marketing_qualified"]
-    assert not catalogue.quiet_hours_for(handover).enabled
+    assert handover.quiet_hours is not None
+    assert not handover.quiet_hours.enabled
 
     win_back = catalogue.get("win-back")
     assert win_back is not None

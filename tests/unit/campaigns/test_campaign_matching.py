@@ -14,7 +14,7 @@ from shared.campaigns.matching import CampaignMatch, match_event, sweep_matches
 from shared.campaigns.rules import decide
 from shared.events import ConsentChanged, InteractionTracked, LeadQualified, SegmentChanged
 
-from ._support import NOON, paris
+from ._support import NOON, paris, retired_campaign
 from .conftest import CustomerFactory
 
 
@@ -61,7 +61,8 @@ def test_interaction_events(catalogue: Catalogue) -> None:
     assert match.decision_key == "welcome#event:ev-1"
 
     assert _ids(match_event(catalogue, _interaction("purchase", "Order Completed"), NOON)) == ["cross-sell"]
-    assert _ids(match_event(catalogue, _interaction("signup"), NOON)) == ["signup-nurture"]
+    # A sign-up enters the prospect journey (shared.services.journeys), no single campaign any more.
+    assert match_event(catalogue, _interaction("signup"), NOON) == []
     assert match_event(catalogue, _interaction("page_view"), NOON) == []
 
 
@@ -105,14 +106,18 @@ def test_segment_entry_from_segments(catalogue: Catalogue) -> None:
 
 
 def test_lead_qualified(catalogue: Catalogue) -> None:
-    lead = match_event(catalogue, _lead("lead", "subscriber"), NOON)
-    assert _ids(lead) == ["prospect-nurture"]
-    assert lead[0].trigger.trigger_id == "stage:lead:run-7"
-    assert _ids(match_event(catalogue, _lead("marketing_qualified", "lead"), NOON)) == ["sales-handover"]
-    assert match_event(catalogue, _lead("lead", "lead"), NOON) == []
+    # The lead stages are the prospect journey's now: its entry and its hand-over step.
+    assert match_event(catalogue, _lead("lead", "subscriber"), NOON) == []
+    handover = retired_campaign("sales-handover")
+    lead = match_event(
+        catalogue.model_copy(update={"campaigns": [handover]}), _lead("marketing_qualified"), NOON
+    )
+    assert _ids(lead) == ["sales-handover"]
+    assert lead[0].trigger.trigger_id == "stage:marketing_qualified:run-7"
+    assert (
+        match_event(catalogue.model_copy(update={"campaigns": [handover]}), _lead("lead", "lead"), NOON) == []
+    )
 
-    handover = catalogue.get("sales-handover")
-    assert handover is not None
     rule = ScoreThresholdTrigger(type="score_threshold", stages=["marketing_qualified"], min_lead_score=70)
     custom = catalogue.model_copy(update={"campaigns": [handover.model_copy(update={"trigger": rule})]})
     assert match_event(custom, _lead("marketing_qualified", score=65), NOON) == []
