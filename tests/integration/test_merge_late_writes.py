@@ -62,7 +62,7 @@ def test_a_late_write_on_a_merged_profile_is_counted_on_the_survivor(
     before = CustomerModel.get(known, consistent_read=True)
 
     # The request resolved the visitor before the merge and stores after it.
-    monkeypatch.setattr(tracking, "_resolve_customer", lambda interaction, profile, now: (visitor, 0))
+    monkeypatch.setattr(tracking, "_resolve_customer", lambda *args, **kwargs: (visitor, 0))
     stored_for = _post(
         client, "/v1/track", {"anonymousId": anonymous, "event": event, "properties": properties}
     )
