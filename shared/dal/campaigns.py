@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, Final
 
@@ -289,16 +289,24 @@ def _product_ids(properties: Any) -> list[str]:
 def conversions_of(customer_id: str, campaign_id: str, conversion: str) -> list[Purchase]:
     """The customer's interactions that convert a decision of the campaign (purchases, or clicks in its
     emails when the campaign counts ``email_click``), as the report reads them."""
-    return [
-        Purchase(customer_id=customer_id, occurred_at=item.occurred_at, amount=float(item.amount or 0))
-        for item in interactions.for_customer(customer_id)
-        if counts_as_conversion(
-            conversion,
-            campaign_id,
-            item.kind,
-            item.properties.as_dict() if item.properties is not None else None,
-        )
-    ]
+    return conversions_by_kind(customer_id, campaign_id, {conversion})[conversion]
+
+
+def conversions_by_kind(
+    customer_id: str, campaign_id: str, conversions: Iterable[str]
+) -> dict[str, list[Purchase]]:
+    """:func:`conversions_of` for several conversion kinds, from one read of the customer's interactions."""
+    found: dict[str, list[Purchase]] = {kind: [] for kind in conversions}
+    for item in interactions.for_customer(customer_id):
+        properties = item.properties.as_dict() if item.properties is not None else None
+        for kind, matched in found.items():
+            if counts_as_conversion(kind, campaign_id, item.kind, properties):
+                matched.append(
+                    Purchase(
+                        customer_id=customer_id, occurred_at=item.occurred_at, amount=float(item.amount or 0)
+                    )
+                )
+    return found
 
 
 def products_bought(customer_id: str) -> set[str]:

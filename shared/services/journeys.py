@@ -65,12 +65,9 @@ def _entry_campaigns(journey: Journey) -> list[Campaign]:
 
 def _events_since(journey: Journey, state: JourneyState, now: datetime) -> set[str]:
     """The goal/branch event kinds (purchase, a click in a journey email) since the person entered."""
-    kinds: set[str] = set()
-    for kind in events_used(journey):
-        found = store.conversions_of(state.customer_id, journey.id, kind)
-        if any(state.entered_at <= p.occurred_at <= now for p in found):
-            kinds.add(kind)
-    return kinds
+    found = store.conversions_by_kind(state.customer_id, journey.id, events_used(journey))
+    since = state.entered_at
+    return {kind for kind, seen in found.items() if any(since <= p.occurred_at <= now for p in seen)}
 
 
 def run(catalogue: Catalogue, journey: Journey, state: JourneyState, now: datetime) -> Counter[str]:
