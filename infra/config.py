@@ -49,6 +49,8 @@ class StageConfig:
     export_retention_days: int = 30
     runs_retention_days: int = 7
     export_link_ttl_seconds: int = 900
+    # Scores over runs (ScoreHistory): each run's entry per customer expires after this many days.
+    score_history_ttl_days: int = 400
     # API Gateway throttling: stage-wide, and tighter limits on the public form route.
     api_throttle_rate_limit: float = 100.0
     api_throttle_burst_limit: int = 200

@@ -35,6 +35,7 @@ class Settings(BaseModel):
     decisions_table: str = "rm-campaign-decisions"
     idempotency_table: str = "rm-idempotency"
     rejected_calls_table: str = "rm-rejected-calls"
+    score_history_table: str = "rm-score-history"
     event_bus_name: str = "rm-bus"
     exports_bucket: str = "rm-exports"
 
@@ -69,6 +70,8 @@ class Settings(BaseModel):
     engagement_half_life_days: float = 30.0
     consent_token_ttl_hours: int = 72
     export_link_ttl_seconds: int = 900
+    # Scores over runs (the profile's chart): each run's entry is kept this long, then expires by TTL.
+    score_history_ttl_days: int = 400
 
     @property
     def link_base_url(self) -> str:
