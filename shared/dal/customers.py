@@ -539,14 +539,36 @@ def delete(customer_id: str) -> None:
 
 
 def scan_segment(segment: int, total_segments: int, page_size: int = 1000) -> Iterator[CustomerAggregates]:
-    """One segment of a parallel scan (DynamoDB Segment/TotalSegments), reading only what scoring needs."""
-    for item in CustomerModel.scan(
-        segment=segment,
-        total_segments=total_segments,
-        page_size=page_size,
-        attributes_to_get=_AGGREGATE_ATTRIBUTES,
-    ):
-        yield CustomerAggregates.model_construct(**item.attribute_values)
+    """One segment of a parallel scan (DynamoDB Segment/TotalSegments), reading only what scoring needs.
+
+    The hot loop of a scoring run: the raw items of the projection become records directly (strings,
+    numbers, string sets), without building PynamoDB items first.
+    """
+    connection = CustomerModel._get_connection()
+    start_key: Any = None
+    while True:
+        page = connection.scan(
+            segment=segment,
+            total_segments=total_segments,
+            limit=page_size,
+            attributes_to_get=_AGGREGATE_ATTRIBUTES,
+            exclusive_start_key=start_key,
+        )
+        for raw in page.get("Items", ()):
+            yield CustomerAggregates.model_construct(**{name: _plain(value) for name, value in raw.items()})
+        start_key = page.get("LastEvaluatedKey")
+        if not start_key:
+            return
+
+
+def _plain(value: Mapping[str, Any]) -> Any:
+    """A DynamoDB value of the aggregates' types (S, N, SS, NULL) as a Python value."""
+    kind, data = next(iter(value.items()))
+    if kind == "N":
+        return float(data)
+    if kind == "SS":
+        return set(data)
+    return None if kind == "NULL" else data
 
 
 def record(customer_id: str, live_only: bool = True) -> CustomerRecord | None:
