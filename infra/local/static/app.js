@@ -4,6 +4,7 @@
 // the roles of /v1/me cannot use.
 import { currentToken, finishSignIn, forgetToken, loadConfig, signIn, signOut } from "./auth.js";
 import { bars, columns, interval } from "./charts.js";
+import { renderScoreHistory } from "./score_history.js";
 
 {
   const STAGES = ["subscriber", "lead", "marketing_qualified", "customer"];
@@ -391,6 +392,7 @@ import { bars, columns, interval } from "./charts.js";
       ["CLV", s.clv === undefined || s.clv === null ? null : Number(s.clv).toFixed(2)],
       ["runs kept", activity.score_history.length],
     ]);
+    renderScoreHistory(document.getElementById("score-history"), activity.score_history);
     rows(
       "consent-timeline",
       activity.consent_timeline,
