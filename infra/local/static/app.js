@@ -65,7 +65,13 @@ import { renderScoreHistory } from "./score_history.js";
       showSignIn("Your session ended: sign in again.");
       throw new ApiError(401, "signed out");
     }
-    // The raw ID token, as API Gateway's Cognito authorizer reads the Authorization header.
+    // The raw ID token, as API Gateway's Cognito authorizer reads the Authorization header: the form AWS
+    // documents for REST APIs ("call the API method with one of the tokens ... set to the request's
+    // Authorization header", docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-integrate-with-cognito.html).
+    // "Bearer <token>" is reported to work too (aws-amplify/docs#959), and rejected by some clients' setups
+    // (postmanlabs/postman-app-support#6987): the raw token is the form that works everywhere. The ID token,
+    // not the access token: without authorization scopes the authorizer takes the ID token
+    // (aws-amplify/docs#1137, awslabs/nx-plugin-for-aws#828), and the handler needs its cognito:groups.
     const headers = { Authorization: token, Accept: "application/json" };
     const init = { method, headers, cache: "no-store" };
     if (body !== undefined) {
