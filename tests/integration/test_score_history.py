@@ -20,7 +20,7 @@ from infra.local.lambda_context import LocalContext
 from infra.local.stack import LocalStack
 from shared.dal import scores
 from shared.dal.models import ScoreModel
-from shared.exporting.rows import PROSPECTS
+from shared.exporting.rows import PROSPECTS, slug
 from shared.services import segments
 from shared.services.views import CustomerActivity
 from shared.settings import get_settings
@@ -187,6 +187,6 @@ def test_the_segment_sample_reads_the_index_by_query(
     assert by_index == by_scan
     assert set(ids) & by_index
 
-    status, body, _ = client.call("GET", f"/v1/segments/{name}", private=True)
+    status, body, _ = client.call("GET", f"/v1/segments/{slug(name)}", private=True)
     assert status == 200, body
     assert {m["customer_id"] for m in body["sample"]} <= by_index
