@@ -83,7 +83,7 @@ node_modules/.bin/cdk: package.json
 synth: $(INSTALLED) $(LAYERS) node_modules/.bin/cdk
 	PATH="$(CURDIR)/$(BIN):$$PATH" node_modules/.bin/cdk synth --quiet $(CDK_ARGS)
 
-# Publish the console's pages and config.json to the deployed stack (cdk deploy -c console=true first).
+# Publish the console's pages and config.json to the deployed stack (after cdk deploy; the console is on by default).
 console: $(INSTALLED)
 	$(BIN)/python -m infra.publish_console $(ARGS)
 

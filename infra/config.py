@@ -49,6 +49,8 @@ class StageConfig:
     export_retention_days: int = 30
     runs_retention_days: int = 7
     export_link_ttl_seconds: int = 900
+    # Scores over runs (ScoreHistory): each run's entry per customer expires after this many days.
+    score_history_ttl_days: int = 400
     # API Gateway throttling: stage-wide, and tighter limits on the public form route.
     api_throttle_rate_limit: float = 100.0
     api_throttle_burst_limit: int = 200
@@ -85,9 +87,10 @@ class StageConfig:
     snap_start: tuple[str, ...] = ()
     tags: dict[str, str] = field(default_factory=dict)
     # The marketing console (Cognito user pool, its API with a Cognito authorizer, pages on CloudFront):
-    # opt-in with -c console=true, because the template also targets the China partition, where Cognito
-    # user pools and CloudFront origin access control are not available (infra/constructs/console.py).
-    console: bool = False
+    # deployed by default, opt out with -c console=false. In the China partition's regions, where Cognito
+    # user pools and CloudFront origin access control are not available, a template condition leaves the
+    # console's resources out (infra/constructs/console.py).
+    console: bool = True
 
     @property
     def removal_policy(self) -> RemovalPolicy:

@@ -35,6 +35,7 @@ class Settings(BaseModel):
     decisions_table: str = "rm-campaign-decisions"
     idempotency_table: str = "rm-idempotency"
     rejected_calls_table: str = "rm-rejected-calls"
+    score_history_table: str = "rm-score-history"
     event_bus_name: str = "rm-bus"
     exports_bucket: str = "rm-exports"
 
@@ -73,6 +74,8 @@ class Settings(BaseModel):
     # or a complaint is kept there, after its profile is erased, only as HMAC-SHA256(pepper, address). Set
     # RM_DNC_PEPPER once per deployment and never change it (the kept hashes would stop matching).
     dnc_pepper: str = "rm-do-not-contact-v1"
+    # Scores over runs (the profile's chart): each run's entry is kept this long, then expires by TTL.
+    score_history_ttl_days: int = 400
 
     @property
     def link_base_url(self) -> str:

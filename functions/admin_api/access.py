@@ -63,8 +63,15 @@ class Caller:
 
 
 def _groups(value: Any) -> set[str]:
-    """``cognito:groups`` as the Cognito authorizer passes it (a string: ``admin,marketing`` or
-    ``[admin marketing]``), or a JSON list."""
+    """``cognito:groups`` as the Cognito authorizer passes it, in every form seen in the wild.
+
+    A REST API's Cognito user-pool authorizer flattens every claim to a string; for a list claim the forms
+    reported are comma-separated (``admin,marketing``, one group: ``admin``; aws/chalice#783, which splits on
+    ``,``) and, from API Gateway's JWT authorizer (HTTP APIs), bracketed and space-separated
+    (``[admin marketing]``; aws-solutions-library-samples/guidance-for-claude-code-with-amazon-bedrock#803).
+    A JSON list (``["admin","marketing"]``) or a real list (a test event, another authorizer) is read too;
+    separators may mix (``[admin, marketing]``). Unknown names are ignored by the caller.
+    """
     if isinstance(value, list):
         return {str(v) for v in value}
     text = str(value or "").strip()

@@ -7,12 +7,11 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.exceptions import PynamoDBException
 
 from functions.common.observability import logger
 from shared.dal.bus import PublishError
 from shared.dal.customers import ProfileErasedError
-from shared.dal.errors import is_transient_failure
+from shared.dal.errors import StoreError, is_transient_failure
 
 # Seconds a client should wait before retrying a request refused because AWS was busy.
 RETRY_AFTER_SECONDS = 2
@@ -85,5 +84,5 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
             {"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
 
-    for error_type in (PynamoDBException, ClientError, BotoCoreError, PublishError, ProfileErasedError):
+    for error_type in (StoreError, ClientError, BotoCoreError, PublishError, ProfileErasedError):
         app.exception_handler(error_type)(_aws_failure)

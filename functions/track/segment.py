@@ -15,19 +15,12 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
-from pynamodb.exceptions import PynamoDBException
 
 from functions.common.http import ApiError
 from functions.common.observability import logger, metrics
 from functions.common.responses import JSON, TEXT, documented, media_type
-from functions.track.common import (
-    Accepted,
-    RejectedCall,
-    current_event,
-    new_router,
-    now,
-    store,
-)
+from functions.track.common import Accepted, RejectedCall, current_event, new_router, now, store
+from shared.dal.errors import StoreError
 from shared.services import rejected_calls
 from shared.settings import get_settings
 from shared.tracking import wire
@@ -145,7 +138,7 @@ def _reject(rejections: list[rejected_calls.Rejection], source: str, now: dateti
             request_id=event.request_context.request_id or "-",
             now=now,
         )
-    except (PynamoDBException, ClientError, BotoCoreError):
+    except (StoreError, ClientError, BotoCoreError):
         logger.warning("rejected calls not kept", exc_info=True, extra={"count": len(rejections)})
 
 

@@ -46,7 +46,8 @@ class Campaigns(Construct):
         )
         self.campaigns.target.configure_async_invoke(retry_attempts=2, max_event_age=Duration.hours(6))
         for logical_name in ("Campaigns", "Customers", "Scores", "Interactions"):
-            self.campaigns.use_table(data.table(logical_name), data.spec(logical_name))
+            # No index queries (the Scores table's by-segment index is the console's and the exports').
+            self.campaigns.use_table(data.table(logical_name), data.spec(logical_name), indexes=False)
         (
             self.campaigns.use_table(
                 data.table("CampaignDecisions"), data.spec("CampaignDecisions"), write=True

@@ -17,19 +17,26 @@ redirect URI) comes from this construct's ``ConsoleConfig`` output (see README "
 
 from __future__ import annotations
 
-from aws_cdk import Aws, CfnOutput, Duration, Stack
+import jsii
+from aws_cdk import Aspects, Aws, CfnCondition, CfnOutput, CfnResource, Duration, Fn, IAspect, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from infra import routes as route_table
 from infra.config import StageConfig
 from infra.constructs.api import stage_options
 from infra.constructs.functions import EngineFunction, log_group
 from infra.constructs.nag import acknowledge
+
+# Regions of the China partition, where Cognito user pools and CloudFront origin access control do not exist:
+# there the console's resources are left out by a template condition (cfn-lint evaluates region conditions).
+CHINA_REGIONS = ("cn-north-1", "cn-northwest-1")
+ACCESS_LOG_PREFIX = "console-bucket/"
 
 GROUPS = {
     "marketing": "Segments, exports, reports and the customer view",
@@ -55,6 +62,21 @@ def content_security_policy(cognito_origin: str) -> str:
     )
 
 
+@jsii.implements(IAspect)
+class _OnlyWhere:
+    """Puts every resource and output of a scope under one template condition."""
+
+    def __init__(self, condition: CfnCondition) -> None:
+        self.condition = condition
+
+    def visit(self, node: IConstruct) -> None:
+        if isinstance(node, CfnResource | CfnOutput):
+            if isinstance(node, CfnResource):
+                node.cfn_options.condition = self.condition
+            else:
+                node.condition = self.condition
+
+
 class Console(Construct):
     def __init__(
         self,
@@ -66,6 +88,15 @@ class Console(Construct):
         access_logs_bucket: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
+        # Deployed by default; left out in the China partition's regions (no Cognito user pools there).
+        self.condition = CfnCondition(
+            self,
+            "Supported",
+            expression=Fn.condition_not(
+                Fn.condition_or(*(Fn.condition_equals(Aws.REGION, region) for region in CHINA_REGIONS))
+            ),
+        )
+        Aspects.of(self).add(_OnlyWhere(self.condition))
         # -- sign-in --------------------------------------------------------------------------------------
         self.user_pool = cognito.UserPool(
             self,
@@ -107,19 +138,39 @@ class Console(Construct):
         )
 
         # -- hosting --------------------------------------------------------------------------------------
+        # A name built from the account and region, so the access-log bucket's policy (outside this
+        # construct, unconditional) names the console bucket without referencing a conditional resource.
+        bucket_name = f"rm-console-{config.stage}-{Aws.ACCOUNT_ID}-{Aws.REGION}"
         self.bucket = s3.Bucket(
             self,
             "Bucket",
+            bucket_name=bucket_name,
             encryption=s3.BucketEncryption.S3_MANAGED,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             enforce_ssl=True,
             minimum_tls_version=1.2,
             versioned=True,
-            server_access_logs_bucket=access_logs_bucket,
-            server_access_logs_prefix="console-bucket/",
             removal_policy=config.removal_policy,
             auto_delete_objects=False,
+        )
+        # Server access logs to the stack's log bucket, wired by hand: CDK's own wiring would put a reference
+        # to this (conditional) bucket into the log bucket's policy.
+        bucket_resource = self.bucket.node.default_child
+        assert isinstance(bucket_resource, s3.CfnBucket)
+        bucket_resource.logging_configuration = s3.CfnBucket.LoggingConfigurationProperty(
+            destination_bucket_name=access_logs_bucket.bucket_name, log_file_prefix=ACCESS_LOG_PREFIX
+        )
+        access_logs_bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("logging.s3.amazonaws.com")],
+                actions=["s3:PutObject"],
+                resources=[access_logs_bucket.arn_for_objects(f"{ACCESS_LOG_PREFIX}*")],
+                conditions={
+                    "ArnLike": {"aws:SourceArn": f"arn:{Aws.PARTITION}:s3:::{bucket_name}"},
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                },
+            )
         )
 
         # -- the console's API: the private routes behind the Cognito authorizer --------------------------

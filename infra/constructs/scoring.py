@@ -54,11 +54,13 @@ class Scoring(Construct):
         )
         (
             self.score.use_table(data.table("Customers"), data.spec("Customers"))
-            .use_table(data.table("Scores"), data.spec("Scores"), write=True)
+            .use_table(data.table("Scores"), data.spec("Scores"), write=True, indexes=False)
+            .use_table(data.table("ScoreHistory"), data.spec("ScoreHistory"), write=True)
             .use_table(data.table("Runs"), data.spec("Runs"), write=True)
             .use_bucket(bucket, write=[RUNS_PREFIX])
             .use_bus(bus)
             .env("RM_ENGAGEMENT_HALF_LIFE_DAYS", str(config.engagement_half_life_days))
+            .env("RM_SCORE_HISTORY_TTL_DAYS", str(config.score_history_ttl_days))
         )
 
         def invoke(

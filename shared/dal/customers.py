@@ -39,6 +39,7 @@ from pynamodb.expressions.update import Action
 from shared.dal import identities
 from shared.dal.errors import is_conditional_failure
 from shared.dal.models import CustomerModel, IdentityModel
+from shared.dal.records import CustomerAggregates, CustomerRecord, record_of
 from shared.tracking.aggregates import AggregateDelta, first_purchase_day
 
 CONSENT_ATTRIBUTES: dict[str, Any] = {
@@ -67,6 +68,8 @@ _LIVE: Condition = CustomerModel.customer_id.exists() & ERASING_AT.does_not_exis
 # Live and not merged into another profile: where aggregates and new aliases may go.
 LIVE_UNMERGED: Condition = _LIVE & CustomerModel.merged_into.does_not_exist()
 _BATCH_GET_LIMIT = 100
+# What a scoring run reads of each customer (a projection: the scan reads no profile, consent or aliases).
+_AGGREGATE_ATTRIBUTES: Final[list[str]] = list(CustomerAggregates.model_fields)
 
 MAX_PROFILE_TRAITS: Final = 100
 MAX_TRAIT_NAME_CHARS: Final = 128
@@ -536,6 +539,41 @@ def delete(customer_id: str) -> None:
             raise
 
 
-def scan_segment(segment: int, total_segments: int, page_size: int = 1000) -> Iterator[CustomerModel]:
-    """One segment of a parallel scan (DynamoDB Segment/TotalSegments)."""
-    yield from CustomerModel.scan(segment=segment, total_segments=total_segments, page_size=page_size)
+def scan_segment(segment: int, total_segments: int, page_size: int = 1000) -> Iterator[CustomerAggregates]:
+    """One segment of a parallel scan (DynamoDB Segment/TotalSegments), reading only what scoring needs.
+
+    The hot loop of a scoring run: the raw items of the projection become records directly (strings,
+    numbers, string sets), without building PynamoDB items first.
+    """
+    connection = CustomerModel._get_connection()
+    start_key: Any = None
+    while True:
+        page = connection.scan(
+            segment=segment,
+            total_segments=total_segments,
+            limit=page_size,
+            attributes_to_get=_AGGREGATE_ATTRIBUTES,
+            exclusive_start_key=start_key,
+        )
+        for raw in page.get("Items", ()):
+            yield CustomerAggregates.model_construct(**{name: _plain(value) for name, value in raw.items()})
+        start_key = page.get("LastEvaluatedKey")
+        if not start_key:
+            return
+
+
+def _plain(value: Mapping[str, Any]) -> Any:
+    """A DynamoDB value of the aggregates' types (S, N, SS, NULL) as a Python value."""
+    kind, data = next(iter(value.items()))
+    if kind == "N":
+        return float(data)
+    if kind == "SS":
+        return set(data)
+    return None if kind == "NULL" else data
+
+
+def record(customer_id: str, live_only: bool = True) -> CustomerRecord | None:
+    """The profile as a record: by default only if it exists and its erasure has not started (as
+    :func:`live`); ``live_only=False`` also while it is being erased (as :func:`get`)."""
+    item = live(customer_id) if live_only else get(customer_id)
+    return record_of(CustomerRecord, item) if item is not None else None

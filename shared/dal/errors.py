@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from botocore.exceptions import BotoCoreError, ClientError
+from pynamodb.exceptions import PynamoDBException
 
 from shared.dal.bus import PublishError
 
@@ -42,3 +43,8 @@ def is_transient_failure(exc: BaseException) -> bool:
             return error.get("Code") in TRANSIENT_ERROR_CODES or status >= 500
         current = getattr(current, "cause", None) or current.__cause__
     return False
+
+
+# The data store's own failure type (PynamoDB's base error): handlers and services name this one, so none of
+# them imports pynamodb (tests/architecture/test_data_access_boundary.py).
+StoreError = PynamoDBException

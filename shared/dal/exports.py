@@ -22,6 +22,7 @@ import boto3
 
 from shared.dal import blobs
 from shared.dal.models import CustomerModel, RunModel, ScoreModel
+from shared.dal.records import RunRecord, record_of
 from shared.exporting.rows import CONSENT_CHANNELS, CSV_COLUMNS, PROSPECTS, csv_cells, slug
 from shared.settings import get_settings
 
@@ -311,9 +312,10 @@ def write_csv(
         raise
 
 
-def export_runs(status: str = "succeeded") -> Iterator[RunModel]:
+def export_runs(status: str = "succeeded") -> Iterator[RunRecord]:
     """Export records (kind ``export``) with a status: a scan, as for scoring runs (one item per run)."""
-    yield from RunModel.scan((RunModel.kind == "export") & (RunModel.status == status))
+    for run in RunModel.scan((RunModel.kind == "export") & (RunModel.status == status)):
+        yield record_of(RunRecord, run)
 
 
 def restart_run(run_id: str, now: datetime, progress: Mapping[str, Any]) -> None:

@@ -146,6 +146,17 @@ class IdentityModel(_Base):
     dnc_reason = UnicodeAttribute(null=True)
 
 
+class ScoresBySegmentIndex(GlobalSecondaryIndex["ScoreModel"]):
+    """A segment's members, page by page (the console's segment sample reads one page, not a scan)."""
+
+    class Meta:
+        index_name = "by-segment"
+        projection = AllProjection()
+
+    segment_key = UnicodeAttribute(hash_key=True)
+    customer_id = UnicodeAttribute(range_key=True)
+
+
 class ScoreModel(_Base):
     """Latest scores of a customer, with the previous segment and stage."""
 
@@ -170,6 +181,10 @@ class ScoreModel(_Base):
     expected_purchases = NumberAttribute(null=True)
     expected_order_value = NumberAttribute(null=True)
     clv = NumberAttribute(null=True)
+    # "<segment or Prospects>#<shard>": the key of the by-segment index (a segment's members read by Query;
+    # the shard spreads one big segment's writes over several index partitions, see shared.dal.scores).
+    segment_key = UnicodeAttribute(null=True)
+    by_segment = ScoresBySegmentIndex()
 
 
 class RunModel(_Base):
@@ -282,6 +297,31 @@ class RejectedCallModel(_Base):
     expires_at = NumberAttribute()  # TTL (epoch seconds)
 
 
+class ScoreHistoryModel(_Base):
+    """A customer's scores as each scoring run left them (the profile's scores over runs), expiring by TTL.
+
+    One item per customer and run (the run id sorts by time), written with the latest scores: a retried
+    run overwrites its own entries; a run that left a customer's scores unchanged adds none."""
+
+    class Meta(_Base.Meta):
+        table_name = _settings.score_history_table
+
+    customer_id = UnicodeAttribute(hash_key=True)
+    run_id = UnicodeAttribute(range_key=True)
+    scored_at = UnicodeAttribute()
+    segment = UnicodeAttribute(null=True)
+    recency_score = NumberAttribute(null=True)
+    frequency_score = NumberAttribute(null=True)
+    monetary_score = NumberAttribute(null=True)
+    lead_score = NumberAttribute(null=True)
+    stage = UnicodeAttribute(null=True)
+    p_alive = NumberAttribute(null=True)
+    churn_risk = NumberAttribute(null=True)
+    expected_purchases = NumberAttribute(null=True)
+    clv = NumberAttribute(null=True)
+    expires_at = NumberAttribute(null=True)  # TTL (epoch seconds)
+
+
 ALL_MODELS: tuple[type[Model], ...] = (
     CustomerModel,
     InteractionModel,
@@ -292,6 +332,7 @@ ALL_MODELS: tuple[type[Model], ...] = (
     DecisionModel,
     IdempotencyModel,
     RejectedCallModel,
+    ScoreHistoryModel,
 )
 
 # Tables whose changes feed a consumer through a DynamoDB stream, and tables with a TTL attribute.
@@ -300,6 +341,7 @@ TTL_ATTRIBUTES: dict[type[Model], str] = {
     InteractionModel: "expires_at",
     IdempotencyModel: "expiration",
     RejectedCallModel: "expires_at",
+    ScoreHistoryModel: "expires_at",
 }
 
 
@@ -347,6 +389,7 @@ _ENV_VARS: dict[type[Model], tuple[str, str]] = {
     DecisionModel: ("CampaignDecisions", "RM_DECISIONS_TABLE"),
     IdempotencyModel: ("Idempotency", "RM_IDEMPOTENCY_TABLE"),
     RejectedCallModel: ("RejectedCalls", "RM_REJECTED_CALLS_TABLE"),
+    ScoreHistoryModel: ("ScoreHistory", "RM_SCORE_HISTORY_TABLE"),
 }
 
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from shared.dal.models import RejectedCallModel
+from shared.dal.records import RejectedCallRecord, record_of
 
 
-def put_all(items: Iterable[RejectedCallModel]) -> None:
+def put_all(records: Iterable[RejectedCallRecord]) -> None:
     with RejectedCallModel.batch_write() as batch:
-        for item in items:
-            batch.save(item)
+        for record in records:
+            batch.save(RejectedCallModel(**record.model_dump()))
 
 
-def newest_of_day(day: str, limit: int) -> Iterator[RejectedCallModel]:
+def newest_of_day(day: str, limit: int) -> Iterator[RejectedCallRecord]:
     """The day's rejected calls, newest first."""
-    return RejectedCallModel.query(day, scan_index_forward=False, limit=limit)
+    for item in RejectedCallModel.query(day, scan_index_forward=False, limit=limit):
+        yield record_of(RejectedCallRecord, item)

@@ -10,17 +10,18 @@ from pynamodb.exceptions import DoesNotExist
 from pynamodb.expressions.update import Action
 
 from shared.dal.models import RunModel
+from shared.dal.records import RunRecord, record_of
 
 
-def create(run_id: str, kind: str, now: datetime, progress: Mapping[str, Any]) -> RunModel:
+def create(run_id: str, kind: str, now: datetime, progress: Mapping[str, Any]) -> RunRecord:
     run = RunModel(run_id, kind=kind, status="running", started_at=now.isoformat(), progress=dict(progress))
     run.save(condition=RunModel.run_id.does_not_exist())
-    return run
+    return record_of(RunRecord, run)
 
 
-def get(run_id: str) -> RunModel | None:
+def get(run_id: str) -> RunRecord | None:
     try:
-        return RunModel.get(run_id, consistent_read=True)
+        return record_of(RunRecord, RunModel.get(run_id, consistent_read=True))
     except DoesNotExist:
         return None
 
@@ -40,17 +41,18 @@ def finish(
     RunModel(run_id).update(actions=actions)
 
 
-def latest(kind: str, status: str = "succeeded", before: str | None = None) -> RunModel | None:
+def latest(kind: str, status: str = "succeeded", before: str | None = None) -> RunRecord | None:
     """The most recent run of a kind (a scan: the runs table holds one item per run)."""
     candidates = [
         run
         for run in RunModel.scan((RunModel.kind == kind) & (RunModel.status == status))
         if before is None or run.started_at < before
     ]
-    return max(candidates, key=lambda run: run.started_at, default=None)
+    found = max(candidates, key=lambda run: run.started_at, default=None)
+    return record_of(RunRecord, found) if found is not None else None
 
 
-def all_of_kind(kind: str, status: str = "succeeded", limit: int = 50) -> list[RunModel]:
+def all_of_kind(kind: str, status: str = "succeeded", limit: int = 50) -> list[RunRecord]:
     """The most recent ``limit`` runs of a kind, oldest first (a scan, as :func:`latest`)."""
     found = RunModel.scan((RunModel.kind == kind) & (RunModel.status == status))
-    return sorted(found, key=lambda run: run.started_at)[-limit:]
+    return [record_of(RunRecord, run) for run in sorted(found, key=lambda run: run.started_at)[-limit:]]

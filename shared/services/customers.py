@@ -5,35 +5,32 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pynamodb.models import Model
+from pydantic import BaseModel
 
-from shared.dal import customers, decisions, do_not_contact, identities, interactions, scores
+from shared.dal import customers, decisions, do_not_contact, identities, interactions, person, scores
 from shared.dal.customers import CONSENT_ATTRIBUTES
 from shared.services.errors import NotFoundError
-from shared.services.views import ConsentChange, CustomerActivity, DecisionView, InteractionView
+from shared.services.views import ConsentChange, CustomerActivity, DecisionView, InteractionView, ScoreEntry
 
 
 class CustomerNotFoundError(NotFoundError):
     kind = "customer"
 
 
-def _plain(model: Model | None, drop: tuple[str, ...] = ()) -> dict[str, Any]:
-    if model is None:
+def _plain(record: BaseModel | None, drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The attributes stored on a record (those never set left out), sets as sorted lists."""
+    if record is None:
         return {}
     values: dict[str, Any] = {}
-    for name, value in model.attribute_values.items():
+    for name, value in record.model_dump(exclude_unset=True).items():
         if name in drop:
             continue
-        if hasattr(value, "as_dict"):
-            value = value.as_dict()
-        elif isinstance(value, set):
-            value = sorted(value)
-        values[name] = value
+        values[name] = sorted(value) if isinstance(value, set) else value
     return values
 
 
 def profile(customer_id: str) -> dict[str, Any]:
-    customer = customers.live(customer_id)
+    customer = customers.record(customer_id)
     if customer is None or customer.merged_into:
         raise CustomerNotFoundError(customer_id)
     data = _plain(
@@ -63,7 +60,7 @@ def profile(customer_id: str) -> dict[str, Any]:
             "interaction_count": int(customer.interaction_count or 0),
             "engagement": {k: int(v) for k, v in engagement.items()},
         },
-        "scores": _plain(scores.get(customer_id), drop=("customer_id",)) or None,
+        "scores": _plain(scores.current(customer_id), drop=("customer_id", "segment_key")) or None,
     }
 
 
@@ -78,16 +75,16 @@ def find(alias: str) -> dict[str, Any]:
 def access_export(customer_id: str) -> dict[str, Any]:
     """Everything held on one person (GDPR right of access)."""
     view = profile(customer_id)
-    customer = customers.live(customer_id)
+    customer = customers.record(customer_id)
     if customer is None:
         raise CustomerNotFoundError(customer_id)
     merged = sorted(customer.merged_ids or ())
     view["raw_profile"] = _plain(customer)
     view["aliases"] = sorted(customer.aliases or ())
     view["interactions"] = [
-        _plain(item) for cid in (customer_id, *merged) for item in interactions.for_customer(cid)
+        _plain(item) for cid in (customer_id, *merged) for item in person.interactions_of(cid)
     ]
-    view["campaign_decisions"] = [_plain(item) for item in decisions.for_customer(customer_id)]
+    view["campaign_decisions"] = [_plain(item) for item in person.decisions_of(customer_id)]
     return view
 
 
@@ -139,18 +136,18 @@ def _number(value: Any) -> float | None:
 def activity(customer_id: str, limit: int = 200) -> CustomerActivity:
     """The console's profile page: consent timeline (with sources and wording versions), interactions,
     scores and campaign decisions, newest first; suppression flags if the channel set any."""
-    customer = customers.live(customer_id)
+    customer = customers.record(customer_id)
     if customer is None or customer.merged_into:
         raise CustomerNotFoundError(customer_id)
     merged = sorted(customer.merged_ids or ())
     items = sorted(
-        (item for cid in (customer_id, *merged) for item in interactions.for_customer(cid)),
+        (item for cid in (customer_id, *merged) for item in person.interactions_of(cid)),
         key=lambda item: item.occurred_at,
         reverse=True,
     )
     timeline: list[ConsentChange] = []
     for item in items:
-        props = item.properties.as_dict() if item.properties else {}
+        props = item.properties or {}
         if item.kind.startswith("consent") and props.get("channel") and props.get("status"):
             timeline.append(
                 ConsentChange(
@@ -165,8 +162,7 @@ def activity(customer_id: str, limit: int = 200) -> CustomerActivity:
     # own) when no recorded change is it.
     known = {(c.channel, c.status, c.occurred_at) for c in timeline}
     for channel in CONSENT_ATTRIBUTES:
-        record = getattr(customer, f"consent_{channel}", None)
-        current = record.as_dict() if record is not None else {}
+        current: dict[str, Any] = getattr(customer, f"consent_{channel}", None) or {}
         key = (channel, str(current.get("status")), str(current.get("at")))
         if current.get("status") and current.get("at") and key not in known:
             timeline.append(
@@ -179,8 +175,7 @@ def activity(customer_id: str, limit: int = 200) -> CustomerActivity:
                 )
             )
     timeline.sort(key=lambda c: c.occurred_at, reverse=True)
-    decided = sorted(decisions.for_customer(customer_id), key=lambda d: d.decided_at, reverse=True)
-    score = scores.get(customer_id)
+    decided = sorted(person.decisions_of(customer_id), key=lambda d: d.decided_at, reverse=True)
     raw = _plain(customer)
     suppression = {k: v for k, v in raw.items() if "suppress" in k or k.startswith("do_not_contact")}
     return CustomerActivity(
@@ -207,6 +202,8 @@ def activity(customer_id: str, limit: int = 200) -> CustomerActivity:
             )
             for d in decided
         ],
-        score_history=[_plain(score, drop=("customer_id",))] if score is not None else [],
+        score_history=[
+            ScoreEntry.model_validate(entry.model_dump()) for entry in scores.history(customer_id)
+        ],
         suppression=suppression or None,
     )

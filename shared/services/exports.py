@@ -28,7 +28,7 @@ from typing import Any
 
 from shared.dal import blobs, runs
 from shared.dal import exports as store
-from shared.dal.models import RunModel
+from shared.dal.records import RunRecord
 from shared.exporting.filters import ExportRequest, FilterClause
 from shared.exporting.rows import (
     CSV_COLUMNS,
@@ -52,8 +52,8 @@ def new_export_id(now: datetime | None = None) -> str:
     return f"export-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def _execute(export_id: str, run: RunModel) -> dict[str, Any]:
-    progress = run.progress.as_dict() if run.progress else {}
+def _execute(export_id: str, run: RunRecord) -> dict[str, Any]:
+    progress = dict(run.progress or {})
     segments: list[str] = list(progress["segments"])
     clauses = [FilterClause.model_validate(c) for c in progress.get("filter") or []]
     began = time.perf_counter()

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from shared.dal import rejected_calls
-from shared.dal.models import RejectedCallModel
+from shared.dal.records import RejectedCallRecord
 from shared.settings import get_settings
 
 MAX_KEPT_CALL_CHARS = 32 * 1024
@@ -29,9 +29,9 @@ def keep(rejections: list[Rejection], *, path: str, source: str, request_id: str
     expires_at = int((now + timedelta(days=ttl)).timestamp())
     stamp = now.isoformat()
     rejected_calls.put_all(
-        RejectedCallModel(
-            now.date().isoformat(),
-            f"{stamp}#{request_id}#{r.index if r.index is not None else 0:04d}",
+        RejectedCallRecord(
+            day=now.date().isoformat(),
+            key=f"{stamp}#{request_id}#{r.index if r.index is not None else 0:04d}",
             received_at=stamp,
             path=path,
             source=source,

@@ -25,8 +25,8 @@ def view(run_id: str) -> dict[str, Any]:
         "status": run.status,
         "started_at": run.started_at,
         "finished_at": run.finished_at,
-        "progress": run.progress.as_dict() if run.progress else None,
-        "summary": run.summary.as_dict() if run.summary else None,
+        "progress": run.progress,
+        "summary": run.summary,
         "error": run.error,
     }
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from shared.dal import blobs, customers, runs, scores
 from shared.dal.bus import publish
-from shared.dal.models import CustomerModel, ScoreModel
+from shared.dal.records import CustomerAggregates, RunRecord, ScoreRecord
 from shared.events import BusEvent, LeadQualified, SegmentChanged
 from shared.invocations import DEFAULT_SEGMENTS
 from shared.scoring.engine import (
@@ -34,6 +34,7 @@ from shared.scoring.engine import (
 )
 from shared.scoring.leads import LEAD, MARKETING_QUALIFIED
 from shared.services.runs import RunNotFoundError, new_scoring_run_id
+from shared.settings import get_settings
 from shared.tracking.engagement import ENGAGEMENT_KINDS
 
 QUALIFIED_STAGES = frozenset({LEAD, MARKETING_QUALIFIED})
@@ -57,9 +58,9 @@ def _prefix(run_id: str) -> str:
     return f"runs/{run_id}"
 
 
-def _config(run: Any) -> ScoringConfig:
+def _config(run: RunRecord) -> ScoringConfig:
     return ScoringConfig(
-        as_of=date.fromisoformat(run.progress["as_of"]), now=datetime.fromisoformat(run.started_at)
+        as_of=date.fromisoformat((run.progress or {})["as_of"]), now=datetime.fromisoformat(run.started_at)
     )
 
 
@@ -78,7 +79,7 @@ def start(
     return {"run_id": run_id, "segments": list(range(total_segments)), "total_segments": total_segments}
 
 
-def _frame(items: Iterable[CustomerModel]) -> CustomerFrame:
+def _frame(items: Iterable[CustomerAggregates]) -> CustomerFrame:
     ids: list[str] = []
     first: list[Any] = []
     last: list[Any] = []
@@ -101,10 +102,9 @@ def _frame(items: Iterable[CustomerModel]) -> CustomerFrame:
         counts.append(int(item.purchase_count or 0))
         spent.append(float(item.total_spent or 0))
         # Unknown (NaN) for purchases counted before the first day's spend was kept: the engine falls back.
-        known = (
-            item.first_day_spent is not None and purchase_days and item.first_purchase_day == purchase_days[0]
-        )
-        first_day_spent.append(float(item.first_day_spent) if known else math.nan)
+        day_spent = item.first_day_spent
+        known = day_spent is not None and purchase_days and item.first_purchase_day == purchase_days[0]
+        first_day_spent.append(float(day_spent) if known and day_spent is not None else math.nan)
         for kind in ENGAGEMENT_KINDS:
             engagement[kind].append(float(getattr(item, f"eng_{kind}") or 0.0))
         company.append(bool(item.company))
@@ -125,7 +125,7 @@ def _frame(items: Iterable[CustomerModel]) -> CustomerFrame:
     )
 
 
-def _run(run_id: str) -> Any:
+def _run(run_id: str) -> RunRecord:
     run = runs.get(run_id)
     if run is None:
         raise RunNotFoundError(run_id)
@@ -146,7 +146,7 @@ def fit_models(run_id: str) -> dict[str, Any]:
     merged = PartitionSummary.merge_all(PartitionSummary.from_dict(blobs.get_json(k)) for k in keys)
     model = fit(merged, _config(run))
     blobs.put_json(f"{_prefix(run_id)}/fit.json", model.to_dict())
-    runs.set_progress(run_id, {**run.progress.as_dict(), "phase": "apply", "customers": model.n_customers})
+    runs.set_progress(run_id, {**(run.progress or {}), "phase": "apply", "customers": model.n_customers})
     return {"run_id": run_id, "customers": model.n_customers, "segments_summarised": len(keys)}
 
 
@@ -157,9 +157,9 @@ def _rounded(name: str, value: Any) -> Any:
     return round(float(value), digits)
 
 
-def _changed(record: dict[str, Any], stored: ScoreModel | None) -> bool:
-    if stored is None:
-        return True
+def _changed(record: dict[str, Any], stored: ScoreRecord | None) -> bool:
+    if stored is None or stored.segment_key is None:
+        return True  # new, or stored before the by-segment index (rewritten once to join it)
     return any(
         _rounded(name, record.get(name)) != _rounded(name, getattr(stored, name)) for name in _COMPARED
     )
@@ -172,7 +172,8 @@ def apply_segment(run_id: str, segment: int, total_segments: int) -> dict[str, A
     model = ModelFit.from_dict(blobs.get_json(f"{_prefix(run_id)}/fit.json"))
     frame = _frame(customers.scan_segment(segment, total_segments))
     result = score(frame, model, config)
-    now = datetime.now(UTC).isoformat()
+    stamp = datetime.now(UTC)
+    now = stamp.isoformat()
     segments: Counter[str] = Counter()
     stages: Counter[str] = Counter()
     grid: Counter[str] = Counter()
@@ -182,7 +183,7 @@ def apply_segment(run_id: str, segment: int, total_segments: int) -> dict[str, A
     for start_index in range(0, len(records), 100):
         chunk = records[start_index : start_index + 100]
         stored = scores.batch_get([r["customer_id"] for r in chunk])
-        to_write: list[ScoreModel] = []
+        to_write: list[dict[str, Any]] = []
         for record in chunk:
             previous = stored.get(record["customer_id"])
             if record["segment"]:
@@ -197,6 +198,7 @@ def apply_segment(run_id: str, segment: int, total_segments: int) -> dict[str, A
             stage_changed = record["stage"] != prev_stage
             attributes: dict[str, Any] = {name: record.get(name) for name in _COMPARED}
             attributes |= {
+                "customer_id": record["customer_id"],
                 "run_id": run_id,
                 "scored_at": now,
                 "is_customer": bool(record["is_customer"]),
@@ -206,7 +208,7 @@ def apply_segment(run_id: str, segment: int, total_segments: int) -> dict[str, A
                 "segment_since": now if segment_changed else getattr(previous, "segment_since", None),
                 "previous_stage": prev_stage if stage_changed else getattr(previous, "previous_stage", None),
             }
-            to_write.append(ScoreModel(record["customer_id"], **attributes))
+            to_write.append(attributes)
             if segment_changed:
                 events.append(
                     SegmentChanged(
@@ -231,7 +233,7 @@ def apply_segment(run_id: str, segment: int, total_segments: int) -> dict[str, A
                         lead_score=float(record["lead_score"] or 0.0),
                     )
                 )
-        scores.save_all(to_write)
+        scores.save_all(to_write, stamp, get_settings().score_history_ttl_days)
         written += len(to_write)
     if events:
         publish(events)
@@ -262,7 +264,7 @@ def finish(run_id: str) -> dict[str, Any]:
     duration = (now - datetime.fromisoformat(run.started_at)).total_seconds()
     fitted = model.to_dict()
     summary = {
-        "as_of": run.progress["as_of"],
+        "as_of": (run.progress or {})["as_of"],
         "customers_scored": sum(p["customers"] for p in applied),
         "scores_written": sum(p["scores_written"] for p in applied),
         "events_published": sum(p["events"] for p in applied),
@@ -278,7 +280,7 @@ def finish(run_id: str) -> dict[str, Any]:
     }
     summary = json_safe(summary)
     runs.finish(run_id, "succeeded", now, summary, None)
-    runs.set_progress(run_id, {**run.progress.as_dict(), "phase": "done", "done": len(applied)})
+    runs.set_progress(run_id, {**(run.progress or {}), "phase": "done", "done": len(applied)})
     return {"run_id": run_id, "status": "succeeded", "customers_scored": summary["customers_scored"]}
 
 

@@ -9,15 +9,15 @@ from urllib.parse import unquote
 
 from shared.dal import blobs, customers, runs, scores
 from shared.dal import exports as store
-from shared.dal.models import RunModel
+from shared.dal.records import RunRecord
 from shared.exporting.rows import BY_SLUG, EXPORT_SEGMENTS, PROSPECTS, export_id_for_run, manifest_key, slug
 from shared.services.errors import ExportNotFoundError, SegmentNotFoundError
 from shared.services.views import SegmentDetail, SegmentMember, SegmentRun
 from shared.settings import get_settings
 
 
-def run_summary(run: RunModel) -> dict[str, Any]:
-    return run.summary.as_dict() if run.summary else {}
+def run_summary(run: RunRecord) -> dict[str, Any]:
+    return dict(run.summary or {})
 
 
 def resolve_segment(value: str) -> str:
@@ -45,7 +45,7 @@ def view(export_id: str, ttl_seconds: int | None = None) -> dict[str, Any]:
     run = runs.get(export_id)
     if run is None or run.kind != "export":
         raise ExportNotFoundError(export_id)
-    progress = run.progress.as_dict() if run.progress else {}
+    progress = dict(run.progress or {})
     out: dict[str, Any] = {
         "export_id": export_id,
         "status": run.status,
@@ -76,9 +76,9 @@ def _counts(summary: Mapping[str, Any]) -> dict[str, int]:
     return counts
 
 
-def _latest_full_exports() -> dict[str, tuple[str, RunModel, dict[str, Any]]]:
+def _latest_full_exports() -> dict[str, tuple[str, RunRecord, dict[str, Any]]]:
     """Per segment, the newest succeeded export of the whole segment (filtered exports left out)."""
-    latest: dict[str, tuple[str, RunModel, dict[str, Any]]] = {}
+    latest: dict[str, tuple[str, RunRecord, dict[str, Any]]] = {}
     for run in store.export_runs("succeeded"):
         summary = run_summary(run)
         if summary.get("filtered"):
@@ -158,7 +158,8 @@ def segments_overview(ttl_seconds: int | None = None) -> dict[str, Any]:
 
 def detail(value: str, sample_size: int = 20, max_runs: int = 30) -> SegmentDetail:
     """A segment's size over the latest scoring runs (oldest first) and a sample of its members (from the
-    Scores table: the latest run's segment of each customer; prospects are the scored non-customers)."""
+    Scores table's by-segment index: the latest run's segment of each customer; prospects are the scored
+    non-customers)."""
     name = resolve_segment(value)
     history: list[SegmentRun] = []
     for run in runs.all_of_kind("scoring", limit=max_runs):
@@ -172,11 +173,9 @@ def detail(value: str, sample_size: int = 20, max_runs: int = 30) -> SegmentDeta
             )
         )
     sample: list[SegmentMember] = []
-    for item in scores.scan_all():
-        member = item.segment == name if name != PROSPECTS else not item.segment
-        if not member:
-            continue
-        profile = customers.live(item.customer_id)
+    # A Query on the by-segment index (one page per shard until the sample is full), never a scan.
+    for item in scores.segment_members(name, limit=sample_size):
+        profile = customers.record(item.customer_id)
         if profile is None or profile.merged_into:
             continue
         sample.append(

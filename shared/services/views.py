@@ -77,6 +77,23 @@ class DecisionView(BaseModel):
     channel: str | None = None
 
 
+class ScoreEntry(BaseModel):
+    """A customer's scores as one scoring run left them (a run that changed nothing adds no entry)."""
+
+    run_id: str
+    scored_at: str
+    segment: str | None = Field(default=None, description="RFM segment; none for a prospect")
+    recency_score: float | None = None
+    frequency_score: float | None = None
+    monetary_score: float | None = None
+    lead_score: float | None = None
+    stage: str | None = None
+    p_alive: float | None = None
+    churn_risk: float | None = None
+    expected_purchases: float | None = None
+    clv: float | None = Field(default=None, description="Predicted value (customer lifetime value)")
+
+
 class CustomerActivity(BaseModel):
     """What the console's profile page shows besides the profile: consent timeline, interactions, scores
     over runs and campaign decisions (newest first)."""
@@ -86,7 +103,7 @@ class CustomerActivity(BaseModel):
     interactions: list[InteractionView]
     interactions_total: int
     decisions: list[DecisionView]
-    score_history: list[dict[str, Any]] = Field(description="Scores per run (the latest run only: kept)")
+    score_history: list[ScoreEntry] = Field(description="Scores over the scoring runs, oldest first")
     suppression: dict[str, Any] | None = Field(description="Do-not-contact flags, if any")
 
 

@@ -115,6 +115,12 @@ def _walk_customer(page: Any, world: dict[str, Any], role: str) -> None:
     assert "Order Completed" in page.get_by_test_id("interactions").inner_text()
     scores = page.get_by_test_id("scores").inner_text()
     assert world["run"]["run_id"] in scores
+    # Scores over runs: the chart (inline SVG, a point per run with a CLV) and each run's row.
+    dots = page.locator("[data-testid='score-history'] svg circle.dot.clv")
+    assert dots.count() >= 1
+    assert world["run"]["run_id"] in (dots.last.get_attribute("data-run") or "")
+    newest = page.locator("[data-testid='score-history-runs'] tbody tr").first
+    assert newest.get_attribute("data-run") == world["run"]["run_id"]
     assert page.get_by_test_id("suppression").inner_text() == "Not suppressed"
     assert page.get_by_test_id("decisions").count() == 1
     _shot(page, f"{role}-customer")

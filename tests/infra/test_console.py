@@ -1,8 +1,8 @@
-"""The deployed console (``-c console=true``): user pool and groups, the app client (code + PKCE, no
-secret), private hosting (S3 + CloudFront with origin access control, strict CSP), the console API's
-Cognito authorizer on exactly the private operations of the OpenAPI document, cdk-nag and cfn-lint at 0
-for that template; plus publishing the pages (on moto). The default dev and prod templates (without the
-console) keep their own tests unchanged."""
+"""The deployed console (by default; ``-c console=false`` opts out): user pool and groups, the app client
+(code + PKCE, no secret), private hosting (S3 + CloudFront with origin access control, strict CSP), the
+console API's Cognito authorizer on exactly the private operations of the OpenAPI document, cdk-nag and
+cfn-lint at 0 for that template, its condition for the China regions; plus publishing the pages (on moto).
+The stage tests (test_nag, test_cfn_lint, ...) synthesise the default template, console included."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from infra.constructs.console import CHINA_REGIONS
 from infra.publish_console import LOCAL_ONLY, STATIC_DIR, publish
 
 from .conftest import Synth, _synth
@@ -21,7 +22,7 @@ from .helpers import of_type
 
 OPENAPI = Path(__file__).resolve().parents[2] / "functions" / "openapi.json"
 # Regions of the aws partition where cfn-lint's schemas have Cognito user pools and CloudFront OAC (the
-# console is opt-in because the China partition lacks them).
+# China partition lacks them: a template condition leaves the console out there, linted in test_cfn_lint).
 LINT_REGIONS = ["us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2"]
 
 
@@ -42,17 +43,36 @@ def test_cfn_lint_has_no_findings(dev: Synth, tmp_path: Path) -> None:
 
     path = tmp_path / "template.json"
     path.write_text(json.dumps(dev.template.to_json()))
-    matches = lint_file(path, config=ManualArgs(regions=LINT_REGIONS))
+    matches = lint_file(path, config=ManualArgs(regions=[*LINT_REGIONS, *CHINA_REGIONS]))
     # The only accepted finding: CDK's own redundant DependsOn of a function on its role (test_cfn_lint.py).
     problems = [f"{m.rule.id} {m.message}" for m in matches if m.rule.id != "W3005"]
     assert problems == []
 
 
-def test_console_is_opt_in() -> None:
+def test_console_is_deployed_by_default_with_an_opt_out() -> None:
     from infra.config import load_config
 
-    assert load_config({}).console is False
-    assert load_config({"console": "true"}).console is True
+    assert load_config({}).console is True
+    assert load_config({"console": "false"}).console is False
+
+
+def test_console_resources_are_left_out_in_the_china_regions(dev: Synth) -> None:
+    """Every console resource and output carries the condition that is false in the China partition's
+    regions (no Cognito user pools there); nothing outside the console references one of them."""
+    template = dev.template.to_json()
+    assert dev.stack.console is not None
+    name = dev.logical_id(dev.stack.console.condition)
+    assert json.dumps(template["Conditions"][name]).count('"cn-north') == 2
+    conditioned = {lid for lid, r in template["Resources"].items() if r.get("Condition") == name}
+    assert {lid for lid in template["Resources"] if lid.startswith("Console")} == conditioned
+    referenced = {
+        lid
+        for lid, resource in template["Resources"].items()
+        if lid not in conditioned and any(f'"{c}"' in json.dumps(resource) for c in conditioned)
+    }
+    assert referenced == set()
+    outputs = {k for k, o in template["Outputs"].items() if o.get("Condition") == name}
+    assert {"ConsoleUrl", "ConsoleUserPoolId", "ConsoleAuthority"} <= outputs
 
 
 def _one(synth: Synth, cfn_type: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ TABLE_ACCESS: dict[str, dict[str, str]] = {
     "admin_api": {**BUSINESS_TABLES, "RejectedCalls": R},
     # Forwards a merged profile's late interactions to the survivor, deletes an erased person's.
     "aggregate": {"Customers": W, "Interactions": W},
-    "score": {"Customers": R, "Scores": W, "Runs": W},
+    "score": {"Customers": R, "Scores": W, "Runs": W, "ScoreHistory": W},
     "campaigns": {"Campaigns": R, "Customers": R, "Scores": R, "Interactions": R, "CampaignDecisions": W},
     # Reads the address's holders (aliases) and the do-not-contact list at send time.
     "email": {"Idempotency": W, "Customers": R, "CampaignDecisions": W, "Identities": R},
@@ -50,7 +50,12 @@ OTHER_ENV: dict[str, set[str]] = {
         "RM_EXPORT_LINK_TTL_SECONDS",
     },
     "aggregate": {"RM_EVENT_BUS_NAME", "RM_ENGAGEMENT_HALF_LIFE_DAYS"},
-    "score": {"RM_EXPORTS_BUCKET", "RM_EVENT_BUS_NAME", "RM_ENGAGEMENT_HALF_LIFE_DAYS"},
+    "score": {
+        "RM_EXPORTS_BUCKET",
+        "RM_EVENT_BUS_NAME",
+        "RM_ENGAGEMENT_HALF_LIFE_DAYS",
+        "RM_SCORE_HISTORY_TTL_DAYS",
+    },
     "campaigns": {
         "RM_EVENT_BUS_NAME",
         "RM_TOKEN_SECRET_ARN",

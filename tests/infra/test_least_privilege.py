@@ -80,9 +80,11 @@ CODE_CALLS: dict[str, dict[str, frozenset[str]]] = {
                 "Runs",
                 "Campaigns",
                 "CampaignDecisions",
+                "ScoreHistory",  # the profile's scores over runs; erasure deletes them
             )
         },
         "table:Identities/index/by-customer": INDEX_QUERY,
+        "table:Scores/index/by-segment": INDEX_QUERY,  # shared.services.segments.detail: the sample
         "table:CampaignDecisions/index/by-campaign": INDEX_QUERY,
         "table:RejectedCalls": TABLE_READ,  # GET /v1/rejected-calls
         "bucket/exports/*": OBJECT_READ,
@@ -105,6 +107,7 @@ CODE_CALLS: dict[str, dict[str, frozenset[str]]] = {
     "score": {
         "table:Customers": TABLE_READ,
         "table:Scores": TABLE_WRITE,
+        "table:ScoreHistory": TABLE_WRITE,  # shared.dal.scores.save_all: each run's entry per customer
         "table:Runs": TABLE_WRITE,
         "bucket/runs/*": OBJECT_WRITE,
         "bucket": LIST_BUCKET,

@@ -5,6 +5,7 @@
 import { currentToken, finishSignIn, forgetToken, loadConfig, signIn, signOut } from "./auth.js";
 import { bars, columns, interval } from "./charts.js";
 import { renderJourney } from "./journeys.js";
+import { renderScoreHistory } from "./score_history.js";
 
 {
   const STAGES = ["subscriber", "lead", "marketing_qualified", "customer"];
@@ -65,7 +66,13 @@ import { renderJourney } from "./journeys.js";
       showSignIn("Your session ended: sign in again.");
       throw new ApiError(401, "signed out");
     }
-    // The raw ID token, as API Gateway's Cognito authorizer reads the Authorization header.
+    // The raw ID token, as API Gateway's Cognito authorizer reads the Authorization header: the form AWS
+    // documents for REST APIs ("call the API method with one of the tokens ... set to the request's
+    // Authorization header", docs.aws.amazon.com/apigateway/latest/developerguide/apigateway-integrate-with-cognito.html).
+    // "Bearer <token>" is reported to work too (aws-amplify/docs#959), and rejected by some clients' setups
+    // (postmanlabs/postman-app-support#6987): the raw token is the form that works everywhere. The ID token,
+    // not the access token: without authorization scopes the authorizer takes the ID token
+    // (aws-amplify/docs#1137, awslabs/nx-plugin-for-aws#828), and the handler needs its cognito:groups.
     const headers = { Authorization: token, Accept: "application/json" };
     const init = { method, headers, cache: "no-store" };
     if (body !== undefined) {
@@ -392,6 +399,7 @@ import { renderJourney } from "./journeys.js";
       ["CLV", s.clv === undefined || s.clv === null ? null : Number(s.clv).toFixed(2)],
       ["runs kept", activity.score_history.length],
     ]);
+    renderScoreHistory(document.getElementById("score-history"), activity.score_history);
     rows(
       "consent-timeline",
       activity.consent_timeline,

@@ -76,17 +76,29 @@ export async function finishSignIn(config) {
   if (!verifier || !expected || params.get("state") !== expected) {
     throw new Error("the sign-in answer does not match the request (state); sign in again");
   }
-  const response = await fetch(`${config.authority}/oauth2/token`, {
-    method: "POST",
-    headers: { "Content-Type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({
-      grant_type: "authorization_code",
-      client_id: config.client_id,
-      code: params.get("code"),
-      redirect_uri: config.redirect_uri,
-      code_verifier: verifier,
-    }),
-  });
+  // A cross-origin POST to the Cognito domain. Kept a CORS "simple request" (form-urlencoded body, no custom
+  // header, no credentials), so the browser sends no preflight and only needs the token endpoint's
+  // Access-Control-Allow-Origin on the answer, which Cognito's hosted-UI token endpoint sends: browsers
+  // complete code + PKCE sign-ins against it with fetch (aws-amplify/amplify-js#5284; the CSP must list the
+  // domain in connect-src: aws/context-ontology-accelerator#130, see infra/constructs/console.py).
+  let response;
+  try {
+    response = await fetch(`${config.authority}/oauth2/token`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      credentials: "omit",
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        client_id: config.client_id,
+        code: params.get("code"),
+        redirect_uri: config.redirect_uri,
+        code_verifier: verifier,
+      }),
+    });
+  } catch (error) {
+    // A refused cross-origin answer (CORS) or the network: say so instead of a bare TypeError.
+    throw new Error(`sign-in failed: the sign-in service at ${config.authority} could not be reached (${error.message})`);
+  }
   const tokens = await response.json().catch(() => ({}));
   if (!response.ok || !tokens.id_token) throw new Error(`sign-in failed: ${tokens.error || response.status}`);
   sessionStorage.setItem(TOKEN, tokens.id_token);

@@ -68,7 +68,7 @@ def _event(method: str, resource: str, context: dict[str, Any]) -> dict[str, Any
     return {"httpMethod": method, "resource": resource, "requestContext": context}
 
 
-def _claims(groups: str) -> dict[str, Any]:
+def _claims(groups: Any) -> dict[str, Any]:
     return {"authorizer": {"claims": {"token_use": "id", "email": "a@example.com", "cognito:groups": groups}}}
 
 
@@ -82,12 +82,32 @@ def _claims(groups: str) -> dict[str, Any]:
         ('["marketing"]', {"marketing"}),
         ("", set()),
         ("administrators", set()),
+        # More forms (see functions/admin_api/access.py::_groups for where each was reported).
+        ("[admin]", {"admin", "marketing"}),
+        ("[marketing]", {"marketing"}),
+        ("[marketing, admin]", {"admin", "marketing"}),
+        (" marketing , admin ", {"admin", "marketing"}),
+        ("marketing admin", {"admin", "marketing"}),
+        ('["admin", "marketing"]', {"admin", "marketing"}),
+        ("[]", set()),
+        ("[other marketing]", {"marketing"}),
+        ("other,admin", {"admin", "marketing"}),
     ],
 )
 def test_groups_as_the_cognito_authorizer_passes_them(groups: str, expected: set[str]) -> None:
     found = caller(_event("GET", "/v1/me", _claims(groups)))
     assert found is not None
     assert found.kind == "user"
+    assert set(found.roles) == expected
+
+
+@pytest.mark.parametrize(
+    ("groups", "expected"),
+    [(["admin", "marketing"], {"admin", "marketing"}), (["marketing"], {"marketing"}), (None, set())],
+)
+def test_groups_as_a_list_or_missing(groups: Any, expected: set[str]) -> None:
+    found = caller(_event("GET", "/v1/me", _claims(groups)))
+    assert found is not None
     assert set(found.roles) == expected
 
 
