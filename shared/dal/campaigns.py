@@ -179,7 +179,7 @@ def view_of(customer: CustomerModel, score: ScoreModel | None = None) -> Custome
 def customer_view(customer_id: str) -> CustomerView | None:
     """The customer as campaigns see it (a consistent read, with scores); None if erased, being erased
     or merged into another profile."""
-    customer = customers.live(customer_id)
+    customer = customers.live_item(customer_id)
     if customer is None or customer.merged_into:
         return None
     return view_of(customer, scores.get(customer_id))

@@ -87,20 +87,33 @@ def seq_key(sequence_number: str) -> str:
     return sequence_number.zfill(40)
 
 
-def get(customer_id: str) -> CustomerModel | None:
-    """The profile, also while it is being erased (erasure itself reads it)."""
+def get_item(customer_id: str) -> CustomerModel | None:
+    """The profile's item (for data access itself), also while it is being erased."""
     try:
         return CustomerModel.get(customer_id, consistent_read=True)
     except DoesNotExist:
         return None
 
 
-def live(customer_id: str) -> CustomerModel | None:
-    """The profile if it exists and its erasure has not started (a strongly consistent read)."""
+def live_item(customer_id: str) -> CustomerModel | None:
+    """The profile's item (for data access itself) if it exists and its erasure has not started (a
+    strongly consistent read)."""
     item = CustomerModel._get_connection().get_item(customer_id, consistent_read=True).get("Item")
     if not item or _ERASING_AT.attr_name in item:
         return None
     return CustomerModel.from_raw_data(item)
+
+
+def get(customer_id: str) -> CustomerRecord | None:
+    """The profile, also while it is being erased (erasure itself reads it)."""
+    item = get_item(customer_id)
+    return record_of(CustomerRecord, item) if item is not None else None
+
+
+def live(customer_id: str) -> CustomerRecord | None:
+    """The profile if it exists and its erasure has not started (a strongly consistent read)."""
+    item = live_item(customer_id)
+    return record_of(CustomerRecord, item) if item is not None else None
 
 
 def live_ids(customer_ids: Iterable[str]) -> set[str]:
@@ -254,7 +267,7 @@ def _set_traits(customer_id: str, extra_traits: Mapping[str, Any] | None) -> int
     except UpdateError as exc:
         if not is_conditional_failure(exc):
             raise
-    current = live(customer_id)
+    current = live_item(customer_id)
     if current is None:
         raise ProfileErasedError(customer_id)
     known = set((current.traits.as_dict() if current.traits is not None else {}).keys())
@@ -323,7 +336,7 @@ def set_email(customer_id: str, email: str) -> None:
 
 def consent(customer_id: str, channel: str) -> dict[str, Any] | None:
     """One channel's consent record (strongly consistent), None if there is none or no live profile."""
-    customer = live(customer_id)
+    customer = live_item(customer_id)
     record = getattr(customer, f"consent_{channel}", None) if customer is not None else None
     return dict(record.as_dict()) if record is not None else None
 
@@ -575,5 +588,4 @@ def _plain(value: Mapping[str, Any]) -> Any:
 def record(customer_id: str, live_only: bool = True) -> CustomerRecord | None:
     """The profile as a record: by default only if it exists and its erasure has not started (as
     :func:`live`); ``live_only=False`` also while it is being erased (as :func:`get`)."""
-    item = live(customer_id) if live_only else get(customer_id)
-    return record_of(CustomerRecord, item) if item is not None else None
+    return live(customer_id) if live_only else get(customer_id)

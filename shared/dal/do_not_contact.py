@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError
 
 from shared.dal.errors import is_conditional_failure
-from shared.dal.models import CustomerModel, IdentityModel
+from shared.dal.models import IdentityModel
+from shared.dal.records import CustomerRecord
 from shared.settings import get_settings
 
 PREFIX = "dnc:"
@@ -62,7 +63,7 @@ def keep(address: str, reason: str, at: datetime) -> None:
             raise
 
 
-def keep_suppressed(profiles: Iterable[CustomerModel | None], at: datetime) -> int:
+def keep_suppressed(profiles: Iterable[CustomerRecord | None], at: datetime) -> int:
     """List the suppressed address of each profile (erasure calls this before deleting anything)."""
     kept = 0
     for profile in profiles:

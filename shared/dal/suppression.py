@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from pynamodb.exceptions import UpdateError
 
 from shared.dal import do_not_contact, identities
-from shared.dal.customers import ERASING_AT, live
+from shared.dal.customers import ERASING_AT, live_item
 from shared.dal.errors import is_conditional_failure
 from shared.dal.models import CustomerModel
 
@@ -70,7 +70,7 @@ def _suppression(customer: CustomerModel) -> Suppression | None:
 
 def contact(customer_id: str) -> EmailContact | None:
     """The live profile as the email channel sees it (None: gone or being erased)."""
-    customer = live(customer_id)
+    customer = live_item(customer_id)
     if customer is None:
         return None
     consent: dict[str, Any] = customer.consent_email.as_dict() if customer.consent_email else {}

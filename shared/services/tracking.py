@@ -270,6 +270,6 @@ def _unfinished_by_earlier_attempt(customer_id: str, channel: str, interaction: 
     commit point (the interaction is not stored), so its confirmation request may never have gone out."""
     customer = customers.get(customer_id)
     record = getattr(customer, f"consent_{channel}", None) if customer is not None else None
-    if record is None or record.as_dict().get("event_id") != interaction.event_id:
+    if record is None or record.get("event_id") != interaction.event_id:
         return False
     return not interactions.exists(customer_id, interaction.event_id)
