@@ -127,6 +127,17 @@ def _wakes(journey: Journey, event: BusEvent) -> bool:
     return any(isinstance(s, wanted | AudienceSignal) for s in _signals(journey))
 
 
+def _before_entry(event: BusEvent, state: JourneyState) -> bool:
+    """An interaction that happened before the person entered (a replayed order, say): goals and branches
+    count only what happens after entry, so it cannot move the journey on."""
+    if not isinstance(event, InteractionTracked):
+        return False
+    occurred = datetime.fromisoformat(event.occurred_at)
+    if occurred.tzinfo is None:
+        occurred = occurred.replace(tzinfo=UTC)
+    return occurred < state.entered_at
+
+
 def handle_event(event: BusEvent, catalogue: Catalogue, now: datetime) -> Counter[str]:
     """Entries (an entry trigger of an enabled journey), and wake-ups of people already in a journey."""
     now = now.astimezone(UTC)
@@ -159,7 +170,7 @@ def handle_event(event: BusEvent, catalogue: Catalogue, now: datetime) -> Counte
                     counts.update(run(catalogue, journey, outcome.state, now))
         if not entered and (entries or _wakes(journey, event)):
             state = journey_store.get(customer_id, journey.id)
-            if state is not None and state.status == "active":
+            if state is not None and state.status == "active" and not _before_entry(event, state):
                 counts.update(run(catalogue, journey, state, now))
     return counts
 

@@ -217,3 +217,23 @@ def test_a_branch_on_a_purchase(stack: LocalStack, client: Client) -> None:
     went_on = state_item(other[0], "branch-journey")
     assert (went_on.journey_status, went_on.journey_path) == ("completed", "wait-a-day bought case-study")
     assert len(_campaign_emails(stack, other[1], "branch-journey")) == 1
+
+
+def test_an_order_placed_before_entry_leaves_the_journey_as_it_was(stack: LocalStack, client: Client) -> None:
+    """A replayed old order is not the journey's goal (it counts only after entry) and moves nothing."""
+    customer_id, email, _ = confirmed_prospect(stack, client)
+    before = state_item(customer_id)
+    body = {
+        "userId": email.split("@")[0],
+        "event": "Order Completed",
+        "timestamp": "1997-03-01T10:00:00Z",
+        "properties": {"order_id": f"old-{uuid.uuid4().hex[:8]}", "total": 30.0},
+    }
+    assert client.call("POST", "/v1/track", body)[0] == 200
+    stack.drain()
+    after = state_item(customer_id)
+    assert (after.journey_status, after.journey_version, after.journey_path) == (
+        before.journey_status,
+        before.journey_version,
+        before.journey_path,
+    )
