@@ -109,46 +109,38 @@ class CustomerAggregates(_Record):
     phone: str | None = None
 
 
-class ScoreRecord(_Record):
-    """A customer's latest scores (see :class:`shared.dal.models.ScoreModel`)."""
+class _ScoreValues(_Record):
+    """What a scoring run says of a customer: kept as the latest scores and, per run, in the history."""
 
     customer_id: str
     run_id: str
     scored_at: str
-    is_customer: bool = False
+    segment: str | None = None
     recency_score: float | None = None
     frequency_score: float | None = None
     monetary_score: float | None = None
-    segment: str | None = None
-    previous_segment: str | None = None
-    segment_since: str | None = None
     lead_score: float | None = None
     stage: str | None = None
-    previous_stage: str | None = None
     p_alive: float | None = None
     churn_risk: float | None = None
     expected_purchases: float | None = None
-    expected_order_value: float | None = None
     clv: float | None = None
+
+
+class ScoreRecord(_ScoreValues):
+    """A customer's latest scores (see :class:`shared.dal.models.ScoreModel`)."""
+
+    is_customer: bool = False
+    previous_segment: str | None = None
+    segment_since: str | None = None
+    previous_stage: str | None = None
+    expected_order_value: float | None = None
     segment_key: str | None = None
 
 
-class ScoreHistoryRecord(_Record):
+class ScoreHistoryRecord(_ScoreValues):
     """A customer's scores as one scoring run left them (see :class:`shared.dal.models.ScoreHistoryModel`)."""
 
-    customer_id: str
-    run_id: str
-    scored_at: str
-    segment: str | None = None
-    recency_score: float | None = None
-    frequency_score: float | None = None
-    monetary_score: float | None = None
-    lead_score: float | None = None
-    stage: str | None = None
-    p_alive: float | None = None
-    churn_risk: float | None = None
-    expected_purchases: float | None = None
-    clv: float | None = None
     expires_at: float | None = None
 
 
