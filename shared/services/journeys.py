@@ -24,7 +24,7 @@ from shared.campaigns.catalogue import (
     SegmentSignal,
     StageSignal,
 )
-from shared.campaigns.customer import CustomerView
+from shared.campaigns.customer import CustomerView, to_utc
 from shared.campaigns.journeys import (
     JourneyState,
     advance,
@@ -132,10 +132,8 @@ def _before_entry(event: BusEvent, state: JourneyState) -> bool:
     count only what happens after entry, so it cannot move the journey on."""
     if not isinstance(event, InteractionTracked):
         return False
-    occurred = datetime.fromisoformat(event.occurred_at)
-    if occurred.tzinfo is None:
-        occurred = occurred.replace(tzinfo=UTC)
-    return occurred < state.entered_at
+    occurred = to_utc(event.occurred_at)
+    return isinstance(occurred, datetime) and occurred < state.entered_at
 
 
 def handle_event(event: BusEvent, catalogue: Catalogue, now: datetime) -> Counter[str]:
