@@ -55,10 +55,15 @@ class Fault:
         return self.hits >= self.times
 
 
+def signing_service(environ: dict[str, Any]) -> str:
+    """The service a SigV4-signed request is for (its credential scope), "" when it is not signed so."""
+    found = _SCOPE.search(str(environ.get("HTTP_AUTHORIZATION", "")))
+    return found.group(1) if found else ""
+
+
 def _request_identity(environ: dict[str, Any], body: bytes) -> tuple[str, str]:
     """(service, operation) of a signed AWS request."""
-    found = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-    service = found.group(1) if found else ""
+    service = signing_service(environ)
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target:
         return service, target.rsplit(".", 1)[-1]

@@ -15,16 +15,16 @@ run in parallel in their own threads or processes.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from moto.dynamodb.models.table import StreamShard
 
+from infra.local.faults import signing_service
+
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
-_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 _DYNAMODB_LOCK = threading.RLock()
 _SHARD_LOCK = threading.Lock()
 
@@ -39,8 +39,7 @@ class SerialDynamoDB:
         return getattr(self.app, name)  # markers of the wrappers inside (e.g. presigned-link expiry)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        found = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
-        if not found or found.group(1) != "dynamodb":  # DynamoDB Streams signs as "dynamodb" too
+        if signing_service(environ) != "dynamodb":  # DynamoDB Streams signs as "dynamodb" too
             return self.app(environ, start_response)
         with _DYNAMODB_LOCK:
             return list(self.app(environ, start_response))

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import threading
 import time
 from collections import Counter
@@ -26,11 +25,10 @@ from dataclasses import fields
 from typing import Any
 from urllib.parse import parse_qs
 
-from infra.local.faults import Fault, FaultInjector
+from infra.local.faults import Fault, FaultInjector, signing_service
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 PREFIX = "/_local/"
-_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
 _FAULT_FIELDS = {f.name for f in fields(Fault)} - {"hits"}
 
 
@@ -45,8 +43,7 @@ class RequestCounter:
 
     def count(self, environ: dict[str, Any]) -> None:
         target = str(environ.get("HTTP_X_AMZ_TARGET") or "")
-        scope = _SCOPE.search(str(environ.get("HTTP_AUTHORIZATION", "")))
-        service = scope.group(1) if scope else ""
+        service = signing_service(environ)
         if target:
             key = target.rsplit(".", 1)[-1]
         elif service in ("s3", ""):  # presigned S3 links carry their signature in the query
