@@ -273,6 +273,54 @@ def _first_failing(
 # --- the decision -----------------------------------------------------------------------------------
 
 
+def _decision(
+    campaign: Campaign,
+    customer_id: str,
+    trigger: Trigger,
+    now: datetime,
+    outcome: Outcome,
+    reason: SkipReason | None = None,
+    send_after: datetime | None = None,
+    detail: str | None = None,
+) -> Decision:
+    return Decision(
+        campaign_id=campaign.id,
+        customer_id=customer_id,
+        trigger_id=trigger.trigger_id,
+        decided_at=now,
+        outcome=outcome,
+        reason=reason,
+        channel=campaign.channel,
+        send_after=send_after,
+        detail=detail,
+    )
+
+
+def decide_without_person(
+    catalogue: Catalogue, campaign: Campaign, trigger: Trigger, customer_id: str, now: datetime
+) -> Decision | None:
+    """Checks 1 and 2 (disabled, stale), the ones that read nothing of the person: their decision, or None
+    when the campaign is live and the trigger fresh. :func:`decide` runs them first; a caller may run them
+    before reading the profile, its scores and its decisions (a replayed order is skipped as stale without
+    them)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    now = now.astimezone(UTC)
+    # 1. disabled
+    if not campaign.enabled:
+        return _decision(campaign, customer_id, trigger, now, "skipped", "disabled")
+
+    # 2. stale: an interaction whose due time is long past (replayed history)
+    delay_days: int = getattr(campaign.trigger, "delay_days", 0)
+    if isinstance(campaign.trigger, InteractionTrigger):
+        late = now - (trigger.occurred_at + timedelta(days=delay_days))
+        max_age = catalogue.max_trigger_age(campaign)
+        if late > max_age:
+            detail = f"due {late.days} days ago (max {max_age.days})"
+            return _decision(campaign, customer_id, trigger, now, "skipped", "stale", detail=detail)
+    return None
+
+
 def decide(
     catalogue: Catalogue,
     campaign: Campaign,
@@ -288,8 +336,9 @@ def decide(
     decisions (any campaign); ``now`` must be timezone-aware; ``confirmation_window``: how long a pending
     (double opt-in) consent may still be confirmed.
     """
-    if now.tzinfo is None:
-        raise ValueError("now must be timezone-aware")
+    early = decide_without_person(catalogue, campaign, trigger, customer.customer_id, now)
+    if early is not None:
+        return early
     now = now.astimezone(UTC)
 
     def result(
@@ -298,31 +347,9 @@ def decide(
         send_after: datetime | None = None,
         detail: str | None = None,
     ) -> Decision:
-        return Decision(
-            campaign_id=campaign.id,
-            customer_id=customer.customer_id,
-            trigger_id=trigger.trigger_id,
-            decided_at=now,
-            outcome=outcome,
-            reason=reason,
-            channel=campaign.channel,
-            send_after=send_after,
-            detail=detail,
-        )
+        return _decision(campaign, customer.customer_id, trigger, now, outcome, reason, send_after, detail)
 
-    # 1. disabled
-    if not campaign.enabled:
-        return result("skipped", "disabled")
-
-    # 2. stale: an interaction whose due time is long past (replayed history)
     delay_days: int = getattr(campaign.trigger, "delay_days", 0)
-    if isinstance(campaign.trigger, InteractionTrigger):
-        late = now - (trigger.occurred_at + timedelta(days=delay_days))
-        max_age = catalogue.max_trigger_age(campaign)
-        if late > max_age:
-            detail = f"due {late.days} days ago (max {max_age.days})"
-            return result("skipped", "stale", detail=detail)
-
     # 3. timing first: trigger delay, then quiet hours in the customer's zone; every later check runs
     #    again at the send time
     quiet_hours = catalogue.quiet_hours_for(campaign)

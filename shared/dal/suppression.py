@@ -13,6 +13,7 @@ suppression again (:func:`apply_do_not_contact`), so campaigns see it on the pro
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -92,11 +93,15 @@ def holders(address: str) -> set[str]:
     return set(identities.resolve([f"email:{address.lower()}"]).values())
 
 
-def suppressed(address: str, customer_ids: frozenset[str] = frozenset()) -> Suppression | None:
+def suppressed(
+    address: str, customer_ids: frozenset[str] = frozenset(), known: Mapping[str, EmailContact] | None = None
+) -> Suppression | None:
     """The suppression of ``address`` on any live profile holding it (or among ``customer_ids``), else
-    its entry in the do-not-contact list (the address of an erased profile)."""
+    its entry in the do-not-contact list (the address of an erased profile). ``known``: profiles the
+    caller has just read (not read again)."""
+    known = known or {}
     for customer_id in sorted(holders(address) | set(customer_ids)):
-        found = contact(customer_id)
+        found = known[customer_id] if customer_id in known else contact(customer_id)
         if found is not None and (hit := found.suppressed(address)) is not None:
             return hit
     listed = do_not_contact.listed(address)

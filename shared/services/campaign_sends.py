@@ -3,6 +3,7 @@ idempotency key) and how the decision is stored. Shared by single campaigns and 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ from shared.campaigns.customer import CustomerView
 from shared.campaigns.recommend import co_purchase_counts, product_popularity, recommend_products
 from shared.campaigns.rules import Decision
 from shared.dal import campaigns as store
+from shared.dal import customers
 from shared.events import CampaignTriggered
 from shared.services.tracking import unsubscribe_url
 from shared.settings import get_settings
@@ -58,3 +60,28 @@ def stored_outcome(decision: Decision) -> str:
 def confirmation_window() -> timedelta:
     """How long a pending (double opt-in) consent may still be confirmed: the confirmation link's life."""
     return timedelta(hours=get_settings().consent_token_ttl_hours)
+
+
+@dataclass
+class EventReads:
+    """The profiles that handling one bus event has read: each (with its scores) is read once, whether a
+    single campaign or a journey asks for it. Campaigns and journeys write decisions and journey states,
+    never the profile, so a view read earlier in the same event is still the one a re-read would return
+    (a concurrent change races either way; the conditional writes and the liveness check after each
+    write are what guard against one)."""
+
+    views: dict[str, CustomerView | None] = field(default_factory=dict)
+
+    def view(self, customer_id: str) -> CustomerView | None:
+        """The customer as campaigns see it; None if erased, being erased or merged into another."""
+        if customer_id not in self.views:
+            self.views[customer_id] = store.customer_view(customer_id)
+        return self.views[customer_id]
+
+    def contactable(self, customer_id: str) -> bool:
+        """Whether the profile is live and not merged away, without its scores (one read, for a decision
+        that needs nothing else of the person)."""
+        if customer_id in self.views:
+            return self.views[customer_id] is not None
+        profile = customers.live(customer_id)
+        return profile is not None and not profile.merged_into

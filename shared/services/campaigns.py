@@ -18,6 +18,7 @@ from shared.campaigns.rules import (
     StoredDecision,
     Trigger,
     decide,
+    decide_without_person,
     resume_trigger,
 )
 from shared.dal import campaigns as store
@@ -26,7 +27,12 @@ from shared.dal.bus import publish
 from shared.dal.campaigns import SweepProgress
 from shared.events import BusEvent, CampaignSweepRequested
 from shared.services import journeys
-from shared.services.campaign_sends import confirmation_window, stored_outcome, triggered_event
+from shared.services.campaign_sends import (
+    EventReads,
+    confirmation_window,
+    stored_outcome,
+    triggered_event,
+)
 from shared.services.errors import NotFoundError
 
 
@@ -91,11 +97,9 @@ def _recent(customer_id: str) -> list[DecisionRecord]:
     return store.recent_decisions(customer_id)
 
 
-def _decide_and_record(
-    catalogue: Catalogue, campaign: Campaign, customer: CustomerView, trigger: Trigger, now: datetime
-) -> tuple[Decision, bool]:
-    recent = _recent(customer.customer_id)
-    decision = decide(catalogue, campaign, trigger, customer, recent, now, confirmation_window())
+def _record(catalogue: Catalogue, decision: Decision, trigger: Trigger) -> bool:
+    """Write the decision (once per trigger); False if it was already decided, or if the person was erased
+    meanwhile."""
     recorded = store.record_decision(
         decision,
         outcome=stored_outcome(decision),
@@ -103,13 +107,13 @@ def _decide_and_record(
         trigger_occurred_at=trigger.occurred_at,
     )
     if not recorded:
-        return decision, False
-    if customer.customer_id not in customers.live_ids([customer.customer_id]):
+        return False
+    if decision.customer_id not in customers.live_ids([decision.customer_id]):
         # Erased while this was being decided: the erasure may already have deleted the decisions, so
         # this one would outlive the person (and its email must not go out).
-        decisions.discard(customer.customer_id, decision.decision_key)
-        return decision, False
-    return decision, True
+        decisions.discard(decision.customer_id, decision.decision_key)
+        return False
+    return True
 
 
 # A redelivered trigger republishes its decision's message within this window (shorter than the email
@@ -126,24 +130,39 @@ def _recently_sent(customer_id: str, decision_key: str, now: datetime) -> bool:
     )
 
 
-def _apply(matches: list[CampaignMatch], catalogue: Catalogue, now: datetime) -> list[Decision]:
+def _apply(
+    matches: list[CampaignMatch], catalogue: Catalogue, now: datetime, reads: EventReads | None = None
+) -> list[Decision]:
+    reads = reads or EventReads()
     made: list[Decision] = []
     outgoing: list[BusEvent] = []
     for match in matches:
-        customer = customer_view(match.customer_id)
-        if customer is None:
-            continue  # erased or merged: nobody to contact
-        decision, recorded = _decide_and_record(catalogue, match.campaign, customer, match.trigger, now)
-        if not recorded:
+        customer_id, campaign = match.customer_id, match.campaign
+        # Disabled or stale (a replayed order) needs nothing of the person but that they are still there.
+        decision = decide_without_person(catalogue, campaign, match.trigger, customer_id, now)
+        if decision is None:
+            customer = reads.view(customer_id)
+            if customer is None:
+                continue  # erased or merged: nobody to contact
+            recent = _recent(customer_id)
+            window = confirmation_window()
+            decision = decide(catalogue, campaign, match.trigger, customer, recent, now, window)
+        elif not reads.contactable(customer_id):
+            continue
+        if not _record(catalogue, decision, match.trigger):
             # Already decided (a replayed or duplicated event), or the person was just erased. A recent
             # "sent" decision is published again: its first publish may have failed after the decision
             # was written (the channel sends each decision's message once).
-            if _recently_sent(customer.customer_id, decision.decision_key, now):
-                outgoing.append(triggered_event(match.campaign, decision, customer))
+            if _recently_sent(customer_id, decision.decision_key, now):
+                customer = reads.view(customer_id)
+                if customer is not None:
+                    outgoing.append(triggered_event(campaign, decision, customer))
             continue
         made.append(decision)
         if decision.outcome == "sent":
-            outgoing.append(triggered_event(match.campaign, decision, customer))
+            customer = reads.view(customer_id)
+            if customer is not None:
+                outgoing.append(triggered_event(campaign, decision, customer))
     if outgoing:
         publish(outgoing)
     return made
@@ -163,8 +182,9 @@ def handle(
     moves on (counts of what they did)."""
     now = now or datetime.now(UTC)
     catalogue = catalogue or live_catalogue()
-    made = _apply(match_event(catalogue, event, now), catalogue, now)
-    return made, dict(journeys.handle_event(event, catalogue, now))
+    reads = EventReads()  # the single campaigns and the journeys read each profile once
+    made = _apply(match_event(catalogue, event, now), catalogue, now, reads)
+    return made, dict(journeys.handle_event(event, catalogue, now, reads))
 
 
 def sweep_due(

@@ -31,6 +31,7 @@ from typing import Any, Literal, cast
 from shared.dal import customers, identities, interactions
 from shared.dal.bus import publish
 from shared.dal.customers import CONSENT_ATTRIBUTES
+from shared.dal.records import CustomerRecord
 from shared.events import Channel, ConsentChanged
 from shared.secrets import token_secret
 from shared.settings import get_settings
@@ -61,24 +62,36 @@ class LinkOutcome:
     changed: bool = False
 
 
-def survivor_of(customer_id: str) -> str | None:
+def _survivor(customer_id: str) -> CustomerRecord | None:
     """The live profile a (possibly merged-away) profile id stands for; None if the person is gone."""
     current = customer_id
     for _ in range(MAX_MERGE_HOPS):
         profile = customers.live(current)
-        if profile is None:
-            return None
-        if not profile.merged_into:
-            return current
+        if profile is None or not profile.merged_into:
+            return profile
         current = profile.merged_into
     return None
 
 
-def _verified(token: str, purpose: tokens.Purpose) -> tuple[tokens.Claims, str]:
+def survivor_of(customer_id: str) -> str | None:
+    """The id of the live profile a (possibly merged-away) profile id stands for; None if gone."""
+    profile = _survivor(customer_id)
+    return profile.customer_id if profile is not None else None
+
+
+def _consent_of(profile: CustomerRecord, channel: str) -> dict[str, Any] | None:
+    """One channel's consent record as :func:`shared.dal.customers.consent` returns it."""
+    record = getattr(profile, f"consent_{channel}", None)
+    return dict(record) if record is not None else None
+
+
+def _verified(token: str, purpose: tokens.Purpose) -> tuple[tokens.Claims, CustomerRecord]:
+    """The token's claims and the live profile it stands for (read once: the link's first decision reads
+    its consent from it; every compare-and-set and retry reads the profile again)."""
     claims = tokens.verify_claims(token_secret(), token, purpose)
     if claims.channel not in CONSENT_ATTRIBUTES:
         raise tokens.InvalidTokenError("the token names an unknown channel")
-    survivor = survivor_of(claims.customer_id)
+    survivor = _survivor(claims.customer_id)
     if survivor is None:
         raise tokens.InvalidTokenError("the token names a customer who is no longer on record")
     return claims, survivor
@@ -146,8 +159,8 @@ def _commit(
 
 def preview(token: str, purpose: tokens.Purpose) -> LinkOutcome:
     """What the link would do, changing nothing (a GET: mail scanners fetch links)."""
-    claims, survivor = _verified(token, purpose)
-    current = customers.consent(survivor, claims.channel)
+    claims, profile = _verified(token, purpose)
+    current = _consent_of(profile, claims.channel)
     if purpose == "unsubscribe":
         revoked = current is not None and current.get("status") == "revoked"
         return LinkOutcome("already_unsubscribed" if revoked else "unsubscribable", claims.channel)
@@ -157,12 +170,13 @@ def preview(token: str, purpose: tokens.Purpose) -> LinkOutcome:
 
 def confirm(token: str, source: str = "confirmation-link") -> LinkOutcome:
     """Grant consent for the pending request the link was issued for, and for no other."""
-    claims, survivor = _verified(token, "confirm")
-    channel = claims.channel
+    claims, profile = _verified(token, "confirm")
+    survivor, channel = profile.customer_id, claims.channel
     event_id = f"confirm:{tokens.token_id(token)}"
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
         now = datetime.now(UTC)
-        current = customers.consent(survivor, channel)
+        # The first attempt decides on the profile just read; a lost compare-and-set reads it again.
+        current = _consent_of(profile, channel) if attempt == 0 else customers.consent(survivor, channel)
         outcome = consent.confirm_outcome(current, claims.request_id)
         if outcome != "confirm" or current is None:  # (no record is never "confirm")
             if current is not None and current.get("event_id") == event_id:

@@ -41,7 +41,12 @@ from shared.dal import customers, decisions
 from shared.dal import journeys as journey_store
 from shared.dal.bus import publish
 from shared.events import BusEvent, InteractionTracked, LeadQualified, SegmentChanged
-from shared.services.campaign_sends import confirmation_window, stored_outcome, triggered_event
+from shared.services.campaign_sends import (
+    EventReads,
+    confirmation_window,
+    stored_outcome,
+    triggered_event,
+)
 
 # A guard on the steps taken for one person in one call (a journey only moves forward).
 MAX_WRITES_PER_RUN = 16
@@ -70,16 +75,29 @@ def _events_since(journey: Journey, state: JourneyState, now: datetime) -> set[s
     return {kind for kind, seen in found.items() if any(since <= p.occurred_at <= now for p in seen)}
 
 
-def run(catalogue: Catalogue, journey: Journey, state: JourneyState, now: datetime) -> Counter[str]:
-    """Advance one person's journey as far as it goes at ``now`` (each step one conditional write)."""
+def run(
+    catalogue: Catalogue,
+    journey: Journey,
+    state: JourneyState,
+    now: datetime,
+    reads: EventReads | None = None,
+) -> Counter[str]:
+    """Advance one person's journey as far as it goes at ``now`` (each step one conditional write).
+    ``reads``: the profiles the caller has read already (an entry reads the person before running)."""
     counts: Counter[str] = Counter()
     window = confirmation_window()
-    for _ in range(MAX_WRITES_PER_RUN):
-        customer = store.customer_view(state.customer_id)
+    reads = reads or EventReads()
+    # The first step uses the profile the caller read; each later one reads it again (an erasure or a
+    # merge meanwhile stops the run). The person's interactions are read once: this run's writes do not
+    # change them. The decisions are read before every step (caps and cooldowns count the step just made).
+    events: set[str] | None = None
+    for taken in range(MAX_WRITES_PER_RUN):
+        customer = reads.view(state.customer_id) if taken == 0 else store.customer_view(state.customer_id)
         if customer is None:
             break  # erased (its state went with its decisions) or merged into another profile
         recent = store.recent_decisions(state.customer_id)
-        events = _events_since(journey, state, now)
+        if events is None:
+            events = _events_since(journey, state, now)
         step = advance(catalogue, journey, state, customer, recent, events, now, window)
         if step is None:
             break
@@ -136,9 +154,13 @@ def _before_entry(event: BusEvent, state: JourneyState) -> bool:
     return isinstance(occurred, datetime) and occurred < state.entered_at
 
 
-def handle_event(event: BusEvent, catalogue: Catalogue, now: datetime) -> Counter[str]:
-    """Entries (an entry trigger of an enabled journey), and wake-ups of people already in a journey."""
+def handle_event(
+    event: BusEvent, catalogue: Catalogue, now: datetime, reads: EventReads | None = None
+) -> Counter[str]:
+    """Entries (an entry trigger of an enabled journey), and wake-ups of people already in a journey.
+    ``reads``: the profiles the event's single campaigns have read already."""
     now = now.astimezone(UTC)
+    reads = reads or EventReads()
     counts: Counter[str] = Counter()
     customer_id = getattr(event, "customer_id", None)
     if not catalogue.journeys or not isinstance(event, InteractionTracked | SegmentChanged | LeadQualified):
@@ -151,7 +173,7 @@ def handle_event(event: BusEvent, catalogue: Catalogue, now: datetime) -> Counte
         entered = False
         customer: CustomerView | None = None
         if entries:
-            customer = store.customer_view(customer_id)
+            customer = reads.view(customer_id)
             if customer is None:
                 continue  # erased or merged: nobody to nurture
             outcome = enter(catalogue, journey, entries[0].trigger, customer, now)
@@ -165,11 +187,11 @@ def handle_event(event: BusEvent, catalogue: Catalogue, now: datetime) -> Counte
                 entered = True
                 counts["journey_held_out" if outcome.state.arm == "control" else "journey_entered"] += 1
                 if outcome.state.status == "active":
-                    counts.update(run(catalogue, journey, outcome.state, now))
+                    counts.update(run(catalogue, journey, outcome.state, now, reads))
         if not entered and (entries or _wakes(journey, event)):
             state = journey_store.get(customer_id, journey.id)
             if state is not None and state.status == "active" and not _before_entry(event, state):
-                counts.update(run(catalogue, journey, state, now))
+                counts.update(run(catalogue, journey, state, now, reads))
     return counts
 
 

@@ -35,7 +35,8 @@ def recipient(event: BusEvent) -> tuple[EmailContact | None, str | None, str | N
         return None, None, "customer_gone"  # erased (or being erased) since the event was published
     if isinstance(event, ConsentConfirmationRequested):
         address = event.email  # the address being confirmed
-        if suppression.suppressed(address, frozenset({event.customer_id})) is not None:
+        mine = {event.customer_id: contact}  # just read: not read again
+        if suppression.suppressed(address, frozenset(mine), known=mine) is not None:
             return contact, None, "suppressed"
         return contact, address, None
     if contact.merged_into:
@@ -44,7 +45,8 @@ def recipient(event: BusEvent) -> tuple[EmailContact | None, str | None, str | N
         return contact, None, "no_consent"  # withdrawn since the decision
     if not contact.email:
         return contact, None, "no_address"
-    if contact.suppressed(contact.email) or suppression.suppressed(contact.email) is not None:
+    mine = {contact.customer_id: contact}
+    if contact.suppressed(contact.email) or suppression.suppressed(contact.email, known=mine) is not None:
         return contact, None, "suppressed"
     return contact, contact.email, None
 

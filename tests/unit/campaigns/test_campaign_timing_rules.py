@@ -10,6 +10,7 @@ from shared.campaigns.rules import (
     PENDING_CONSENT_RECHECK,
     Trigger,
     decide,
+    decide_without_person,
     resume_trigger,
 )
 
@@ -146,7 +147,7 @@ def test_maximum_trigger_age_default_and_override(
     assert default_days == catalogue.max_trigger_age_days
     fresh = Trigger(trigger_id="event:o-1", occurred_at=NOON - timedelta(days=default_days - 1))
     old = Trigger(trigger_id="event:o-2", occurred_at=NOON - timedelta(days=default_days + 1))
-    assert decide(catalogue, campaign, fresh, person, [], NOON).outcome == "sent"
+    assert decide(catalogue, campaign, fresh, person, [], NOON).detail == "trigger delay"  # judged on
     assert decide(catalogue, campaign, old, person, [], NOON).reason == "stale"
     tolerant = campaign.model_copy(update={"max_trigger_age_days": default_days + 5})
     assert decide(catalogue, tolerant, old, person, [], NOON).outcome == "sent"
@@ -166,3 +167,22 @@ def test_age_is_measured_from_the_due_time(catalogue: Catalogue, make_customer: 
     )
     after_outage = due + catalogue.max_trigger_age(campaign) + timedelta(hours=1)
     assert decide(catalogue, campaign, order, person, [], after_outage).reason == "stale"
+
+
+def test_the_checks_that_need_no_person_decide_as_decide_does(
+    catalogue: Catalogue, make_customer: CustomerFactory
+) -> None:
+    # The campaigns function records a disabled or stale decision without reading the profile, its
+    # scores or its decisions: the same decision decide() makes, and None whenever decide() needs them.
+    campaign = _campaign(catalogue, "cross-sell")
+    person = make_customer(customer_id=customer_id_in("cross-sell", 10, held_out=False))
+    order_1997 = Trigger(trigger_id="event:order-1997", occurred_at=NOON.replace(year=1997))
+    fresh = Trigger(trigger_id="event:o-4", occurred_at=NOON)
+    switched_off = campaign.model_copy(update={"enabled": False})
+    for judged, trigger in ((campaign, order_1997), (switched_off, fresh), (switched_off, order_1997)):
+        early = decide_without_person(catalogue, judged, trigger, person.customer_id, NOON)
+        assert early is not None
+        assert early == decide(catalogue, judged, trigger, person, [], NOON)
+    assert (early.outcome, early.reason) == ("skipped", "disabled")  # disabled is checked first
+    assert decide_without_person(catalogue, campaign, fresh, person.customer_id, NOON) is None
+    assert decide(catalogue, campaign, fresh, person, [], NOON).detail == "trigger delay"  # judged on
