@@ -13,6 +13,10 @@ fresh interpreters, and is printed as a ratio to ``import boto3`` in the same la
 headline figure) and the minimum. The ratios use the process's CPU time, which other work on a busy machine
 inflates far less than wall-clock time (a Lambda sandbox has its vCPU to itself); the median wall-clock
 times are printed too. ``--stat min`` makes the minimum the headline.
+
+A row "track's libraries only" imports just the libraries the track handler uses (boto3, PynamoDB,
+powertools' logger, metrics, tracer and REST resolver, pydantic with one model) and none of this project's
+code: the floor under the track handler's figure.
 """
 
 from __future__ import annotations
@@ -48,6 +52,19 @@ LAMBDA_ENV = {
     "POWERTOOLS_LOG_LEVEL": "INFO",
     "RM_EVENT_BUS_NAME": "rm-bus",
 }
+
+
+# The libraries the track handler imports, and one pydantic model (the first one built loads the rest of
+# pydantic): what its import costs before any code of this project runs.
+TRACK_LIBRARIES = (
+    "import boto3, pynamodb.models\n"
+    "from aws_lambda_powertools import Logger, Metrics, Tracer\n"
+    "from aws_lambda_powertools.event_handler import APIGatewayRestResolver\n"
+    "from pydantic import BaseModel\n"
+    "class Probe(BaseModel):\n"
+    "    name: str\n"
+)
+TRACK_FLOOR = "track's libraries only"
 
 
 def _host_platforms() -> list[str]:
@@ -107,7 +124,7 @@ _PROBE = """
 import sys, time
 sys.path[:0] = {paths!r}
 cpu, wall = time.process_time(), time.perf_counter()
-import {module}
+{statement}
 print(time.process_time() - cpu, time.perf_counter() - wall)
 """
 
@@ -124,14 +141,18 @@ def import_seconds(
     return STAT[stat]([c for c, _ in samples]), STAT[stat]([w for _, w in samples])
 
 
-def import_samples(python: str, paths: list[str], module: str, runs: int) -> list[tuple[float, float]]:
-    """(CPU seconds, wall seconds) of importing ``module`` in each of ``runs`` fresh interpreters."""
+def import_samples(
+    python: str, paths: list[str], module: str, runs: int, statement: str | None = None
+) -> list[tuple[float, float]]:
+    """(CPU seconds, wall seconds) of importing ``module`` (or running ``statement``) in each of ``runs``
+    fresh interpreters."""
+    statement = statement or f"import {module}"
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RM_", "POWERTOOLS_"))}}
     env |= LAMBDA_ENV
     samples: list[tuple[float, float]] = []
     for _ in range(runs):
         out = subprocess.run(
-            [python, "-I", "-B", "-c", _PROBE.format(paths=paths, module=module)],
+            [python, "-I", "-B", "-c", _PROBE.format(paths=paths, statement=statement)],
             capture_output=True,
             text=True,
             env=env,
@@ -172,6 +193,10 @@ def measure(runs: int, handlers: Sequence[str]) -> dict[str, dict[str, Samples]]
                 paths.append(str(layout / "layers" / "science"))
             samples = import_samples(python, [*paths, runtime], f"functions.{name}.handler", runs)
             results.setdefault(name, {})[label] = samples
+            if name == "track":
+                # The floor under the track handler: only the libraries it uses, with no project code.
+                floor = import_samples(python, [*paths, runtime], "", runs, TRACK_LIBRARIES)
+                results.setdefault(TRACK_FLOOR, {})[label] = floor
     return results
 
 
@@ -198,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{'ratio (' + other_name + ')':>14}  wall no .pyc / .pyc"
     )
     for name, timing in results.items():
-        label = "boto3" if name == "boto3" else f"functions.{name}.handler"
+        label = name if name in ("boto3", TRACK_FLOOR) else f"functions.{name}.handler"
         src, pyc = timing["no pyc"], timing["pyc"]
         print(
             f"{label:<28}{cpu(src) * 1000:>10.0f}ms{cpu(src) / cpu(boto3['no pyc']):>6.2f}x"
