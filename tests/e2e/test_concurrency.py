@@ -39,9 +39,11 @@ from infra.local.demo import Client
 from infra.local.http_adapter import ApiAdapter, make_server
 from infra.local.stack import LocalStack
 from shared.dal.identities import tombstone_key
-from shared.dal.models import ALL_MODELS, table_specs
+from shared.dal.models import ALL_MODELS, CustomerModel, table_specs
+from shared.services.tracking import unsubscribe_url
 from shared.settings import get_settings
 from tests.helpers import unique
+from tests.integration.test_consent_everywhere import _subscribed
 
 ROUNDS = 20
 PROCESSES = 4
@@ -339,3 +341,51 @@ def test_round_loses_doubles_and_resurrects_nothing(
     # 2 + 9 (erase while posting), 8 (merge), 2 (same order), 3 + 4 (erase then return)
     assert figures["accepted"] == 28
     print(f"round {round_number}: {figures}")
+
+
+# --- consent: an unsubscribe racing the merge that would carry the grant over --------------------------
+
+CONSENT_ROUNDS = 10
+UNSUBSCRIBE_STAGGER = 0.08  # seconds: the unsubscribe of round n starts n times this after the merge
+
+
+def _email_consent(customer_id: str) -> str | None:
+    record = CustomerModel.get(customer_id, consistent_read=True).consent_email
+    return str(record.as_dict()["status"]) if record is not None else None
+
+
+@pytest.mark.parametrize("round_number", range(CONSENT_ROUNDS))
+def test_an_unsubscribe_racing_a_merge_leaves_nobody_subscribed(
+    stack: LocalStack, client: Client, parallel_api: Client, round_number: int
+) -> None:
+    """A confirmed subscriber presses the unsubscribe link while, in another process, their shop account
+    says who they are (the subscriber is merged into it and its consent carried over): whichever lands
+    first, no profile of the person is left subscribed."""
+    email = f"{unique(f'race{round_number}')}@example.com"
+    subscriber = _subscribed(stack, client, email)
+    user_id = unique("race-shop")
+    shop = str(client.call("POST", "/v1/identify", {"userId": user_id})[1]["customer_id"])
+    link = "/" + unsubscribe_url(subscriber).split("/", 3)[3]
+    ledger = Ledger(prefix=unique("race"))
+    answers: dict[str, int] = {}
+
+    def unsubscribe() -> None:
+        # From before the merge starts to after it is done, through every overlap in between.
+        time.sleep(UNSUBSCRIBE_STAGGER * round_number)
+        for _ in range(RETRIES):
+            status = parallel_api.call("POST", link, form={"List-Unsubscribe": "One-Click"})[0]
+            answers["unsubscribe"] = status
+            if status != 503:
+                return
+            time.sleep(0.02)  # met the merge half-way: the person presses the link again
+
+    def merge() -> None:
+        _identify(parallel_api, ledger, userId=user_id, traits={"email": email})
+
+    _together(unsubscribe, merge)
+    stack.drain()
+    assert answers["unsubscribe"] == 200
+    assert CustomerModel.get(subscriber, consistent_read=True).merged_into == shop
+    statuses = {customer_id: _email_consent(customer_id) for customer_id in (subscriber, shop)}
+    assert "granted" not in statuses.values(), statuses
+    assert statuses[subscriber] == "revoked"
