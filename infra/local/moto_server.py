@@ -27,6 +27,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
+import time
 from typing import Any
 
 from moto import backends
@@ -34,7 +35,7 @@ from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import ThreadedWSGIServer
 
-from infra.local import moto_speedups
+from infra.local import moto_direct, moto_http, moto_speedups
 
 _MOTO_MODULES = tuple(backends.list_of_moto_modules())
 
@@ -78,6 +79,23 @@ class _KeepAliveHandler(MotoRequestHandler):
     ``run_wsgi``, which closes every connection and then drains the socket for 10 ms."""
 
     disable_nagle_algorithm = True
+    _date: tuple[int, str] = (0, "")
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # werkzeug formats its request log line before its logger drops it: skip both when the
+        # werkzeug logger's own level is above INFO (the moto process sets ERROR).
+        if logging.getLogger("werkzeug").level <= logging.INFO:
+            super().log_request(code, size)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header has a resolution of one second: formatted once per second, not per response.
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        now = int(time.time())
+        cached = _KeepAliveHandler._date
+        if cached[0] != now:
+            cached = _KeepAliveHandler._date = (now, super().date_time_string(now))
+        return cached[1]
 
     def run_wsgi(self) -> None:
         environ = self.make_environ()
@@ -129,13 +147,16 @@ class _KeepAliveHandler(MotoRequestHandler):
 class KeepAliveMotoServer:
     """``ThreadedMotoServer``'s interface (start, stop, get_host_and_port, ``_server.app``)."""
 
-    def __init__(self, ip_address: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, ip_address: str = "127.0.0.1", port: int = 0, direct: bool = True) -> None:
         backends.list_of_moto_modules = _cached_moto_modules
         Table.query = _partition_query  # type: ignore[method-assign]
         moto_speedups.install()
+        moto_http.install()
         app = DomainDispatcherApplication(create_backend_app)
         # A thread per connection (as moto's server), each kept for its connection's life.
         self._server = ThreadedWSGIServer(ip_address, port, app, handler=_KeepAliveHandler)
+        if direct:  # JSON-protocol requests straight to moto's response classes (``moto_direct``)
+            moto_direct.install(self._server)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
