@@ -27,6 +27,9 @@ Profiled on ``make demo`` (py-spy, samples holding the GIL), moto's own work was
   expression text (immutable tuples, fresh child lists).
 - ``UpdateItem``'s validators walked the expression tree rebuilding their processing map (a dict of
   bound methods) at every node: built once per walk now, same order, same first-match rule.
+- ``Query`` and ``Scan`` deep-copied every item they returned (``Table.query``/``Table.scan``), although
+  the handler only reads them to write the response, under the DynamoDB lock (no write in between):
+  items are passed by reference now. Projections still build new items (``Item.project``).
 - Every request listed its response class's methods (``inspect.getmembers``) to find the operation's;
   the list is cached per class (classes do not change while we run).
 
@@ -74,6 +77,25 @@ class _TablesByReference:
     def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
         if isinstance(value, self._table_type):
             return value
+        return copy.deepcopy(value, memo)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+class _ResultsByReference:
+    """Stands in for the ``copy`` module inside ``moto.dynamodb.models.table``: an item, or a list of
+    items, "copied" for a query's or scan's results is the item itself (a new list); everything else
+    (a table's backup, its item dicts) is deep-copied as before."""
+
+    def __init__(self, item_type: type) -> None:
+        self._item_type = item_type
+
+    def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if isinstance(value, self._item_type):
+            return value
+        if isinstance(value, list) and all(isinstance(entry, self._item_type) for entry in value):
+            return list(value)
         return copy.deepcopy(value, memo)
 
     def __getattr__(self, name: str) -> Any:
@@ -363,7 +385,9 @@ def install() -> None:
     import jsonpath_ng.ext
     import moto.core.responses as core_responses
     import moto.dynamodb.models as dynamodb_models
+    import moto.dynamodb.models.table as table_module
     from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.models.dynamo_type import Item
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
@@ -375,6 +399,7 @@ def install() -> None:
     if hasattr(backend.transact_write_items, "__wrapped__"):
         return
     dynamodb_models.copy = _TablesByReference(Table)  # type: ignore[attr-defined,assignment]
+    table_module.copy = _ResultsByReference(Item)  # type: ignore[assignment,attr-defined]
     backend.transact_write_items = _transact_with_item_backup(backend.transact_write_items)  # type: ignore[method-assign]
     DynamoHandler.serialized = _fast_dynamodb_response(DynamoHandler.serialized)  # type: ignore[method-assign]
     DynamoDBStreamsHandler.serialized = _fast_dynamodb_response(  # type: ignore[method-assign]
