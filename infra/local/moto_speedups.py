@@ -27,6 +27,10 @@ Profiled on ``make demo`` (py-spy, samples holding the GIL), moto's own work was
   expression text (immutable tuples, fresh child lists).
 - ``UpdateItem``'s validators walked the expression tree rebuilding their processing map (a dict of
   bound methods) at every node: built once per walk now, same order, same first-match rule.
+- Two of those validators only check the expression's shape (one clause of each kind, no overlapping
+  paths), which depends on the expression and its attribute names alone: once a (cached) expression
+  passed them with given names, they are not run again for it (the other validators, which read the
+  item and the values, always run).
 - ``Query`` and ``Scan`` deep-copied every item they returned (``Table.query``/``Table.scan``), although
   the handler only reads them to write the response, under the DynamoDB lock (no write in between):
   items are passed by reference now. Projections still build new items (``Item.project``).
@@ -367,6 +371,38 @@ def _one_map_per_walk(node_type: Any) -> Callable[[Any, Any], Any]:
     return traverse
 
 
+def _shape_checks_once(validator: Any, shape_checks: tuple[type, ...]) -> None:
+    """Skip ``shape_checks`` (processors that only read the tree) for an expression tree and names that
+    passed them before (see the docstring)."""
+    original_init, original_validate = validator.__init__, validator.validate
+    passed: dict[int, tuple[Any, set[str]]] = {}  # id(tree) -> (tree, names that passed); holds the tree
+
+    def init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, expression, *args, **kwargs)
+        self._local_source = expression
+
+    def validate(self: Any) -> Any:
+        source = self._local_source
+        names = repr(self.expression_attribute_names)
+        entry = passed.get(id(source))
+        known = entry is not None and entry[0] is source and names in entry[1]
+        node = self.node_to_validate
+        for processor in self.processors:
+            if known and isinstance(processor, shape_checks):
+                continue  # these return the node as it is, or raise
+            node = processor.traverse(node)
+        if not known:
+            if len(passed) > 4096:
+                passed.clear()
+            passed.setdefault(id(source), (source, set()))[1].add(names)
+        return node
+
+    init.__wrapped__ = original_init  # type: ignore[attr-defined]
+    validate.__wrapped__ = original_validate  # type: ignore[attr-defined]
+    validator.__init__ = init
+    validator.validate = validate
+
+
 def _cached_method_names(original: Callable[[Any], list[str]]) -> Callable[[Any], list[str]]:
     cache: dict[Any, list[str]] = {}
 
@@ -391,6 +427,7 @@ def install() -> None:
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+    from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator, Validator
     from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
     from moto.sqs.models import Queue, SQSBackend
@@ -414,4 +451,5 @@ def install() -> None:
     UpdateExpressionParser.make = _cached_update_expressions(UpdateExpressionParser)
     _cached_conditions(ConditionExpressionParser)
     DepthFirstTraverser.traverse = _one_map_per_walk(Node)
+    _shape_checks_once(Validator, (ActionCountValidator, OverlappingPathsValidator))
     core_responses.method_names_from_class = _cached_method_names(core_responses.method_names_from_class)  # type: ignore[assignment,attr-defined]

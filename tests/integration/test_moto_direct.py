@@ -1,12 +1,13 @@
-"""The local moto server's direct JSON path (``infra/local/moto_direct.py``) and its HTTP header parser
-(``infra/local/moto_http.py``) change no answer.
+"""The local moto server's direct JSON path (``infra/local/moto_direct.py``), its HTTP header parser
+(``infra/local/moto_http.py``) and its speed-ups (``infra/local/moto_speedups.py``) change no answer.
 
-Two moto servers of the class the local stack runs, in this process: one with the direct path, one
-serving every request through moto's Flask apps (``direct=False``). The same script of DynamoDB,
-DynamoDB Streams, SQS and EventBridge calls (successes and errors) runs against each, through real boto3
-clients, in two accounts of the one moto (``x-moto-account-id``) so that neither sees the other's data.
-The raw HTTP answers botocore received (status, headers, body) must be the same, once the values that
-differ between any two runs are masked: request ids, generated ids, timestamps, the account and port.
+The same script of DynamoDB, DynamoDB Streams, SQS and EventBridge calls (successes and errors) runs,
+through real boto3 clients, against three servers: the class the local stack runs, in this process, with
+the direct path; the same class serving every request through moto's Flask apps (``direct=False``), in
+another account of the same moto (``x-moto-account-id``) so that neither sees the other's data; and
+plain moto (its own ``ThreadedMotoServer``, none of our changes) in a process of its own. The raw HTTP
+answers botocore received (status, headers, body) must be the same, once the values that differ between
+any two runs are masked: request ids, generated ids, timestamps, the account and port.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ import binascii
 import io
 import json
 import re
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -55,7 +58,8 @@ _VOLATILE_KEYS = {
     "StartingSequenceNumber",
     "ShardId",
 }
-_MASKED_HEADERS = {"date", "x-amzn-requestid", "x-amz-crc32", "content-length"}
+# (moto's own server closes every connection; ours keeps it alive: that header is not an answer.)
+_MASKED_HEADERS = {"date", "x-amzn-requestid", "x-amz-crc32", "content-length", "connection"}
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +71,33 @@ def servers(stack: LocalStack) -> Iterator[dict[str, Any]]:
     yield {"direct": direct, "flask": flask}
     for server in (direct, flask):
         server.stop()
+
+
+_PLAIN_MOTO = """
+import sys
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+sys.stdin.read()
+server.stop()
+"""
+
+
+@pytest.fixture(scope="module")
+def plain_moto(stack: LocalStack) -> Iterator[str]:
+    """moto's own server, unpatched, in a child process: the reference answers."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", _PLAIN_MOTO], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
+    assert child.stdout is not None
+    assert child.stdin is not None
+    try:
+        yield f"http://127.0.0.1:{int(child.stdout.readline())}"
+    finally:
+        child.stdin.close()
+        child.wait(timeout=30)
+        child.stdout.close()
 
 
 def _url(server: KeepAliveMotoServer) -> str:
@@ -145,6 +176,25 @@ def _script(c: dict[str, Any]) -> None:
     )
     _attempt(ddb.update_item, **{**update, "UpdateExpression": "SET #n = = :one"})
     _attempt(ddb.update_item, **{**update, "ExpressionAttributeValues": {":one": {"N": "1"}}})
+    # Shape checks (one clause of each kind, no overlapping paths) run again for other names, and each
+    # time for an expression that failed them.
+    shaped = {**update, "UpdateExpression": "SET #n = :one, s = :s ADD c :one"}
+    for names in ({"#n": "n"}, {"#n": "c"}, {"#n": "n"}):
+        _attempt(ddb.update_item, **{**shaped, "ExpressionAttributeNames": names})
+    for _ in range(2):
+        _attempt(ddb.update_item, **{**update, "UpdateExpression": "SET #n = :one SET s = :s ADD c :one"})
+        _attempt(
+            ddb.update_item, **{**update, "UpdateExpression": "SET #n = :one, s = :s, s = :one ADD c :one"}
+        )
+    # The same condition with other values, then the first values again (cached parses).
+    for version in ("1", "2", "1"):
+        _attempt(
+            ddb.put_item,
+            TableName="direct",
+            Item={"pk": {"S": "v"}, "sk": {"S": "1"}, "version": {"N": version}},
+            ConditionExpression="attribute_not_exists(pk) OR version < :v",
+            ExpressionAttributeValues={":v": {"N": version}},
+        )
     guarded = {**update, "ConditionExpression": "n < :one"}
     _attempt(ddb.update_item, **guarded)
     _attempt(ddb.update_item, **guarded, ReturnValuesOnConditionCheckFailure="ALL_OLD")
@@ -234,7 +284,7 @@ def _normalised(answers: list[Answer], account: str, url: str) -> list[Answer]:
     return out
 
 
-def test_the_direct_path_answers_as_moto_flask_apps(servers: dict[str, Any]) -> None:
+def test_the_direct_path_answers_as_moto_flask_apps(servers: dict[str, Any], plain_moto: str) -> None:
     direct_app = servers["direct"]._server.app
     assert isinstance(direct_app, DirectJson)
     through_flask: list[str] = []
@@ -247,9 +297,13 @@ def test_the_direct_path_answers_as_moto_flask_apps(servers: dict[str, Any]) -> 
     direct_app.fallback = spy
     runs: dict[str, list[Answer]] = {}
     try:
-        for name, account in (("direct", "111111111111"), ("flask", "222222222222")):
+        for name, account in (
+            ("direct", "111111111111"),
+            ("flask", "222222222222"),
+            ("plain", "333333333333"),
+        ):
             answers: list[Answer] = []
-            url = _url(servers[name])
+            url = plain_moto if name == "plain" else _url(servers[name])
             _script(_clients(url, account, answers))
             runs[name] = _normalised(answers, account, url)
     finally:
@@ -258,8 +312,9 @@ def test_the_direct_path_answers_as_moto_flask_apps(servers: dict[str, Any]) -> 
     assert len(runs["direct"]) == len(runs["flask"]) > 50
     statuses = {status for _, status, _, _ in runs["flask"]}
     assert {200, 400} <= statuses  # errors compared too
-    for direct, flask in zip(runs["direct"], runs["flask"], strict=True):
+    for direct, flask, plain in zip(runs["direct"], runs["flask"], runs["plain"], strict=True):
         assert direct == flask
+        assert direct == plain
 
 
 def test_requests_the_direct_path_leaves_to_moto(servers: dict[str, Any]) -> None:
