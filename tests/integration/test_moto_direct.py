@@ -140,6 +140,23 @@ def _script(c: dict[str, Any]) -> None:
         AttributeDefinitions=[
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "kind", "AttributeType": "S"},
+            {"AttributeName": "rank", "AttributeType": "N"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-kind",
+                "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {
+                "IndexName": "by-kind-rank",
+                "KeySchema": [
+                    {"AttributeName": "kind", "KeyType": "HASH"},
+                    {"AttributeName": "rank", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
         ],
         BillingMode="PAY_PER_REQUEST",
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
@@ -205,6 +222,51 @@ def _script(c: dict[str, Any]) -> None:
         ScanIndexForward=False,
     )
     _attempt(ddb.query, TableName="direct", KeyConditionExpression="nope = :p", ExpressionAttributeValues={})
+    for n in range(12):  # index queries: items of several partitions, ties on the index keys
+        ddb.put_item(
+            TableName="direct",
+            Item={
+                "pk": {"S": f"k{n % 4}"},
+                "sk": {"S": f"{n % 3}"},
+                "kind": {"S": "even" if n % 2 else "odd"},
+                "rank": {"N": str(n % 5)},
+            },
+        )
+    for index, forward in (
+        ("by-kind", True),
+        ("by-kind", False),
+        ("by-kind-rank", True),
+        ("by-kind-rank", False),
+    ):
+        ddb.query(
+            TableName="direct",
+            IndexName=index,
+            KeyConditionExpression="kind = :k",
+            ExpressionAttributeValues={":k": {"S": "even"}},
+            ScanIndexForward=forward,
+        )
+    page = ddb.query(
+        TableName="direct",
+        IndexName="by-kind-rank",
+        KeyConditionExpression="kind = :k AND #r > :r",
+        ExpressionAttributeNames={"#r": "rank"},
+        ExpressionAttributeValues={":k": {"S": "odd"}, ":r": {"N": "0"}},
+        Limit=2,
+    )
+    ddb.query(
+        TableName="direct",
+        IndexName="by-kind-rank",
+        KeyConditionExpression="kind = :k AND #r > :r",
+        ExpressionAttributeNames={"#r": "rank"},
+        ExpressionAttributeValues={":k": {"S": "odd"}, ":r": {"N": "0"}},
+        ExclusiveStartKey=page["LastEvaluatedKey"],
+    )
+    ddb.query(
+        TableName="direct",
+        IndexName="by-kind",
+        KeyConditionExpression="kind = :k",
+        ExpressionAttributeValues={":k": {"S": "none"}},
+    )
     ddb.scan(TableName="direct", FilterExpression="c > :z", ExpressionAttributeValues={":z": {"N": "0"}})
     ddb.batch_get_item(
         RequestItems={"direct": {"Keys": [{"pk": {"S": "p"}, "sk": {"S": s}} for s in ("1", "2", "3")]}}
