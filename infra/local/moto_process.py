@@ -20,6 +20,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -78,9 +79,10 @@ class MotoProcess:
     """A moto server in a child process (``start``, ``stop``, ``get_host_and_port``, like moto's
     ``ThreadedMotoServer``), with the control endpoint's features as methods."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, direct: bool = True) -> None:
         self.host = host
         self.port = port
+        self.direct = direct  # False: every request through moto's Flask apps (A/B measurements)
         self._process: subprocess.Popen[str] | None = None
 
     @property
@@ -89,7 +91,16 @@ class MotoProcess:
 
     def start(self) -> MotoProcess:
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "infra.local.moto_process", "--host", self.host, "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "infra.local.moto_process",
+                "--host",
+                self.host,
+                "--port",
+                str(self.port),
+                *([] if self.direct else ["--no-direct"]),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -132,18 +143,18 @@ class MotoProcess:
             process.stdout.close()
 
 
-def serve(host: str, port: int) -> None:
+def serve(host: str, port: int, direct: bool = True) -> None:
     """Serve moto with the local stack's wrappers until standard input closes."""
     from infra.local import faults, moto_atomic, moto_control
     from infra.local.moto_server import KeepAliveMotoServer
     from infra.local.presigned import enforce_link_expiry
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
-    server = KeepAliveMotoServer(host, port)
+    server = KeepAliveMotoServer(host, port, direct=direct)
     enforce_link_expiry(server._server)
     moto_atomic.install(server._server)  # before the fault injector, which must wrap it
     injector = faults.install(server._server)
-    moto_control.install(server._server, injector)  # outermost: control calls meet no fault
+    control = moto_control.install(server._server, injector)  # outermost: control calls meet no fault
     # Ctrl-C reaches the whole process group: the stack stops us itself, after its own last calls.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     server.start()
@@ -152,14 +163,21 @@ def serve(host: str, port: int) -> None:
         sys.stdin.read()  # until the stack closes the pipe, or dies
     finally:
         server.stop()
+        if os.environ.get("LOCAL_MOTO_SUMMARY"):  # for measurements: CPU per request of this process
+            served = sum(control.counter.snapshot()["requests"].values())
+            cpu = time.process_time()
+            print(f"moto served {served} requests in {cpu:.1f} s of CPU", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infra.local.moto_process", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0: any free port")
+    parser.add_argument(
+        "--no-direct", action="store_true", help="serve JSON-protocol requests through moto's Flask apps too"
+    )
     args = parser.parse_args(argv)
-    serve(args.host, args.port)
+    serve(args.host, args.port, direct=not args.no_direct)
     return 0
 
 

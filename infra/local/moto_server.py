@@ -16,7 +16,8 @@ its service list on disk for each request (``list_of_moto_modules`` lists its pa
   requests in moto never block, so the lock only orders them;
 - a DynamoDB ``Query`` on a table's own key reads the item collection of its partition key, as DynamoDB
   does: moto sorts and walks every item of the table for each query, so a query's cost grew with the table
-  (the Interactions and CampaignDecisions tables grow with every event). Index queries are moto's own.
+  (the Interactions and CampaignDecisions tables grow with every event). An index query sorts only the
+  items whose attributes match its hash key conditions (moto sorted the whole table, then filtered).
 
 The app is moto's ``DomainDispatcherApplication``, exactly what ``ThreadedMotoServer`` serves;
 ``._server.app`` can be wrapped (fault injection, presigned-link expiry) as before.
@@ -27,6 +28,8 @@ from __future__ import annotations
 import io
 import logging
 import threading
+import time
+import types
 from typing import Any
 
 from moto import backends
@@ -34,7 +37,7 @@ from moto.dynamodb.models.table import Table
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import ThreadedWSGIServer
 
-from infra.local import moto_speedups
+from infra.local import moto_direct, moto_http, moto_speedups
 
 _MOTO_MODULES = tuple(backends.list_of_moto_modules())
 
@@ -60,6 +63,39 @@ class _Partition:
         return list(collection.values()) if self._table.range_key_attr else [collection]
 
 
+class _IndexCandidates:
+    """The part of a table an index query can match: its items whose attributes equal the query's hash
+    key conditions (moto's own test, applied again by moto), in ``Table.all_items``'s order."""
+
+    def __init__(self, table: Table, conditions: list[tuple[str, Any]]) -> None:
+        self._table = table
+        self._conditions = conditions
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._table, name)
+
+    def _matches(self, item: Any) -> bool:
+        for name, expected in self._conditions:
+            value = item.attrs.get(name) if hasattr(item, "attrs") else None
+            if not value or value != expected:
+                return False
+        return True
+
+    def all_items(self) -> list[Any]:
+        table = self._table
+        if table.range_key_attr:
+            items: dict[Any, Any] = {}
+            for hash_value, collection in table.items.items():
+                kept = {key: item for key, item in collection.items() if self._matches(item)}
+                if kept:
+                    items[hash_value] = kept
+        else:
+            items = {key: item for key, item in table.items.items() if self._matches(item)}
+        # moto's own sort of a table's items, over the candidates only (a stable sort of a subsequence).
+        view = types.SimpleNamespace(items=items, range_key_attr=table.range_key_attr)
+        return Table.all_items(view)  # type: ignore[arg-type]
+
+
 _table_query = Table.query
 # One DynamoDB request at a time in moto (see the module docstring).
 _DYNAMODB_LOCK = threading.Lock()
@@ -67,6 +103,11 @@ _DYNAMODB_LOCK = threading.Lock()
 
 def _partition_query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
     index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+    conditions = kwargs.get("hash_key_conditions")
+    if index_name and conditions:
+        # moto sorts the whole table for an index query, then keeps the items of the index's hash key:
+        # here it sorts (and filters again) only those.
+        return _table_query(_IndexCandidates(self, list(conditions)), hash_key, *args, **kwargs)  # type: ignore[arg-type]
     if index_name or hash_key is None:
         return _table_query(self, hash_key, *args, **kwargs)
     # moto compares each item's hash key with hash_key and sorts by range key itself: same results.
@@ -78,6 +119,23 @@ class _KeepAliveHandler(MotoRequestHandler):
     ``run_wsgi``, which closes every connection and then drains the socket for 10 ms."""
 
     disable_nagle_algorithm = True
+    _date: tuple[int, str] = (0, "")
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # werkzeug formats its request log line before its logger drops it: skip both when the
+        # werkzeug logger's own level is above INFO (the moto process sets ERROR).
+        if logging.getLogger("werkzeug").level <= logging.INFO:
+            super().log_request(code, size)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        # The Date header has a resolution of one second: formatted once per second, not per response.
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        now = int(time.time())
+        cached = _KeepAliveHandler._date
+        if cached[0] != now:
+            cached = _KeepAliveHandler._date = (now, super().date_time_string(now))
+        return cached[1]
 
     def run_wsgi(self) -> None:
         environ = self.make_environ()
@@ -129,13 +187,16 @@ class _KeepAliveHandler(MotoRequestHandler):
 class KeepAliveMotoServer:
     """``ThreadedMotoServer``'s interface (start, stop, get_host_and_port, ``_server.app``)."""
 
-    def __init__(self, ip_address: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, ip_address: str = "127.0.0.1", port: int = 0, direct: bool = True) -> None:
         backends.list_of_moto_modules = _cached_moto_modules
         Table.query = _partition_query  # type: ignore[method-assign]
         moto_speedups.install()
+        moto_http.install()
         app = DomainDispatcherApplication(create_backend_app)
         # A thread per connection (as moto's server), each kept for its connection's life.
         self._server = ThreadedWSGIServer(ip_address, port, app, handler=_KeepAliveHandler)
+        if direct:  # JSON-protocol requests straight to moto's response classes (``moto_direct``)
+            moto_direct.install(self._server)
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 

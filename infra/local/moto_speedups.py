@@ -18,6 +18,24 @@ Profiled on ``make demo`` (py-spy, samples holding the GIL), moto's own work was
   message it considered for delivery (its retention period) and for each message sent (content-based
   deduplication), so receiving and sending cost the square of the queue's length (a scoring run sends
   one message per changed customer through the bus). Attributes are computed when read now.
+- ``UpdateItem`` parsed its update expression twice per request (the handler, to check the names and
+  values it uses, then the backend): the parsed tree is cached by expression text. Nothing mutates it:
+  the backend's validator works on a deep copy (``Validator.__init__``), the handler only reads it.
+- A condition (or filter) expression was lexed and parsed for every request. The finished tree is cached
+  by expression, names and values (nothing mutates it: its operands only read items), each parser still
+  reporting the names and values it found in lists of its own; a miss reuses the lexed tokens of the
+  expression text (immutable tuples, fresh child lists).
+- ``UpdateItem``'s validators walked the expression tree rebuilding their processing map (a dict of
+  bound methods) at every node: built once per walk now, same order, same first-match rule.
+- Two of those validators only check the expression's shape (one clause of each kind, no overlapping
+  paths), which depends on the expression and its attribute names alone: once a (cached) expression
+  passed them with given names, they are not run again for it (the other validators, which read the
+  item and the values, always run).
+- ``Query`` and ``Scan`` deep-copied every item they returned (``Table.query``/``Table.scan``), although
+  the handler only reads them to write the response, under the DynamoDB lock (no write in between):
+  items are passed by reference now. Projections still build new items (``Item.project``).
+- Every request listed its response class's methods (``inspect.getmembers``) to find the operation's;
+  the list is cached per class (classes do not change while we run).
 
 :func:`install` applies them to this process's moto (idempotent); the local moto server calls it.
 """
@@ -63,6 +81,25 @@ class _TablesByReference:
     def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
         if isinstance(value, self._table_type):
             return value
+        return copy.deepcopy(value, memo)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(copy, name)
+
+
+class _ResultsByReference:
+    """Stands in for the ``copy`` module inside ``moto.dynamodb.models.table``: an item, or a list of
+    items, "copied" for a query's or scan's results is the item itself (a new list); everything else
+    (a table's backup, its item dicts) is deep-copied as before."""
+
+    def __init__(self, item_type: type) -> None:
+        self._item_type = item_type
+
+    def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if isinstance(value, self._item_type):
+            return value
+        if isinstance(value, list) and all(isinstance(entry, self._item_type) for entry in value):
+            return list(value)
         return copy.deepcopy(value, memo)
 
     def __getattr__(self, name: str) -> Any:
@@ -236,11 +273,161 @@ def _retention_from_queue(self: Any, queue_name: str, message: Any) -> bool:
     return bool(retention_period + message.sent_timestamp / 1000 > unix_time())
 
 
+def _cached_update_expressions(parser: Any) -> Any:
+    """``UpdateExpressionParser.make``, cached by expression text (parse errors are not cached: each
+    request with a bad expression raises moto's own error again)."""
+    original = parser.make.__func__
+
+    @functools.lru_cache(maxsize=1024)
+    def parsed(expression: str) -> Any:
+        return original(parser, expression)
+
+    def make(cls: Any, expression_str: str) -> Any:
+        if cls is not parser or not isinstance(expression_str, str):
+            return original(cls, expression_str)
+        return parsed(expression_str)
+
+    make.__wrapped__ = original  # type: ignore[attr-defined]
+    return classmethod(make)
+
+
+def _cached_conditions(parser: Any) -> None:
+    """Cache ``ConditionExpressionParser.parse`` results and its lexer's tokens (see the docstring)."""
+    from collections import deque
+
+    original_parse = parser.parse
+    original_lex = parser._lex_condition_expression
+    parsed: dict[str, tuple[Any, list[str], list[str]]] = {}
+    lexed: dict[str, tuple[Any, ...]] = {}
+
+    def lex(self: Any) -> Any:
+        expression = self.condition_expression
+        tokens = lexed.get(expression) if isinstance(expression, str) else None
+        if tokens is None:
+            fresh = original_lex(self)
+            if isinstance(expression, str) and all(not node.children for node in fresh):
+                if len(lexed) > 4096:
+                    lexed.clear()
+                lexed[expression] = tuple(fresh)
+            return fresh
+        return deque(node._replace(children=[]) for node in tokens)
+
+    def parse(self: Any) -> Any:
+        expression = self.condition_expression
+        try:
+            key = repr((expression, self.expression_attribute_names, self.expression_attribute_values))
+        except Exception:  # an unprintable value: moto's own parse
+            return original_parse(self)
+        cached = parsed.get(key)
+        if cached is None:
+            # The tree holds the values it is parsed with: parse copies nobody else holds (same input,
+            # same tree, same errors: a bad expression raises here, as in moto, and nothing is cached).
+            names, values = copy.deepcopy((self.expression_attribute_names, self.expression_attribute_values))
+            shadow = parser(expression, names, values)
+            cached = (original_parse(shadow), shadow.expr_attr_names_found, shadow.expr_attr_values_found)
+            if len(parsed) > 4096:
+                parsed.clear()
+            parsed[key] = cached
+        op, names_found, values_found = cached
+        self.expr_attr_names_found.extend(names_found)
+        self.expr_attr_values_found.extend(values_found)
+        return op
+
+    parse.__wrapped__ = original_parse  # type: ignore[attr-defined]
+    lex.__wrapped__ = original_lex  # type: ignore[attr-defined]
+    parser.parse = parse
+    parser._lex_condition_expression = lex
+
+
+def _one_map_per_walk(node_type: Any) -> Callable[[Any, Any], Any]:
+    """``DepthFirstTraverser.traverse``: moto's walk, with the processing map built once per walk."""
+
+    def traverse(self: Any, root: Any) -> Any:
+        processing = list(self._processing_map().items())
+        to_process = self.nodes_to_be_processed()
+        pre_processing_of_child = self.pre_processing_of_child
+
+        def walk(node: Any, child_id: int = -1) -> Any:
+            if isinstance(node, node_type):
+                parent_node = node.parent
+                if node.children is not None:
+                    for i, child_node in enumerate(node.children):
+                        pre_processing_of_child(node, i)
+                        walk(child_node, i)
+                if isinstance(node, to_process):
+                    processed = None
+                    for class_key, processor in processing:
+                        if isinstance(node, class_key):
+                            processed = processor(node)
+                            break
+                    node = processed
+                    node.parent = parent_node
+                    if parent_node:
+                        parent_node.children[child_id] = node
+            return node
+
+        return walk(root)
+
+    return traverse
+
+
+def _shape_checks_once(validator: Any, shape_checks: tuple[type, ...]) -> None:
+    """Skip ``shape_checks`` (processors that only read the tree) for an expression tree and names that
+    passed them before (see the docstring)."""
+    original_init, original_validate = validator.__init__, validator.validate
+    passed: dict[int, tuple[Any, set[str]]] = {}  # id(tree) -> (tree, names that passed); holds the tree
+
+    def init(self: Any, expression: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, expression, *args, **kwargs)
+        self._local_source = expression
+
+    def validate(self: Any) -> Any:
+        source = self._local_source
+        names = repr(self.expression_attribute_names)
+        entry = passed.get(id(source))
+        known = entry is not None and entry[0] is source and names in entry[1]
+        node = self.node_to_validate
+        for processor in self.processors:
+            if known and isinstance(processor, shape_checks):
+                continue  # these return the node as it is, or raise
+            node = processor.traverse(node)
+        if not known:
+            if len(passed) > 4096:
+                passed.clear()
+            passed.setdefault(id(source), (source, set()))[1].add(names)
+        return node
+
+    init.__wrapped__ = original_init  # type: ignore[attr-defined]
+    validate.__wrapped__ = original_validate  # type: ignore[attr-defined]
+    validator.__init__ = init
+    validator.validate = validate
+
+
+def _cached_method_names(original: Callable[[Any], list[str]]) -> Callable[[Any], list[str]]:
+    cache: dict[Any, list[str]] = {}
+
+    def method_names_from_class(clazz: Any) -> list[str]:
+        names = cache.get(clazz)
+        if names is None:
+            names = cache[clazz] = original(clazz)
+        return list(names)  # a fresh list, as moto's
+
+    method_names_from_class.__wrapped__ = original  # type: ignore[attr-defined]
+    return method_names_from_class
+
+
 def install() -> None:
     """Apply the changes to moto in this process (idempotent)."""
     import jsonpath_ng.ext
+    import moto.core.responses as core_responses
     import moto.dynamodb.models as dynamodb_models
+    import moto.dynamodb.models.table as table_module
+    from moto.dynamodb.comparisons import ConditionExpressionParser
+    from moto.dynamodb.models.dynamo_type import Item
     from moto.dynamodb.models.table import Table
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+    from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator, Validator
     from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
     from moto.sqs.models import Queue, SQSBackend
@@ -249,6 +436,7 @@ def install() -> None:
     if hasattr(backend.transact_write_items, "__wrapped__"):
         return
     dynamodb_models.copy = _TablesByReference(Table)  # type: ignore[attr-defined,assignment]
+    table_module.copy = _ResultsByReference(Item)  # type: ignore[assignment,attr-defined]
     backend.transact_write_items = _transact_with_item_backup(backend.transact_write_items)  # type: ignore[method-assign]
     DynamoHandler.serialized = _fast_dynamodb_response(DynamoHandler.serialized)  # type: ignore[method-assign]
     DynamoDBStreamsHandler.serialized = _fast_dynamodb_response(  # type: ignore[method-assign]
@@ -260,3 +448,8 @@ def install() -> None:
     QueueAttributes.moto_property = Queue.attributes
     Queue.attributes = property(QueueAttributes)  # type: ignore[assignment,method-assign]
     SQSBackend.get_queue_attributes = _plain_dict_attributes(SQSBackend.get_queue_attributes)  # type: ignore[method-assign]
+    UpdateExpressionParser.make = _cached_update_expressions(UpdateExpressionParser)
+    _cached_conditions(ConditionExpressionParser)
+    DepthFirstTraverser.traverse = _one_map_per_walk(Node)
+    _shape_checks_once(Validator, (ActionCountValidator, OverlappingPathsValidator))
+    core_responses.method_names_from_class = _cached_method_names(core_responses.method_names_from_class)  # type: ignore[assignment,attr-defined]

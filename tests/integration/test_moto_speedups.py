@@ -290,3 +290,46 @@ def test_queue_attributes_read_one_by_one_are_motos_attributes(moto_url: str) ->
     )
     for url in (standard, fifo, dead):
         sqs.delete_queue(QueueUrl=url)
+
+
+def test_query_and_scan_results_by_reference_leave_the_stored_items_whole(table: tuple[Any, str]) -> None:
+    """Query and Scan hand moto's stored items to the response (no deep copy): projections, index
+    projections and filters must still answer from, and leave untouched, the stored item."""
+    client, name = table
+    key = {"pk": {"S": "r"}, "sk": {"S": "1"}}
+    client.put_item(TableName=name, Item=_item("r", "1"))
+    stored = client.get_item(TableName=name, Key=key)["Item"]
+    projected = {"ProjectionExpression": "pk, nested, #c", "ExpressionAttributeNames": {"#c": "count"}}
+    queried = client.query(
+        TableName=name,
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": "r"}},
+        **projected,
+    )["Items"]
+    assert queried == [{"pk": stored["pk"], "nested": stored["nested"], "count": stored["count"]}]
+    by_kind = client.query(
+        TableName=name,
+        IndexName="by-kind",
+        KeyConditionExpression="kind = :k",
+        FilterExpression="pk = :p",
+        ExpressionAttributeValues={":k": {"S": "k"}, ":p": {"S": "r"}},
+    )["Items"]
+    assert by_kind == [stored]
+    scanned = client.scan(
+        TableName=name, FilterExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "r"}}, **projected
+    )["Items"]
+    assert scanned == queried
+    assert client.scan(TableName=name, IndexName="by-kind")["Items"] == [stored]
+    assert client.get_item(TableName=name, Key=key)["Item"] == stored
+    client.update_item(
+        TableName=name,
+        Key=key,
+        UpdateExpression="SET #c = :n",
+        ExpressionAttributeNames={"#c": "count"},
+        ExpressionAttributeValues={":n": {"N": "7"}},
+    )
+    after = client.query(
+        TableName=name, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "r"}}
+    )["Items"]
+    assert after == [{**stored, "count": {"N": "7"}}]
+    assert queried == [{"pk": stored["pk"], "nested": stored["nested"], "count": stored["count"]}]
