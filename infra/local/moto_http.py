@@ -1,4 +1,5 @@
-"""Cheaper HTTP request parsing for the local moto server's keep-alive handler, with the same results.
+"""Cheaper HTTP header parsing for the local moto server's keep-alive handler and for the local stack's
+own process (:func:`install_client`: the SDK clients reading moto's answers), with the same results.
 
 ``http.server`` parses each request's header block with the ``email`` package's feed parser (through
 ``http.client.parse_headers``): a general MIME parser, ~6 % of the moto process's CPU in ``make demo``.
@@ -54,6 +55,15 @@ class _Http:
         import http as package
 
         return getattr(package, name)
+
+
+def install_client() -> None:
+    """Make ``http.client`` itself use :func:`parse_headers` in this process (idempotent): the local
+    stack's own process, where the functions' SDK clients (botocore through urllib3) read every moto
+    answer's header block, and the demo's client reads the API's. Local mode only: a function deployed
+    to Lambda runs with the standard library untouched."""
+    if http.client.parse_headers is not parse_headers:
+        http.client.parse_headers = parse_headers  # type: ignore[assignment]
 
 
 def install() -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from infra.local import moto_http
 from infra.local.console_auth import DEFAULT_PASSWORD, USERS, HostedUiStandIn, LocalCognito, TokenVerifier
 from infra.local.dispatcher import Dispatcher
 from infra.local.http_adapter import ApiAdapter, make_server
@@ -81,6 +82,10 @@ class LocalStack:
         """``serve=False``: the API port is bound but not answered until :meth:`serve` (requests wait in
         the backlog), e.g. while demo data is loaded through :meth:`private_api`."""
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
+        # Header blocks read here (the functions' SDK clients reading moto's answers, the API adapter
+        # reading requests) are parsed without the email parser, as in the moto process.
+        moto_http.install_client()
+        moto_http.install()
         if self.metrics_log is not None:
             route_metrics(self.metrics_log)
             os.environ[METRICS_LOG_VARIABLE] = str(self.metrics_log)  # the adapter's worker processes too
