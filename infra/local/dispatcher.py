@@ -14,6 +14,17 @@ Each consumer (a stream shard's function, a queue's function, the webhook delive
 thread of its own within a pass, as Lambda's event source mappings run independently: while one function
 waits for moto (a process of its own), another runs. One consumer's deliveries stay in order, one batch at
 a time, and a pass ends when every consumer has had its turn, so :meth:`Dispatcher.drain` settles as before.
+
+The background loop (:meth:`Dispatcher.start`) follows the work instead of polling on a clock: it is woken
+(:meth:`Dispatcher.wake`) when something may have produced work (an API request finished, in this process
+or in a worker process, since the adapter answers from here; the stack's schedules and SES injection),
+polls while an API request is in flight (a scoring run publishes while it runs: its queue must not
+grow, see above) at Lambda's stream polling rate, passes back to back while deliveries handle records
+(they feed the bus), and otherwise sleeps for :data:`IDLE_SECONDS`: the safety net for work put on a
+queue by something the stack did not see. Each pass asks for less than before: a stream shard is read
+from the iterator the previous read returned (no GetShardIterator per pass), and a queue receive that
+returns fewer than 10 messages is not followed by an empty one (what arrives later is found by the next
+pass, which a delivery's work always gets).
 """
 
 from __future__ import annotations
@@ -22,8 +33,9 @@ import importlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -38,6 +50,11 @@ Handler = Callable[[dict[str, Any], Any], Any]
 STREAM_CONSUMERS = {"Interactions": "aggregate"}
 QUEUE_CONSUMERS = {"CampaignsQueue": "campaigns", "EmailQueue": "email", "SesEventsQueue": "ses_events"}
 MAX_ATTEMPTS = 5
+# The background loop's safety net: with no request in flight and nothing woken it, a pass this often.
+IDLE_SECONDS = 5.0
+# Its polling interval while an API request is in flight (Lambda polls a stream shard 4 times a second),
+# and the least time between two woken passes that found nothing (a run of requests is one batch).
+POLL_SECONDS = 0.25
 
 
 def load_handler(function: str) -> Handler:
@@ -52,6 +69,8 @@ class _StreamCursor:
     shard_id: str
     after_sequence: str | None = None
     attempts: int = 0
+    # The iterator the last GetRecords returned (it reads on from where that one ended); None: seek.
+    iterator: str | None = None
 
 
 @dataclass
@@ -69,6 +88,17 @@ class DeliveryLog:
     dead_lettered: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass
+class LoopLog:
+    """What the background loop did: passes by what started them, and the dispatcher's AWS requests."""
+
+    woken: int = 0  # a wake (API request, schedule, injection) started the pass
+    polled: int = 0  # an API request was in flight
+    idle: int = 0  # the idle safety net
+    follow_up: int = 0  # the previous pass handled records
+    requests: int = 0  # the dispatcher's own AWS requests (every pass, drains included)
+
+
 class Dispatcher:
     def __init__(self, resources: LocalResources, region: str, batch_size: int = 100) -> None:
         self.resources = resources
@@ -77,7 +107,12 @@ class Dispatcher:
         self.sqs = boto3.client("sqs", region_name=region)
         self.region = region
         self.log = DeliveryLog()
+        self.loop_log = LoopLog()
         self._log_lock = threading.Lock()  # consumers count their deliveries from their own threads
+        for client in (self.streams, self.sqs):
+            client.meta.events.register("before-call", self._count_request)
+        self._wake = threading.Event()
+        self._in_flight = 0  # API requests running now (see activity())
         self._pool = ThreadPoolExecutor(thread_name_prefix="consumer")
         self._cursors: list[tuple[str, _StreamCursor]] = []
         self._held: dict[str, deque[_Held]] = {name: deque() for name in QUEUE_CONSUMERS}
@@ -92,16 +127,31 @@ class Dispatcher:
                 self._cursors.append((STREAM_CONSUMERS[table], _StreamCursor(stream_arn, shard["ShardId"])))
 
     # -- streams -------------------------------------------------------------------------------
-    def _read_stream(self, cursor: _StreamCursor) -> list[dict[str, Any]]:
+    def _count_request(self, **_: Any) -> None:
+        with self._log_lock:
+            self.loop_log.requests += 1
+
+    def _seek(self, cursor: _StreamCursor) -> str:
         kwargs: dict[str, Any] = {"StreamArn": cursor.stream_arn, "ShardId": cursor.shard_id}
         if cursor.after_sequence is None:
             kwargs["ShardIteratorType"] = "TRIM_HORIZON"
         else:
             kwargs["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
             kwargs["SequenceNumber"] = cursor.after_sequence
-        iterator = self.streams.get_shard_iterator(**kwargs)["ShardIterator"]
-        records = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)["Records"]
-        return [dict(record) for record in records]
+        iterator: str = self.streams.get_shard_iterator(**kwargs)["ShardIterator"]
+        return iterator
+
+    def _read_stream(self, cursor: _StreamCursor) -> list[dict[str, Any]]:
+        """The records after ``cursor.after_sequence``; the read's next iterator is kept for the next
+        pass (it starts after the last record returned), so an idle shard costs one GetRecords."""
+        iterator, cursor.iterator = cursor.iterator or self._seek(cursor), None
+        try:
+            answer = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+        except self.streams.exceptions.ExpiredIteratorException:  # 15 minutes old on AWS: seek again
+            answer = self.streams.get_records(ShardIterator=self._seek(cursor), Limit=self.batch_size)
+        records = [dict(record) for record in answer["Records"]]
+        cursor.iterator = answer.get("NextShardIterator")
+        return records
 
     def _deliver_stream(self, function: str, cursor: _StreamCursor) -> int:
         records = self._read_stream(cursor)
@@ -118,12 +168,13 @@ class Dispatcher:
             failed = records[0]["dynamodb"]["SequenceNumber"]
             print(f"  ! {function} failed on a stream batch: {exc!r}")
         delivered_up_to = records[-1]["dynamodb"]["SequenceNumber"]
-        if failed is None:
+        if failed is None:  # the kept iterator starts right after delivered_up_to
             cursor.after_sequence, cursor.attempts = delivered_up_to, 0
             with self._log_lock:
                 self.log.stream_records += len(records)
             return len(records)
         cursor.attempts += 1
+        cursor.iterator = None  # the next read seeks back to the first failed record
         before_failed = [r for r in records if int(r["dynamodb"]["SequenceNumber"]) < int(failed)]
         if before_failed:
             cursor.after_sequence = before_failed[-1]["dynamodb"]["SequenceNumber"]
@@ -167,6 +218,8 @@ class Dispatcher:
             )
             self._held[queue_name].extend(_Held(dict(m)) for m in messages)
             taken += len(messages)
+            if len(messages) < 10:  # the queue had no more visible: no empty receive to learn it
+                break
         return taken
 
     def _deliver_queue(self, queue_name: str, function: str) -> int:
@@ -246,23 +299,59 @@ class Dispatcher:
                 return total
         raise RuntimeError("the dispatcher did not settle: a consumer keeps producing work")
 
-    def start(self, interval: float = 0.2) -> None:
+    def wake(self) -> None:
+        """Something may have produced work: the background loop makes a pass soon."""
+        self._wake.set()
+
+    @contextmanager
+    def activity(self) -> Iterator[None]:
+        """Around an API request: the loop polls while it runs (a scoring run publishes as it goes) and
+        is woken when it ends (its consequences are delivered without waiting for the idle interval)."""
+        with self._log_lock:
+            self._in_flight += 1
+        self._wake.set()
+        try:
+            yield
+        finally:
+            with self._log_lock:
+                self._in_flight -= 1
+            self._wake.set()
+
+    def start(self, idle_seconds: float = IDLE_SECONDS, poll_seconds: float = POLL_SECONDS) -> None:
+        """Deliver in the background until :meth:`stop` (see the module docstring)."""
         self._stop.clear()
 
         def loop() -> None:
+            last_empty = float("-inf")  # when the last pass that found nothing ended
+            handled = 0
             while not self._stop.is_set():
+                if handled:
+                    cause = "follow_up"  # deliveries feed the bus: look again at once
+                else:
+                    woken = self._wake.wait(poll_seconds if self._in_flight else idle_seconds)
+                    cause = "woken" if woken else ("polled" if self._in_flight else "idle")
+                    if woken:  # a run of requests is one batch, as Lambda's batching window makes it
+                        self._stop.wait(max(0.0, last_empty + poll_seconds - time.monotonic()))
+                    self._wake.clear()
+                if self._stop.is_set():
+                    return
+                with self._log_lock:
+                    setattr(self.loop_log, cause, getattr(self.loop_log, cause) + 1)
                 try:
-                    if self.pump() == 0:
-                        self._stop.wait(interval)
+                    handled = self.pump()
                 except Exception as exc:
                     print(f"  ! dispatcher: {exc!r}")
-                    self._stop.wait(interval)
+                    handled = 0
+                    self._stop.wait(poll_seconds)
+                if not handled:
+                    last_empty = time.monotonic()
 
         self._thread = threading.Thread(target=loop, name="dispatcher", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()  # out of its wait at once
         if self._thread:
             self._thread.join(timeout=5)
             time.sleep(0)
