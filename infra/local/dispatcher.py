@@ -32,7 +32,7 @@ from __future__ import annotations
 import importlib
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -92,11 +92,13 @@ class DeliveryLog:
 class LoopLog:
     """What the background loop did: passes by what started them, and the dispatcher's AWS requests."""
 
+    started: int = 0  # the first pass, at start (what arrived while nobody delivered)
     woken: int = 0  # a wake (API request, schedule, injection) started the pass
     polled: int = 0  # an API request was in flight
     idle: int = 0  # the idle safety net
     follow_up: int = 0  # the previous pass handled records
-    requests: int = 0  # the dispatcher's own AWS requests (every pass, drains included)
+    # The dispatcher's own AWS requests by operation (every pass, drains included).
+    requests: Counter[str] = field(default_factory=Counter)
 
 
 class Dispatcher:
@@ -127,9 +129,9 @@ class Dispatcher:
                 self._cursors.append((STREAM_CONSUMERS[table], _StreamCursor(stream_arn, shard["ShardId"])))
 
     # -- streams -------------------------------------------------------------------------------
-    def _count_request(self, **_: Any) -> None:
+    def _count_request(self, model: Any, **_: Any) -> None:
         with self._log_lock:
-            self.loop_log.requests += 1
+            self.loop_log.requests[model.name] += 1
 
     def _seek(self, cursor: _StreamCursor) -> str:
         kwargs: dict[str, Any] = {"StreamArn": cursor.stream_arn, "ShardId": cursor.shard_id}
@@ -320,31 +322,27 @@ class Dispatcher:
     def start(self, idle_seconds: float = IDLE_SECONDS, poll_seconds: float = POLL_SECONDS) -> None:
         """Deliver in the background until :meth:`stop` (see the module docstring)."""
         self._stop.clear()
+        self._wake.clear()  # what woke nobody is delivered by the first pass
 
         def loop() -> None:
-            last_empty = float("-inf")  # when the last pass that found nothing ended
-            handled = 0
+            cause = "started"  # the first pass delivers what is pending at once
             while not self._stop.is_set():
-                if handled:
-                    cause = "follow_up"  # deliveries feed the bus: look again at once
-                else:
-                    woken = self._wake.wait(poll_seconds if self._in_flight else idle_seconds)
-                    cause = "woken" if woken else ("polled" if self._in_flight else "idle")
-                    if woken:  # a run of requests is one batch, as Lambda's batching window makes it
-                        self._stop.wait(max(0.0, last_empty + poll_seconds - time.monotonic()))
-                    self._wake.clear()
-                if self._stop.is_set():
-                    return
-                with self._log_lock:
-                    setattr(self.loop_log, cause, getattr(self.loop_log, cause) + 1)
                 try:
                     handled = self.pump()
                 except Exception as exc:
                     print(f"  ! dispatcher: {exc!r}")
                     handled = 0
-                    self._stop.wait(poll_seconds)
-                if not handled:
-                    last_empty = time.monotonic()
+                with self._log_lock:
+                    setattr(self.loop_log, cause, getattr(self.loop_log, cause) + 1)
+                if handled:  # deliveries feed the bus: look again at once
+                    cause = "follow_up"
+                    continue
+                found_nothing = time.monotonic()
+                woken = self._wake.wait(poll_seconds if self._in_flight else idle_seconds)
+                cause = "woken" if woken else ("polled" if self._in_flight else "idle")
+                if woken:  # a run of requests makes one batch, as Lambda's batching window does
+                    self._stop.wait(max(0.0, found_nothing + poll_seconds - time.monotonic()))
+                self._wake.clear()
 
         self._thread = threading.Thread(target=loop, name="dispatcher", daemon=True)
         self._thread.start()
