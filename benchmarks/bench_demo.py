@@ -75,6 +75,13 @@ def main(argv: Sequence[str] = ()) -> int:
             status = run_demo(stack, customers=args.customers)
         seconds = time.perf_counter() - started
         after = stack.moto.request_counts()["requests"]
+        assert stack.dispatcher is not None
+        loop = stack.dispatcher.loop_log
+        passes = {
+            "all": loop.passes,
+            "loop": {k: getattr(loop, k) for k in ("started", "woken", "polled", "idle", "follow_up")},
+            "requests": dict(loop.requests),
+        }
     moto = {op: n - before.get(op, 0) for op, n in after.items() if n - before.get(op, 0)}
     by_caller: dict[str, dict[str, int]] = {}
     for (family, operation), n in sorted(calls.items()):
@@ -87,6 +94,7 @@ def main(argv: Sequence[str] = ()) -> int:
         "moto_requests": sum(moto.values()),
         "moto_by_operation": dict(sorted(moto.items(), key=lambda item: -item[1])),
         "stack_process_by_caller": by_caller,
+        "dispatcher_passes": passes,
     }
     print(f"demo: exit {status}, {seconds:.1f} s wall (load {load_before[0]:.2f} before)")
     print(f"moto served {figures['moto_requests']} requests during the demo:")
@@ -96,6 +104,7 @@ def main(argv: Sequence[str] = ()) -> int:
     for family, operations in by_caller.items():
         listed = ", ".join(f"{operation} {n}" for operation, n in operations.items())
         print(f"  {family:<12} {sum(operations.values()):>6}  {listed}")
+    print(f"dispatcher passes: {passes}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2))

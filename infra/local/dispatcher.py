@@ -97,6 +97,7 @@ class LoopLog:
     polled: int = 0  # an API request was in flight
     idle: int = 0  # the idle safety net
     follow_up: int = 0  # the previous pass handled records
+    passes: int = 0  # every pass, the drains' included
     # The dispatcher's own AWS requests by operation (every pass, drains included).
     requests: Counter[str] = field(default_factory=Counter)
 
@@ -276,6 +277,7 @@ class Dispatcher:
     def pump(self) -> int:
         """Deliver what is pending once; returns how many records/messages were handled."""
         with self._lock:
+            self.loop_log.passes += 1
             consumers: list[Callable[[], int]] = [
                 partial(self._deliver_stream, function, cursor) for function, cursor in self._cursors
             ]
