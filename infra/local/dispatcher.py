@@ -15,16 +15,17 @@ thread of its own within a pass, as Lambda's event source mappings run independe
 waits for moto (a process of its own), another runs. One consumer's deliveries stay in order, one batch at
 a time, and a pass ends when every consumer has had its turn, so :meth:`Dispatcher.drain` settles as before.
 
-The background loop (:meth:`Dispatcher.start`) follows the work instead of polling on a clock: it is woken
-(:meth:`Dispatcher.wake`) when something may have produced work (an API request finished, in this process
-or in a worker process, since the adapter answers from here; the stack's schedules and SES injection),
-polls while an API request is in flight (a scoring run publishes while it runs: its queue must not
-grow, see above) at Lambda's stream polling rate, passes back to back while deliveries handle records
-(they feed the bus), and otherwise sleeps for :data:`IDLE_SECONDS`: the safety net for work put on a
-queue by something the stack did not see. Each pass asks for less than before: a stream shard is read
-from the iterator the previous read returned (no GetShardIterator per pass), and a queue receive that
-returns fewer than 10 messages is not followed by an empty one (what arrives later is found by the next
-pass, which a delivery's work always gets).
+The background loop (:meth:`Dispatcher.start`) follows the work instead of polling on a clock. It is
+woken (:meth:`Dispatcher.wake`) when something may have produced work: an API request ended (in this
+process or in a worker process: the adapter answers from here), a schedule ran, an SES event was
+injected. While an API request is in flight it polls at Lambda's stream polling rate (a scoring run
+publishes as it goes: its queue must not grow, see above). After a pass that handled records it looks
+again at once if batches or retries were left, else after that same interval (the handlers fed the bus;
+what they and the requests produce meanwhile makes one batch). Otherwise it sleeps for
+:data:`IDLE_SECONDS`: the safety net for work put on a queue by something the stack did not see.
+Each pass asks for less than before: a stream shard is read from the iterator the previous read
+returned (no GetShardIterator per pass), and a queue receive that returns fewer than 10 messages is not
+followed by an empty one (what arrives later is found by the next pass, which a delivery's work gets).
 """
 
 from __future__ import annotations
@@ -116,6 +117,7 @@ class Dispatcher:
             client.meta.events.register("before-call", self._count_request)
         self._wake = threading.Event()
         self._in_flight = 0  # API requests running now (see activity())
+        self._backlog = False  # the last pass left work it knows of (a batch each, retries)
         self._pool = ThreadPoolExecutor(thread_name_prefix="consumer")
         self._cursors: list[tuple[str, _StreamCursor]] = []
         self._held: dict[str, deque[_Held]] = {name: deque() for name in QUEUE_CONSUMERS}
@@ -160,6 +162,8 @@ class Dispatcher:
         records = self._read_stream(cursor)
         if not records:
             return 0
+        if len(records) >= self.batch_size:
+            self._backlog = True  # the shard may hold more than one batch
         event = {"Records": [self._lambda_stream_record(r, cursor.stream_arn) for r in records]}
         failed: str | None = None
         try:
@@ -177,6 +181,7 @@ class Dispatcher:
                 self.log.stream_records += len(records)
             return len(records)
         cursor.attempts += 1
+        self._backlog = True  # the failed record is read again
         cursor.iterator = None  # the next read seeks back to the first failed record
         before_failed = [r for r in records if int(r["dynamodb"]["SequenceNumber"]) < int(failed)]
         if before_failed:
@@ -229,6 +234,8 @@ class Dispatcher:
         self._take(queue_name)
         held = self._held[queue_name]
         batch = [held.popleft() for _ in range(min(10, len(held)))]
+        if held:
+            self._backlog = True  # more than one batch is held
         if not batch:
             return 0
         for item in batch:
@@ -265,6 +272,7 @@ class Dispatcher:
                 continue
             if item.deliveries < MAX_ATTEMPTS:
                 held.append(item)  # delivered again on a later pass
+                self._backlog = True
                 continue
             body = item.message["Body"]
             self.sqs.send_message(QueueUrl=self.resources.dead_letter_urls[queue_name], MessageBody=body)
@@ -278,6 +286,7 @@ class Dispatcher:
         """Deliver what is pending once; returns how many records/messages were handled."""
         with self._lock:
             self.loop_log.passes += 1
+            self._backlog = False  # set by a consumer that left work for the next pass
             consumers: list[Callable[[], int]] = [
                 partial(self._deliver_stream, function, cursor) for function, cursor in self._cursors
             ]
@@ -336,24 +345,32 @@ class Dispatcher:
                     handled = 0
                 with self._log_lock:
                     setattr(self.loop_log, cause, getattr(self.loop_log, cause) + 1)
-                if handled:  # deliveries feed the bus: look again at once
+                if handled and self._backlog:  # more batches held, or retries: at once
                     cause = "follow_up"
                     continue
-                found_nothing = time.monotonic()
-                woken = self._wake.wait(poll_seconds if self._in_flight else idle_seconds)
-                cause = "woken" if woken else ("polled" if self._in_flight else "idle")
-                if woken:  # a run of requests makes one batch, as Lambda's batching window does
-                    self._stop.wait(max(0.0, found_nothing + poll_seconds - time.monotonic()))
+                passed = time.monotonic()
+                if handled:
+                    # The handlers fed the bus: look again after the batching window (as Lambda polls
+                    # a shard 4 times a second), so that what they and the requests produce meanwhile
+                    # makes one batch.
+                    cause = "follow_up"
+                    self._stop.wait(poll_seconds)
+                else:
+                    woken = self._wake.wait(poll_seconds if self._in_flight else idle_seconds)
+                    cause = "woken" if woken else ("polled" if self._in_flight else "idle")
+                    if woken:  # a run of requests makes one batch too
+                        self._stop.wait(max(0.0, passed + poll_seconds - time.monotonic()))
                 self._wake.clear()
 
         self._thread = threading.Thread(target=loop, name="dispatcher", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the background loop, waiting up to ``timeout`` for the pass it is making."""
         self._stop.set()
         self._wake.set()  # out of its wait at once
         if self._thread:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=timeout)
             time.sleep(0)
 
     def close(self) -> None:
