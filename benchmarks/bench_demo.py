@@ -75,13 +75,16 @@ def main(argv: Sequence[str] = ()) -> int:
             status = run_demo(stack, customers=args.customers)
         seconds = time.perf_counter() - started
         after = stack.moto.request_counts()["requests"]
-        assert stack.dispatcher is not None
-        loop = stack.dispatcher.loop_log
-        passes = {
-            "all": loop.passes,
-            "loop": {k: getattr(loop, k) for k in ("started", "woken", "polled", "idle", "follow_up")},
-            "requests": dict(loop.requests),
-        }
+        loop = getattr(stack.dispatcher, "loop_log", None)  # (None: a dispatcher before its pass counts)
+        passes = (
+            {
+                "all": loop.passes,
+                "loop": {k: getattr(loop, k) for k in ("started", "woken", "polled", "idle", "follow_up")},
+                "requests": dict(loop.requests),
+            }
+            if loop is not None
+            else {}
+        )
     moto = {op: n - before.get(op, 0) for op, n in after.items() if n - before.get(op, 0)}
     by_caller: dict[str, dict[str, int]] = {}
     for (family, operation), n in sorted(calls.items()):

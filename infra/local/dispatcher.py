@@ -348,7 +348,6 @@ class Dispatcher:
                 if handled and self._backlog:  # more batches held, or retries: at once
                     cause = "follow_up"
                     continue
-                passed = time.monotonic()
                 if handled:
                     # The handlers fed the bus: look again after the batching window (as Lambda polls
                     # a shard 4 times a second), so that what they and the requests produce meanwhile
@@ -358,8 +357,8 @@ class Dispatcher:
                 else:
                     woken = self._wake.wait(poll_seconds if self._in_flight else idle_seconds)
                     cause = "woken" if woken else ("polled" if self._in_flight else "idle")
-                    if woken:  # a run of requests makes one batch too
-                        self._stop.wait(max(0.0, passed + poll_seconds - time.monotonic()))
+                    if woken:  # the request that woke it (and those that follow) makes one batch too
+                        self._stop.wait(poll_seconds)
                 self._wake.clear()
 
         self._thread = threading.Thread(target=loop, name="dispatcher", daemon=True)
