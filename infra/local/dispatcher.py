@@ -54,7 +54,8 @@ MAX_ATTEMPTS = 5
 # The background loop's safety net: with no request in flight and nothing woken it, a pass this often.
 IDLE_SECONDS = 5.0
 # Its polling interval while an API request is in flight (Lambda polls a stream shard 4 times a second),
-# and the least time between two woken passes that found nothing (a run of requests is one batch).
+# and its batching window: after a wake, or a pass that handled records, it waits this long before the
+# next pass, so that what arrives meanwhile makes one batch.
 POLL_SECONDS = 0.25
 
 
