@@ -71,8 +71,10 @@ class _StreamCursor:
     shard_id: str
     after_sequence: str | None = None
     attempts: int = 0
-    # The iterator the last GetRecords returned (it reads on from where that one ended); None: seek.
+    # The iterator the last GetRecords returned, and the sequence number it reads on after: used while
+    # that is ``after_sequence`` (the records read were delivered, or there were none); else a seek.
     iterator: str | None = None
+    iterator_after: str | None = None
 
 
 @dataclass
@@ -150,13 +152,17 @@ class Dispatcher:
     def _read_stream(self, cursor: _StreamCursor) -> list[dict[str, Any]]:
         """The records after ``cursor.after_sequence``; the read's next iterator is kept for the next
         pass (it starts after the last record returned), so an idle shard costs one GetRecords."""
-        iterator, cursor.iterator = cursor.iterator or self._seek(cursor), None
+        kept = cursor.iterator if cursor.iterator_after == cursor.after_sequence else None
+        iterator, cursor.iterator = kept or self._seek(cursor), None
         try:
             answer = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
         except self.streams.exceptions.ExpiredIteratorException:  # 15 minutes old on AWS: seek again
             answer = self.streams.get_records(ShardIterator=self._seek(cursor), Limit=self.batch_size)
-        records = [dict(record) for record in answer["Records"]]
+        records: list[dict[str, Any]] = [dict(record) for record in answer["Records"]]
         cursor.iterator = answer.get("NextShardIterator")
+        cursor.iterator_after = (
+            str(records[-1]["dynamodb"]["SequenceNumber"]) if records else cursor.after_sequence
+        )
         return records
 
     def _deliver_stream(self, function: str, cursor: _StreamCursor) -> int:
@@ -176,7 +182,7 @@ class Dispatcher:
             failed = records[0]["dynamodb"]["SequenceNumber"]
             print(f"  ! {function} failed on a stream batch: {exc!r}")
         delivered_up_to = records[-1]["dynamodb"]["SequenceNumber"]
-        if failed is None:  # the kept iterator starts right after delivered_up_to
+        if failed is None:  # the kept iterator reads on after delivered_up_to
             cursor.after_sequence, cursor.attempts = delivered_up_to, 0
             with self._log_lock:
                 self.log.stream_records += len(records)
