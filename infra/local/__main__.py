@@ -68,11 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     stack.serve()
     stopped = threading.Event()
     if args.score_every > 0:
-        threading.Thread(target=_scheduler, args=(stopped, args.score_every * 60), daemon=True).start()
+        threading.Thread(target=_scheduler, args=(stopped, args.score_every * 60, stack), daemon=True).start()
     if args.due_every > 0:
         from infra.local import campaign_schedule
 
-        campaign_schedule.start(stopped, args.due_every)
+        assert stack.dispatcher is not None
+        campaign_schedule.start(stopped, args.due_every, activity=stack.dispatcher.activity)
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     print(
         f"Serving on {stack.api_url} — console: {stack.api_url}/dashboard/ (sign in as marketing@ or "
@@ -90,13 +91,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _scheduler(stopped: threading.Event, interval_seconds: float) -> None:
-    """The local stand-in for the EventBridge schedule: a scoring run every interval."""
+def _scheduler(stopped: threading.Event, interval_seconds: float, stack: LocalStack) -> None:
+    """The local stand-in for the EventBridge schedule: a scoring run every interval (the dispatcher
+    delivers its events while it runs, as during an API request)."""
     from shared.services import scoring
 
+    assert stack.dispatcher is not None
     while not stopped.wait(interval_seconds):
         try:
-            result = scoring.run_in_process(progress=print)
+            with stack.dispatcher.activity():
+                result = scoring.run_in_process(progress=print)
             print(
                 f"scheduled scoring run {result['run_id']}: {result['customers_scored']} customers",
                 flush=True,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,10 +67,15 @@ class LocalChannels:
     region: str
     injected: list[dict[str, Any]] = field(default_factory=list)
 
+    # Told after each injection (the local stack: the dispatcher's wake-up).
+    on_inject: Callable[[], object] | None = None
+
     def inject_ses_event(self, kind: ses_feedback.Kind, **kwargs: Any) -> dict[str, Any]:
         """Publish an SES event for an email the stack sent (see :func:`infra.local.ses_feedback.inject`)."""
         event = ses_feedback.inject(kind, self.region, **kwargs)
         self.injected.append(event)
+        if self.on_inject is not None:
+            self.on_inject()
         return event
 
     def stop(self) -> None:
@@ -94,7 +100,7 @@ def attach(
         receiver.api_key,
     )
     dispatcher.extra_pumps.append(destination.pump)
-    channels = LocalChannels(receiver, destination, settings.region)
+    channels = LocalChannels(receiver, destination, settings.region, on_inject=dispatcher.wake)
 
     def inject_endpoint(headers: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
         if not hmac.compare_digest(headers.get("x-api-key", "").encode(), api_key.encode()):

@@ -14,6 +14,18 @@ Each consumer (a stream shard's function, a queue's function, the webhook delive
 thread of its own within a pass, as Lambda's event source mappings run independently: while one function
 waits for moto (a process of its own), another runs. One consumer's deliveries stay in order, one batch at
 a time, and a pass ends when every consumer has had its turn, so :meth:`Dispatcher.drain` settles as before.
+
+The background loop (:meth:`Dispatcher.start`) follows the work instead of polling on a clock. It is
+woken (:meth:`Dispatcher.wake`) when something may have produced work: an API request ended (in this
+process or in a worker process: the adapter answers from here), a schedule ran, an SES event was
+injected. While an API request is in flight it polls at Lambda's stream polling rate (a scoring run
+publishes as it goes: its queue must not grow, see above). After a pass that handled records it looks
+again at once if batches or retries were left, else after that same interval (the handlers fed the bus;
+what they and the requests produce meanwhile makes one batch). Otherwise it sleeps for
+:data:`IDLE_SECONDS`: the safety net for work put on a queue by something the stack did not see.
+Each pass asks for less than before: a stream shard is read from the iterator the previous read
+returned (no GetShardIterator per pass), and a queue receive that returns fewer than 10 messages is not
+followed by an empty one (what arrives later is found by the next pass, which a delivery's work gets).
 """
 
 from __future__ import annotations
@@ -21,9 +33,10 @@ from __future__ import annotations
 import importlib
 import threading
 import time
-from collections import deque
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -38,6 +51,12 @@ Handler = Callable[[dict[str, Any], Any], Any]
 STREAM_CONSUMERS = {"Interactions": "aggregate"}
 QUEUE_CONSUMERS = {"CampaignsQueue": "campaigns", "EmailQueue": "email", "SesEventsQueue": "ses_events"}
 MAX_ATTEMPTS = 5
+# The background loop's safety net: with no request in flight and nothing woken it, a pass this often.
+IDLE_SECONDS = 5.0
+# Its polling interval while an API request is in flight (Lambda polls a stream shard 4 times a second),
+# and its batching window: after a wake, or a pass that handled records, it waits this long before the
+# next pass, so that what arrives meanwhile makes one batch.
+POLL_SECONDS = 0.25
 
 
 def load_handler(function: str) -> Handler:
@@ -52,6 +71,10 @@ class _StreamCursor:
     shard_id: str
     after_sequence: str | None = None
     attempts: int = 0
+    # The iterator the last GetRecords returned, and the sequence number it reads on after: used while
+    # that is ``after_sequence`` (the records read were delivered, or there were none); else a seek.
+    iterator: str | None = None
+    iterator_after: str | None = None
 
 
 @dataclass
@@ -69,6 +92,20 @@ class DeliveryLog:
     dead_lettered: list[dict[str, Any]] = field(default_factory=list)
 
 
+@dataclass
+class LoopLog:
+    """What the background loop did: passes by what started them, and the dispatcher's AWS requests."""
+
+    started: int = 0  # the first pass, at start (what arrived while nobody delivered)
+    woken: int = 0  # a wake (API request, schedule, injection) started the pass
+    polled: int = 0  # an API request was in flight
+    idle: int = 0  # the idle safety net
+    follow_up: int = 0  # the previous pass handled records
+    passes: int = 0  # every pass, the drains' included
+    # The dispatcher's own AWS requests by operation (every pass, drains included).
+    requests: Counter[str] = field(default_factory=Counter)
+
+
 class Dispatcher:
     def __init__(self, resources: LocalResources, region: str, batch_size: int = 100) -> None:
         self.resources = resources
@@ -77,7 +114,13 @@ class Dispatcher:
         self.sqs = boto3.client("sqs", region_name=region)
         self.region = region
         self.log = DeliveryLog()
+        self.loop_log = LoopLog()
         self._log_lock = threading.Lock()  # consumers count their deliveries from their own threads
+        for client in (self.streams, self.sqs):
+            client.meta.events.register("before-call", self._count_request)
+        self._wake = threading.Event()
+        self._in_flight = 0  # API requests running now (see activity())
+        self._backlog = False  # the last pass left work it knows of (a batch each, retries)
         self._pool = ThreadPoolExecutor(thread_name_prefix="consumer")
         self._cursors: list[tuple[str, _StreamCursor]] = []
         self._held: dict[str, deque[_Held]] = {name: deque() for name in QUEUE_CONSUMERS}
@@ -92,21 +135,42 @@ class Dispatcher:
                 self._cursors.append((STREAM_CONSUMERS[table], _StreamCursor(stream_arn, shard["ShardId"])))
 
     # -- streams -------------------------------------------------------------------------------
-    def _read_stream(self, cursor: _StreamCursor) -> list[dict[str, Any]]:
+    def _count_request(self, model: Any, **_: Any) -> None:
+        with self._log_lock:
+            self.loop_log.requests[model.name] += 1
+
+    def _seek(self, cursor: _StreamCursor) -> str:
         kwargs: dict[str, Any] = {"StreamArn": cursor.stream_arn, "ShardId": cursor.shard_id}
         if cursor.after_sequence is None:
             kwargs["ShardIteratorType"] = "TRIM_HORIZON"
         else:
             kwargs["ShardIteratorType"] = "AFTER_SEQUENCE_NUMBER"
             kwargs["SequenceNumber"] = cursor.after_sequence
-        iterator = self.streams.get_shard_iterator(**kwargs)["ShardIterator"]
-        records = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)["Records"]
-        return [dict(record) for record in records]
+        iterator: str = self.streams.get_shard_iterator(**kwargs)["ShardIterator"]
+        return iterator
+
+    def _read_stream(self, cursor: _StreamCursor) -> list[dict[str, Any]]:
+        """The records after ``cursor.after_sequence``; the read's next iterator is kept for the next
+        pass (it starts after the last record returned), so an idle shard costs one GetRecords."""
+        kept = cursor.iterator if cursor.iterator_after == cursor.after_sequence else None
+        iterator, cursor.iterator = kept or self._seek(cursor), None
+        try:
+            answer = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+        except self.streams.exceptions.ExpiredIteratorException:  # 15 minutes old on AWS: seek again
+            answer = self.streams.get_records(ShardIterator=self._seek(cursor), Limit=self.batch_size)
+        records: list[dict[str, Any]] = [dict(record) for record in answer["Records"]]
+        cursor.iterator = answer.get("NextShardIterator")
+        cursor.iterator_after = (
+            str(records[-1]["dynamodb"]["SequenceNumber"]) if records else cursor.after_sequence
+        )
+        return records
 
     def _deliver_stream(self, function: str, cursor: _StreamCursor) -> int:
         records = self._read_stream(cursor)
         if not records:
             return 0
+        if len(records) >= self.batch_size:
+            self._backlog = True  # the shard may hold more than one batch
         event = {"Records": [self._lambda_stream_record(r, cursor.stream_arn) for r in records]}
         failed: str | None = None
         try:
@@ -118,12 +182,14 @@ class Dispatcher:
             failed = records[0]["dynamodb"]["SequenceNumber"]
             print(f"  ! {function} failed on a stream batch: {exc!r}")
         delivered_up_to = records[-1]["dynamodb"]["SequenceNumber"]
-        if failed is None:
+        if failed is None:  # the kept iterator reads on after delivered_up_to
             cursor.after_sequence, cursor.attempts = delivered_up_to, 0
             with self._log_lock:
                 self.log.stream_records += len(records)
             return len(records)
         cursor.attempts += 1
+        self._backlog = True  # the failed record is read again
+        cursor.iterator = None  # the next read seeks back to the first failed record
         before_failed = [r for r in records if int(r["dynamodb"]["SequenceNumber"]) < int(failed)]
         if before_failed:
             cursor.after_sequence = before_failed[-1]["dynamodb"]["SequenceNumber"]
@@ -167,12 +233,16 @@ class Dispatcher:
             )
             self._held[queue_name].extend(_Held(dict(m)) for m in messages)
             taken += len(messages)
+            if len(messages) < 10:  # the queue had no more visible: no empty receive to learn it
+                break
         return taken
 
     def _deliver_queue(self, queue_name: str, function: str) -> int:
         self._take(queue_name)
         held = self._held[queue_name]
         batch = [held.popleft() for _ in range(min(10, len(held)))]
+        if held:
+            self._backlog = True  # more than one batch is held
         if not batch:
             return 0
         for item in batch:
@@ -209,6 +279,7 @@ class Dispatcher:
                 continue
             if item.deliveries < MAX_ATTEMPTS:
                 held.append(item)  # delivered again on a later pass
+                self._backlog = True
                 continue
             body = item.message["Body"]
             self.sqs.send_message(QueueUrl=self.resources.dead_letter_urls[queue_name], MessageBody=body)
@@ -221,6 +292,8 @@ class Dispatcher:
     def pump(self) -> int:
         """Deliver what is pending once; returns how many records/messages were handled."""
         with self._lock:
+            self.loop_log.passes += 1
+            self._backlog = False  # set by a consumer that left work for the next pass
             consumers: list[Callable[[], int]] = [
                 partial(self._deliver_stream, function, cursor) for function, cursor in self._cursors
             ]
@@ -246,25 +319,64 @@ class Dispatcher:
                 return total
         raise RuntimeError("the dispatcher did not settle: a consumer keeps producing work")
 
-    def start(self, interval: float = 0.2) -> None:
+    def wake(self) -> None:
+        """Something may have produced work: the background loop makes a pass soon."""
+        self._wake.set()
+
+    @contextmanager
+    def activity(self) -> Iterator[None]:
+        """Around an API request: the loop polls while it runs (a scoring run publishes as it goes) and
+        is woken when it ends (its consequences are delivered without waiting for the idle interval)."""
+        with self._log_lock:
+            self._in_flight += 1
+        self._wake.set()
+        try:
+            yield
+        finally:
+            with self._log_lock:
+                self._in_flight -= 1
+            self._wake.set()
+
+    def start(self, idle_seconds: float = IDLE_SECONDS, poll_seconds: float = POLL_SECONDS) -> None:
+        """Deliver in the background until :meth:`stop` (see the module docstring)."""
         self._stop.clear()
+        self._wake.clear()  # what woke nobody is delivered by the first pass
 
         def loop() -> None:
+            cause = "started"  # the first pass delivers what is pending at once
             while not self._stop.is_set():
                 try:
-                    if self.pump() == 0:
-                        self._stop.wait(interval)
+                    handled = self.pump()
                 except Exception as exc:
                     print(f"  ! dispatcher: {exc!r}")
-                    self._stop.wait(interval)
+                    handled = 0
+                with self._log_lock:
+                    setattr(self.loop_log, cause, getattr(self.loop_log, cause) + 1)
+                if handled and self._backlog:  # more batches held, or retries: at once
+                    cause = "follow_up"
+                    continue
+                if handled:
+                    # The handlers fed the bus: look again after the batching window (as Lambda polls
+                    # a shard 4 times a second), so that what they and the requests produce meanwhile
+                    # makes one batch.
+                    cause = "follow_up"
+                    self._stop.wait(poll_seconds)
+                else:
+                    woken = self._wake.wait(poll_seconds if self._in_flight else idle_seconds)
+                    cause = "woken" if woken else ("polled" if self._in_flight else "idle")
+                    if woken:  # the request that woke it (and those that follow) makes one batch too
+                        self._stop.wait(poll_seconds)
+                self._wake.clear()
 
         self._thread = threading.Thread(target=loop, name="dispatcher", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the background loop, waiting up to ``timeout`` for the pass it is making."""
         self._stop.set()
+        self._wake.set()  # out of its wait at once
         if self._thread:
-            self._thread.join(timeout=5)
+            self._thread.join(timeout=timeout)
             time.sleep(0)
 
     def close(self) -> None:

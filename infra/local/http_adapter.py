@@ -13,6 +13,10 @@ Like API Gateway, the adapter refuses a body over :data:`MAX_BODY_BYTES` (413) f
 before reading it; a Content-Length that is not a non-negative integer is a 400; a client that stalls
 while sending is cut off after :data:`SOCKET_TIMEOUT_SECONDS` without a byte (and a body must arrive
 within :data:`BODY_DEADLINE_SECONDS`), answered 408.
+
+Every function invocation and local POST endpoint runs inside ``ApiAdapter.activity()`` (the local stack
+sets the dispatcher's): the dispatcher polls while a request runs and is woken when it ends. The answer
+of a worker process comes back through this process, so the wake-up crosses the process boundary.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ import uuid
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -123,6 +128,8 @@ class ApiAdapter:
         self.extra_posts: dict[str, Callable[[dict[str, str], bytes], tuple[int, dict[str, str], bytes]]] = {}
         self._pool: ProcessPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        # Around each invocation (in whichever process it runs): the dispatcher's wake-up.
+        self.activity: Callable[[], AbstractContextManager[object]] = nullcontext
         # The console's sign-in (infra/local/console_auth.py): verifies an ID token as the Cognito
         # authorizer does (claims, or None), and serves the hosted-UI stand-in's paths:
         # path -> handler(method, query, lower-cased headers, body).
@@ -337,7 +344,9 @@ def make_server(adapter: ApiAdapter, host: str, port: int) -> ThreadingHTTPServe
                 return
             headers = {k.lower(): v for k, v in self.headers.items()}
             if self.command == "POST" and urlsplit(self.path).path in adapter.extra_posts:
-                self._send(*adapter.extra_posts[urlsplit(self.path).path](headers, body))
+                with adapter.activity():
+                    answer = adapter.extra_posts[urlsplit(self.path).path](headers, body)
+                self._send(*answer)
                 return
             event, function, status, message = adapter.build_event(
                 self.command, self.path, headers, body, self.client_address[0], self.headers.get("Host", "")
@@ -348,7 +357,8 @@ def make_server(adapter: ApiAdapter, host: str, port: int) -> ThreadingHTTPServe
                 self._send(status, headers, json.dumps(refusal).encode())
                 return
             try:
-                response = adapter.invoke(function, event)
+                with adapter.activity():
+                    response = adapter.invoke(function, event)
             except Exception as exc:  # what API Gateway answers when a function crashes
                 print(f"  ! {function} raised {exc!r}")
                 self._send(

@@ -137,6 +137,8 @@ class LocalStack:
 
         ports.use(in_process_ports())  # scoring runs and exports run in this process, not on AWS
         self.dispatcher = Dispatcher(self.resources, settings.region)
+        # Each API request (workers' too: their answers come back through the adapter here) wakes it.
+        self.adapter.activity = self.dispatcher.activity
         # The CRM receiver, webhook delivery and SES event injection (infra/local/channels.py).
         self.channels = channels.attach(
             self.resources, self.dispatcher, self.adapter, self.host, self.api_key, settings

@@ -145,6 +145,8 @@ class LocalApiDestination:
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
             )
             self._held.extend(_Held(json.loads(m["Body"])) for m in messages)
+            if len(messages) < 10:  # nothing more was visible: no empty receive to learn it
+                return
 
     def _post(self, event: dict[str, Any]) -> int:
         headers = {"Content-Type": "application/json", API_KEY_HEADER: self.api_key}
