@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 from pynamodb.attributes import UnicodeAttribute
@@ -116,10 +116,10 @@ def live(customer_id: str) -> CustomerRecord | None:
     return record_of(CustomerRecord, item) if item is not None else None
 
 
-def live_ids(customer_ids: Iterable[str]) -> set[str]:
-    """Those of ``customer_ids`` whose profile exists and is not being erased (strongly consistent)."""
+def _batch_read(customer_ids: Iterable[str], attributes: list[str]) -> Iterator[dict[str, Any]]:
+    """The named attributes of each existing profile among ``customer_ids`` (strongly consistent batch
+    reads of 100, unprocessed keys read again), as DynamoDB returns them."""
     pending = list(dict.fromkeys(customer_ids))
-    found: set[str] = set()
     connection = CustomerModel._get_connection()
     table, key_name = CustomerModel.Meta.table_name, "customer_id"
     while pending:
@@ -129,14 +129,35 @@ def live_ids(customer_ids: Iterable[str]) -> set[str]:
             response = connection.batch_get_item(
                 [{key_name: cid} for cid in page],  # type: ignore[misc]
                 consistent_read=True,
-                attributes_to_get=[key_name, _ERASING_AT.attr_name],
+                attributes_to_get=[key_name, *attributes],
             )
-            for item in response.get("Responses", {}).get(table, []):
-                if _ERASING_AT.attr_name not in item:
-                    found.add(item[key_name]["S"])
+            yield from response.get("Responses", {}).get(table, [])
             unprocessed = response.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
             page = [key[key_name]["S"] for key in unprocessed]
-    return found
+
+
+def live_ids(customer_ids: Iterable[str]) -> set[str]:
+    """Those of ``customer_ids`` whose profile exists and is not being erased (strongly consistent)."""
+    return {
+        item["customer_id"]["S"]
+        for item in _batch_read(customer_ids, [_ERASING_AT.attr_name])
+        if _ERASING_AT.attr_name not in item
+    }
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def last_seen(customer_ids: Iterable[str]) -> dict[str, datetime]:
+    """When each of ``customer_ids`` was last seen: the latest time of an interaction the aggregates have
+    counted (profiles that do not exist, or have no interaction counted, are left out)."""
+    attribute = CustomerModel.last_seen_at.attr_name
+    return {
+        item["customer_id"]["S"]: _aware(datetime.fromisoformat(item[attribute]["S"]))
+        for item in _batch_read(customer_ids, [attribute])
+        if attribute in item
+    }
 
 
 def mark_erasing(customer_id: str, now: datetime) -> bool:

@@ -11,7 +11,7 @@ from typing import Any
 from shared.campaigns.catalogue import Campaign, Catalogue, Journey, load_catalogue
 from shared.campaigns.customer import CustomerView
 from shared.campaigns.matching import CampaignMatch, match_event, sweep_matches
-from shared.campaigns.report import CampaignReport, Purchase, build_report
+from shared.campaigns.report import CampaignReport, build_report
 from shared.campaigns.rules import (
     Decision,
     DecisionRecord,
@@ -26,7 +26,7 @@ from shared.dal import customers, decisions
 from shared.dal.bus import publish
 from shared.dal.campaigns import SweepProgress
 from shared.events import BusEvent, CampaignSweepRequested
-from shared.services import journeys
+from shared.services import conversions, journeys
 from shared.services.campaign_sends import (
     EventReads,
     confirmation_window,
@@ -359,7 +359,10 @@ def report(campaign_id: str, as_of: datetime | None = None) -> CampaignReport:
     if campaign is None:
         raise CampaignNotFoundError(campaign_id)
     records: list[DecisionRecord] = list(store.for_campaign(campaign_id))
-    purchases: list[Purchase] = []
-    for customer_id in {r.customer_id for r in records if r.outcome in ("sent", "held_out")}:
-        purchases += store.conversions_of(customer_id, campaign_id, campaign.conversion)
+    first_contact: dict[str, datetime] = {}
+    for record in records:
+        if record.outcome in ("sent", "held_out"):
+            known = first_contact.get(record.customer_id)
+            first_contact[record.customer_id] = min(known or record.decided_at, record.decided_at)
+    purchases = conversions.since(first_contact, campaign_id, campaign.conversion)
     return build_report(campaign_id, records, purchases, campaign.attribution_window_days, as_of=as_of)

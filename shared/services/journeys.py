@@ -34,13 +34,14 @@ from shared.campaigns.journeys import (
     events_used,
 )
 from shared.campaigns.matching import match_event
-from shared.campaigns.report import CampaignReport, Purchase, build_report
+from shared.campaigns.report import CampaignReport, build_report
 from shared.campaigns.rules import StoredDecision
 from shared.dal import campaigns as store
 from shared.dal import customers, decisions
 from shared.dal import journeys as journey_store
 from shared.dal.bus import publish
 from shared.events import BusEvent, InteractionTracked, LeadQualified, SegmentChanged
+from shared.services import conversions
 from shared.services.campaign_sends import (
     EventReads,
     confirmation_window,
@@ -223,9 +224,10 @@ def report(journey: Journey, as_of: datetime | None = None) -> CampaignReport:
     """The journey's lift (treated vs held out, from entry: every entered person counts in their arm) and
     its funnel (entered, at each step, converted, exited, completed)."""
     states, step_decisions = journey_store.for_journey(journey.id)
-    purchases: list[Purchase] = []
-    for customer_id in {s.customer_id for s in states}:
-        purchases += store.conversions_of(customer_id, journey.id, journey.goal.event)
+    entered: dict[str, datetime] = {}
+    for state in states:
+        entered[state.customer_id] = min(entered.get(state.customer_id, state.entered_at), state.entered_at)
+    purchases = conversions.since(entered, journey.id, journey.goal.event)
     lift = build_report(
         journey.id, as_group_records(states), purchases, journey.attribution_window_days, as_of=as_of
     )

@@ -11,7 +11,7 @@ import pytest
 
 from infra.local.demo import Client
 from infra.local.stack import LocalStack
-from shared.dal.models import DecisionModel, IdentityModel, InteractionModel
+from shared.dal.models import CustomerModel, DecisionModel, IdentityModel, InteractionModel
 from shared.services import campaigns
 from tests.helpers import bus_tap, daytime_zone, drain_queue, post_batches, prefixed_orders
 
@@ -127,6 +127,9 @@ def test_campaign_report_measures_lift_against_the_hold_out(stack: LocalStack, c
                 outcome=group,
                 channel="email",
             ).save()
+            # The profile as the aggregates leave it: last seen at the order, or before the decision.
+            last_seen = decided + timedelta(days=5) if i < converting else decided - timedelta(days=400)
+            CustomerModel(customer_id, last_seen_at=last_seen.isoformat()).save()
             if i < converting:
                 InteractionModel(
                     customer_id,
@@ -137,8 +140,14 @@ def test_campaign_report_measures_lift_against_the_hold_out(stack: LocalStack, c
                     received_at=decided.isoformat(),
                     amount=50.0,
                 ).save()
+    assert stack.moto is not None
+    queries_before = stack.moto.request_counts()["requests"].get("Query", 0)
     status, report, _ = client.call("GET", f"/v1/campaigns/{campaign}/report", private=True)
+    queries = stack.moto.request_counts()["requests"].get("Query", 0) - queries_before
     assert status == 200
+    # The interactions of the 40 people seen again since the decision are read, not those of all 200
+    # contacted (the rest: the decisions' index pages, and whatever the background dispatcher reads).
+    assert 40 <= queries < 80, queries
     assert (report["sent"], report["held_out"]) == (100, 100)
     assert (report["treatment"]["conversions"], report["control"]["conversions"]) == (30, 10)
     assert report["treatment"]["revenue"] == 1500
