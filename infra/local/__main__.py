@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
         "--workers",
         type=int,
         default=4,
-        help="serve mode: API worker processes, each one Lambda container (0: one request at a time)",
+        help="worker processes, each one Lambda container, running the API's requests and the queue and "
+        "stream deliveries (0: all in this process, one request at a time per function)",
     )
     parser.add_argument(
         "--allowed-origins",
@@ -50,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.once:
         from infra.local.demo import run_demo
 
-        with LocalStack(api_port=args.port, verbose=False, metrics_log=args.metrics_log) as stack:
+        with LocalStack(
+            api_port=args.port, verbose=False, metrics_log=args.metrics_log, workers=args.workers
+        ) as stack:
             status = run_demo(stack, customers=args.customers)
         print(f"(the functions' metrics are in {args.metrics_log})")
         return status

@@ -65,6 +65,11 @@ def load_handler(function: str) -> Handler:
     return handler
 
 
+def invoke_here(function: str, event: dict[str, Any]) -> Any:
+    """The function's handler on ``event``, in this process."""
+    return load_handler(function)(event, LocalContext(function))
+
+
 @dataclass
 class _StreamCursor:
     stream_arn: str
@@ -107,8 +112,23 @@ class LoopLog:
 
 
 class Dispatcher:
-    def __init__(self, resources: LocalResources, region: str, batch_size: int = 100) -> None:
+    def __init__(
+        self,
+        resources: LocalResources,
+        region: str,
+        batch_size: int = 100,
+        invoke: Callable[[str, dict[str, Any]], Any] | None = None,
+        queue_concurrency: int = 1,
+    ) -> None:
+        """``invoke(function, event)``: runs a function on a batch (by default here, in this process; the
+        local stack passes its API worker pool's when it has one, so deliveries run in those processes).
+        ``queue_concurrency``: batches of one queue delivered at once."""
         self.resources = resources
+        self._invoke = invoke or invoke_here
+        self.queue_concurrency = max(1, queue_concurrency)
+        self._batch_pool = ThreadPoolExecutor(
+            self.queue_concurrency * len(QUEUE_CONSUMERS), thread_name_prefix="batch"
+        )
         self.batch_size = batch_size
         self.streams = boto3.client("dynamodbstreams", region_name=region)
         self.sqs = boto3.client("sqs", region_name=region)
@@ -174,7 +194,7 @@ class Dispatcher:
         event = {"Records": [self._lambda_stream_record(r, cursor.stream_arn) for r in records]}
         failed: str | None = None
         try:
-            response = load_handler(function)(event, LocalContext(function))
+            response = self._invoke(function, event)
             failures = (response or {}).get("batchItemFailures") or []
             if failures:
                 failed = min((f["itemIdentifier"] for f in failures), key=int)
@@ -238,13 +258,22 @@ class Dispatcher:
         return taken
 
     def _deliver_queue(self, queue_name: str, function: str) -> int:
+        """Up to :attr:`queue_concurrency` batches of the queue at once (an SQS event source mapping runs
+        several batches of a standard queue concurrently, each in its own container)."""
         self._take(queue_name)
         held = self._held[queue_name]
-        batch = [held.popleft() for _ in range(min(10, len(held)))]
+        batches: list[list[_Held]] = []
+        while held and len(batches) < self.queue_concurrency:
+            batches.append([held.popleft() for _ in range(min(10, len(held)))])
         if held:
-            self._backlog = True  # more than one batch is held
-        if not batch:
-            return 0
+            self._backlog = True  # more batches are held than this pass delivers
+        if len(batches) <= 1:
+            return sum(self._deliver_batch(queue_name, function, batch) for batch in batches)
+        deliver = partial(self._deliver_batch, queue_name, function)
+        return sum(self._batch_pool.map(deliver, batches))
+
+    def _deliver_batch(self, queue_name: str, function: str, batch: list[_Held]) -> int:
+        held = self._held[queue_name]
         for item in batch:
             item.deliveries += 1
         event = {
@@ -269,7 +298,7 @@ class Dispatcher:
         }
         failed_ids: set[str]
         try:
-            response = load_handler(function)(event, LocalContext(function))
+            response = self._invoke(function, event)
             failed_ids = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures") or []}
         except Exception as exc:
             print(f"  ! {function} failed on a queue batch: {exc!r}")
@@ -383,3 +412,4 @@ class Dispatcher:
         """Stop, and let the consumers' threads go (no delivery after this)."""
         self.stop()
         self._pool.shutdown(wait=True)
+        self._batch_pool.shutdown(wait=True)

@@ -136,7 +136,15 @@ class LocalStack:
         from shared.services import ports
 
         ports.use(in_process_ports())  # scoring runs and exports run in this process, not on AWS
-        self.dispatcher = Dispatcher(self.resources, settings.region)
+        # With API worker processes, the queue and stream deliveries run in them too (each a Lambda
+        # container, as the API's requests), as many batches of a queue at once as there are workers:
+        # this process only moves records and messages.
+        self.dispatcher = Dispatcher(
+            self.resources,
+            settings.region,
+            invoke=self.adapter.invoke if self.workers > 0 else None,
+            queue_concurrency=max(1, self.workers),
+        )
         # Each API request (workers' too: their answers come back through the adapter here) wakes it.
         self.adapter.activity = self.dispatcher.activity
         # The CRM receiver, webhook delivery and SES event injection (infra/local/channels.py).
