@@ -11,7 +11,7 @@ import boto3
 
 from infra.local.demo import Client, cdnow_orders
 from infra.local.stack import LocalStack
-from shared.events import SOURCE
+from shared.events import SOURCE, SegmentChanged
 from shared.settings import get_settings
 
 
@@ -120,3 +120,21 @@ def wire_headers(raw: bytes) -> dict[str, list[bytes]]:
         name = field.decode().lower()
         headers.setdefault(name, []).append(value.removeprefix(b" "))
     return headers
+
+
+def new_champions(prefix: str, count: int) -> list[SegmentChanged]:
+    """``count`` people who just became Champions (each a new id): bus events for the campaigns queue."""
+    return [
+        SegmentChanged(
+            customer_id=unique(prefix),
+            run_id=prefix,
+            previous_segment=None,
+            segment="Champions",
+            recency_score=5,
+            frequency_score=5,
+            monetary_score=5,
+            clv=10.0,
+            p_alive=0.9,
+        )
+        for _ in range(count)
+    ]

@@ -21,7 +21,7 @@ from infra.local.dispatcher import MAX_ATTEMPTS, QUEUE_CONSUMERS, Dispatcher, Lo
 from infra.local.faults import Fault
 from infra.local.stack import LocalStack
 from shared.settings import get_settings
-from tests.helpers import drain_queue, emails_to, unique
+from tests.helpers import drain_queue, emails_to, new_champions, unique
 
 NEVER = 3600.0  # an idle interval no test lasts: what gets delivered was not the safety net's doing
 GIVE_UP_SECONDS = 120.0
@@ -77,22 +77,10 @@ def test_a_message_the_stack_did_not_see_is_delivered_by_the_idle_safety_net(
     """Events put on the bus by a caller outside the adapter (nothing wakes the dispatcher) reach the
     campaigns function: the loop's idle pass finds them."""
     from shared.dal.bus import publish
-    from shared.events import SegmentChanged
 
     before = _started(dispatcher, idle_seconds=0.5)
     delivered = dispatcher.log.queue_messages
-    event = SegmentChanged(
-        customer_id=unique("unseen"),
-        run_id="unseen",
-        previous_segment=None,
-        segment="Champions",
-        recency_score=5,
-        frequency_score=5,
-        monetary_score=5,
-        clv=10.0,
-        p_alive=0.9,
-    )
-    assert publish([event]) == 1
+    assert publish(new_champions("unseen", 1)) == 1
     _until(lambda: dispatcher.log.queue_messages > delivered)
     after = _stopped(dispatcher)
     assert after.idle > before.idle
@@ -160,23 +148,8 @@ def test_a_pass_reads_the_stream_from_the_kept_iterator_and_stops_at_a_short_rec
     """Three messages on the campaigns queue: one receive takes them (fewer than 10, so no second,
     empty one); the stream is read without a new shard iterator; every queue is received once."""
     from shared.dal.bus import publish
-    from shared.events import SegmentChanged
 
-    events = [
-        SegmentChanged(
-            customer_id=unique("short"),
-            run_id="short",
-            previous_segment=None,
-            segment="Champions",
-            recency_score=5,
-            frequency_score=5,
-            monetary_score=5,
-            clv=10.0,
-            p_alive=0.9,
-        )
-        for _ in range(3)
-    ]
-    assert publish(events) == 3
+    assert publish(new_champions("short", 3)) == 3
     before = _snapshot(dispatcher)
     delivered = dispatcher.log.queue_messages
     assert dispatcher.pump() >= 3

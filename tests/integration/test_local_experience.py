@@ -26,7 +26,7 @@ from infra.local.demo import Client
 from infra.local.output import MetricsRouter
 from infra.local.stack import LocalStack
 from shared.settings import Settings
-from tests.helpers import daytime_zone, unique
+from tests.helpers import daytime_zone, new_champions, unique
 
 
 def _signup(stack: LocalStack, client: Client) -> str:
@@ -233,27 +233,12 @@ def test_dispatcher_empties_the_queue_at_once_and_delivers_everything(stack: Loc
     """A burst of bus events (as a scoring run publishes) leaves the queue on the first pass; every message
     is still delivered to the campaigns function, in batches of at most 10."""
     from shared.dal.bus import publish
-    from shared.events import SegmentChanged
 
     assert stack.dispatcher is not None
     stack.drain()
     sqs = boto3.client("sqs")
     url = stack.resources.queue_urls["CampaignsQueue"]  # type: ignore[union-attr]
-    events = [
-        SegmentChanged(
-            customer_id=unique("burst"),
-            run_id="burst",
-            previous_segment=None,
-            segment="Champions",
-            recency_score=5,
-            frequency_score=5,
-            monetary_score=5,
-            clv=10.0,
-            p_alive=0.9,
-        )
-        for _ in range(35)
-    ]
-    assert publish(events) == 35
+    assert publish(new_champions("burst", 35)) == 35
     delivered_before = stack.dispatcher.log.queue_messages
     handled = stack.dispatcher.pump()
     assert 0 < handled <= 10
