@@ -14,6 +14,10 @@ Each consumer (a stream shard's function, a queue's function, the webhook delive
 thread of its own within a pass, as Lambda's event source mappings run independently: while one function
 waits for moto (a process of its own), another runs. One consumer's deliveries stay in order, one batch at
 a time, and a pass ends when every consumer has had its turn, so :meth:`Dispatcher.drain` settles as before.
+With ``queue_concurrency`` above 1, a pass delivers that many batches of a queue at once (an SQS event source
+mapping runs a standard queue's batches concurrently); a stream shard's batches stay one at a time. The
+functions run where ``invoke`` runs them: here by default, in the API adapter's worker processes when the
+local stack has some (each a Lambda container).
 
 The background loop (:meth:`Dispatcher.start`) follows the work instead of polling on a clock. It is
 woken (:meth:`Dispatcher.wake`) when something may have produced work: an API request ended (in this

@@ -6,8 +6,9 @@ and go to the admin function, with the caller in ``requestContext`` as API Gatew
 
 Concurrency, as Lambda: with ``workers`` > 0 requests are served in parallel by a pool of worker
 processes, each with its own instance of every handler and handling one request at a time, as one Lambda
-container does (``make local`` runs 4). With ``workers=0`` (the tests' shared stack, so a test can patch
-code in its own process) each function handles one request at a time in this process.
+container does (``make local`` and ``make demo`` run 4; the local stack's dispatcher delivers queue and stream
+batches through the same pool, :meth:`ApiAdapter.invoke`). With ``workers=0`` (the tests' shared stack, so
+a test can patch code in its own process) each function handles one request at a time in this process.
 
 Like API Gateway, the adapter refuses a body over :data:`MAX_BODY_BYTES` (413) from its Content-Length,
 before reading it; a Content-Length that is not a non-negative integer is a 400; a client that stalls
