@@ -36,6 +36,9 @@ Profiled on ``make demo`` (py-spy, samples holding the GIL), moto's own work was
   items are passed by reference now. Projections still build new items (``Item.project``).
 - Every request listed its response class's methods (``inspect.getmembers``) to find the operation's;
   the list is cached per class (classes do not change while we run).
+- A queue's visible messages (``Queue.messages``, which every receive scans) read the clock twice per
+  message: once per scan now, the same test against that one time (20 % of moto's CPU in a 10 k-customer
+  scoring run, whose campaigns queue grows past 1,000 messages).
 
 :func:`install` applies them to this process's moto (idempotent); the local moto server calls it.
 """
@@ -273,6 +276,16 @@ def _retention_from_queue(self: Any, queue_name: str, message: Any) -> bool:
     return bool(retention_period + message.sent_timestamp / 1000 > unix_time())
 
 
+def _visible_messages(self: Any) -> list[Any]:
+    """moto's ``Queue.messages`` (visible and not delayed), reading the clock once per scan where moto read
+    it twice per message (``Message.visible`` and ``Message.delayed``, each ``unix_time_millis()``): a
+    receive scans the whole queue, so taking a queue of N messages ten at a time cost N²/5 clock reads."""
+    from moto.core.utils import unix_time_millis
+
+    now = unix_time_millis()
+    return [m for m in self._messages if now > m.visible_at and not now < m.delayed_until]
+
+
 def _cached_update_expressions(parser: Any) -> Any:
     """``UpdateExpressionParser.make``, cached by expression text (parse errors are not cached: each
     request with a bad expression raises moto's own error again)."""
@@ -447,6 +460,7 @@ def install() -> None:
     SQSBackend.is_message_valid_based_on_retention_period = _retention_from_queue  # type: ignore[method-assign]
     QueueAttributes.moto_property = Queue.attributes
     Queue.attributes = property(QueueAttributes)  # type: ignore[assignment,method-assign]
+    Queue.messages = property(_visible_messages)  # type: ignore[assignment,method-assign]
     SQSBackend.get_queue_attributes = _plain_dict_attributes(SQSBackend.get_queue_attributes)  # type: ignore[method-assign]
     UpdateExpressionParser.make = _cached_update_expressions(UpdateExpressionParser)
     _cached_conditions(ConditionExpressionParser)

@@ -333,3 +333,24 @@ def test_query_and_scan_results_by_reference_leave_the_stored_items_whole(table:
     )["Items"]
     assert after == [{**stored, "count": {"N": "7"}}]
     assert queried == [{"pk": stored["pk"], "nested": stored["nested"], "count": stored["count"]}]
+
+
+def test_a_receive_skips_the_messages_in_flight_and_the_delayed_ones(moto_url: str) -> None:
+    from moto.sqs.models import Queue
+
+    assert Queue.messages.fget is moto_speedups._visible_messages  # the scan under test
+    sqs = _client("sqs", moto_url)
+    url = sqs.create_queue(QueueName=f"visible-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="first")
+    sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=60)
+    sqs.send_message(QueueUrl=url, MessageBody="third")
+    taken = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=60)["Messages"]
+    assert [m["Body"] for m in taken] == ["first"]
+    # "first" is in flight for a minute and "later" delayed for one: only "third" is visible.
+    rest = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60)["Messages"]
+    assert [m["Body"] for m in rest] == ["third"]
+    assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == []
+    # Back on the queue once its visibility ends: a receive made visible again is taken again.
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=taken[0]["ReceiptHandle"], VisibilityTimeout=0)
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in again] == ["first"]
