@@ -357,9 +357,14 @@ def set_email(customer_id: str, email: str) -> None:
 
 def consent(customer_id: str, channel: str) -> dict[str, Any] | None:
     """One channel's consent record (strongly consistent), None if there is none or no live profile."""
-    customer = live_item(customer_id)
-    record = getattr(customer, f"consent_{channel}", None) if customer is not None else None
-    return dict(record.as_dict()) if record is not None else None
+    profile = live(customer_id)
+    return consent_of(profile, channel) if profile is not None else None
+
+
+def consent_of(profile: CustomerRecord, channel: str) -> dict[str, Any] | None:
+    """One channel's consent record of a profile already read, None if there is none."""
+    record = getattr(profile, f"consent_{channel}", None)
+    return dict(record) if record is not None else None
 
 
 def replace_consent(

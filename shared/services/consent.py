@@ -79,12 +79,6 @@ def survivor_of(customer_id: str) -> str | None:
     return profile.customer_id if profile is not None else None
 
 
-def _consent_of(profile: CustomerRecord, channel: str) -> dict[str, Any] | None:
-    """One channel's consent record as :func:`shared.dal.customers.consent` returns it."""
-    record = getattr(profile, f"consent_{channel}", None)
-    return dict(record) if record is not None else None
-
-
 def _verified(token: str, purpose: tokens.Purpose) -> tuple[tokens.Claims, CustomerRecord]:
     """The token's claims and the live profile it stands for (read once: the link's first decision reads
     its consent from it; every compare-and-set and retry reads the profile again)."""
@@ -160,7 +154,7 @@ def _commit(
 def preview(token: str, purpose: tokens.Purpose) -> LinkOutcome:
     """What the link would do, changing nothing (a GET: mail scanners fetch links)."""
     claims, profile = _verified(token, purpose)
-    current = _consent_of(profile, claims.channel)
+    current = customers.consent_of(profile, claims.channel)
     if purpose == "unsubscribe":
         revoked = current is not None and current.get("status") == "revoked"
         return LinkOutcome("already_unsubscribed" if revoked else "unsubscribable", claims.channel)
@@ -176,7 +170,10 @@ def confirm(token: str, source: str = "confirmation-link") -> LinkOutcome:
     for attempt in range(MAX_ATTEMPTS):
         now = datetime.now(UTC)
         # The first attempt decides on the profile just read; a lost compare-and-set reads it again.
-        current = _consent_of(profile, channel) if attempt == 0 else customers.consent(survivor, channel)
+        if attempt == 0:
+            current = customers.consent_of(profile, channel)
+        else:
+            current = customers.consent(survivor, channel)
         outcome = consent.confirm_outcome(current, claims.request_id)
         if outcome != "confirm" or current is None:  # (no record is never "confirm")
             if current is not None and current.get("event_id") == event_id:
