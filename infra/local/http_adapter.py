@@ -22,19 +22,22 @@ of a worker process comes back through this process, so the wake-up crosses the 
 
 from __future__ import annotations
 
+import atexit
 import base64
 import hmac
 import json
+import logging
 import multiprocessing
 import os
 import re
+import sys
 import threading
 import time
 import uuid
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, nullcontext, suppress
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -90,6 +93,19 @@ def _init_worker(environ: dict[str, str]) -> None:
     from shared.services import ports
 
     ports.use(in_process_ports())
+    atexit.register(_exit_without_teardown)
+
+
+def _exit_without_teardown() -> None:
+    """A worker's last step once the pool has let it go: flush what it wrote and leave, without the
+    interpreter's teardown of every module the functions loaded (about a second of CPU per worker, which
+    the stack's stop would wait for). Registered last, so it runs first among the exit handlers; the
+    logging module's, registered before, is called here."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # a closed pipe: nothing left to say
+            stream.flush()
+    os._exit(0)
 
 
 def _invoke_in_worker(function: str, event: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,8 @@ from infra.local.resources import LocalResources, create_all
 LOCAL_API_KEY = "local-api-key"
 # The functions' metrics (EMF lines) in local mode: a file, not the terminal.
 METRICS_LOG = Path(__file__).resolve().parents[2] / "build" / "local" / "metrics.log"
+# How often the API servers look for a stop request (socketserver's default, 0.5 s, is what a stop waits).
+STOP_POLL_SECONDS = 0.05
 
 
 def reset_clients() -> None:
@@ -184,7 +186,9 @@ class LocalStack:
     def serve(self) -> None:
         """Answer requests on the API port (from now on)."""
         if self._server_thread is None:
-            self._server_thread = threading.Thread(target=self.server.serve_forever, name="api", daemon=True)
+            self._server_thread = threading.Thread(
+                target=self.server.serve_forever, args=(STOP_POLL_SECONDS,), name="api", daemon=True
+            )
             self._server_thread.start()
 
     @contextmanager
@@ -192,7 +196,9 @@ class LocalStack:
         """A second API server on a free port, for the stack's own use (loading demo data) while the public
         port does not answer yet; yields its URL."""
         server = make_server(self.adapter, self.host, 0)
-        thread = threading.Thread(target=server.serve_forever, name="api-private", daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever, args=(STOP_POLL_SECONDS,), name="api-private", daemon=True
+        )
         thread.start()
         try:
             yield f"http://{self.host}:{server.server_address[1]}"

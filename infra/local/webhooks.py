@@ -78,7 +78,10 @@ class WebhookReceiver:
                 self.wfile.write(body)
 
         self._server = ThreadingHTTPServer((self.host, 0), Handler)
-        threading.Thread(target=self._server.serve_forever, name="webhook-receiver", daemon=True).start()
+        # Looks for a stop request every 50 ms (socketserver's default, 0.5 s, is what a stop would wait).
+        threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="webhook-receiver", daemon=True
+        ).start()
         return self
 
     def _answer(self, path: str, headers: dict[str, str], raw: bytes) -> int:
