@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from infra.local import local_signing, moto_http
 from infra.local.dispatcher import load_handler
 from infra.local.lambda_context import LocalContext
 from infra.local.output import METRICS_LOG_VARIABLE, route_metrics
@@ -87,6 +88,10 @@ def _init_worker(environ: dict[str, str]) -> None:
     """A worker process starts as a fresh Lambda container: the adapter's environment, no AWS clients, and
     the local stack's in-process launchers (a scoring run or an export started here runs here)."""
     os.environ.update(environ)
+    # The SDK clients here talk to moto only, as in the stack's own process: headers read without the email
+    # parser, requests signed without the signature's arithmetic.
+    moto_http.install_client()
+    local_signing.install()
     if environ.get(METRICS_LOG_VARIABLE):  # EMF lines to the stack's metrics log, as in the main process
         route_metrics(Path(environ[METRICS_LOG_VARIABLE]))
     from infra.local.launchers import in_process_ports

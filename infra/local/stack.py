@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from infra.local import moto_http
+from infra.local import local_signing, moto_http
 from infra.local.console_auth import DEFAULT_PASSWORD, USERS, HostedUiStandIn, LocalCognito, TokenVerifier
 from infra.local.dispatcher import Dispatcher
 from infra.local.http_adapter import ApiAdapter, make_server
@@ -88,6 +88,7 @@ class LocalStack:
         # reading requests) are parsed without the email parser, as in the moto process.
         moto_http.install_client()
         moto_http.install()
+        local_signing.install()  # moto reads the credential scope of a request, never its signature
         if self.metrics_log is not None:
             route_metrics(self.metrics_log)
             os.environ[METRICS_LOG_VARIABLE] = str(self.metrics_log)  # the adapter's worker processes too
