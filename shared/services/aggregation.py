@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +21,50 @@ def stored_interaction(image: Mapping[str, Any]) -> StoredInteraction:
         kind=str(image["kind"]),
         occurred_at=datetime.fromisoformat(str(image["occurred_at"])),
         amount=float(amount) if amount is not None else None,
+    )
+
+
+def apply_together(records: Sequence[tuple[Mapping[str, Any], str]]) -> bool:
+    """Count several new interactions of one customer, given in stream order with their sequence numbers,
+    in one update of their aggregates; True when they are counted.
+
+    False when nothing was written: some of them were counted already (a redelivered batch), or the
+    profile is merged, being erased or gone. The caller then applies each with :func:`apply`, which
+    recognises what was counted and forwards or deletes what must be (the same outcome as one by one:
+    the update's condition and its first purchase day branch cover the group as they cover one record).
+    """
+    items = [stored_interaction(image) for image, _ in records]
+    counted = [item for item in items if item.kind not in NOT_ACTIVITY_KINDS]
+    if not counted:
+        return True  # nothing of theirs is counted: each is only turned into its event
+    customer_ids = {item.customer_id for item in items}
+    if len(customer_ids) != 1:
+        raise ValueError(f"records of several customers counted together: {sorted(customer_ids)}")
+    delta = delta_of(counted, get_settings().engagement_half_life_days)
+    return customers.apply_aggregates(counted[0].customer_id, delta, records[0][1], records[-1][1])
+
+
+def event_of(image: Mapping[str, Any]) -> InteractionTracked | None:
+    """The bus event of a counted interaction, when campaigns may react to it."""
+    item = stored_interaction(image)
+    if item.kind not in CAMPAIGN_RELEVANT_KINDS or image.get("merged_from"):
+        return None
+    properties = image.get("properties") or {}
+    products = properties.get("products") or []
+    return InteractionTracked(
+        customer_id=item.customer_id,
+        event_id=item.event_id,
+        kind=item.kind,
+        name=image.get("name"),
+        occurred_at=item.occurred_at.isoformat(),
+        amount=item.amount,
+        currency=image.get("currency"),
+        order_id=image.get("order_id"),
+        product_ids=[
+            str(p.get("product_id") or p.get("sku"))
+            for p in products
+            if isinstance(p, Mapping) and (p.get("product_id") or p.get("sku"))
+        ],
     )
 
 
@@ -47,22 +91,4 @@ def apply(image: Mapping[str, Any], sequence_number: str) -> InteractionTracked 
             # person. The erased id is never reused, so deleting it here loses nobody else's data.
             interactions.delete_one(item.customer_id, str(image["event_key"]))
             return None
-    if item.kind not in CAMPAIGN_RELEVANT_KINDS or image.get("merged_from"):
-        return None
-    properties = image.get("properties") or {}
-    products = properties.get("products") or []
-    return InteractionTracked(
-        customer_id=item.customer_id,
-        event_id=item.event_id,
-        kind=item.kind,
-        name=image.get("name"),
-        occurred_at=item.occurred_at.isoformat(),
-        amount=item.amount,
-        currency=image.get("currency"),
-        order_id=image.get("order_id"),
-        product_ids=[
-            str(p.get("product_id") or p.get("sku"))
-            for p in products
-            if isinstance(p, Mapping) and (p.get("product_id") or p.get("sku"))
-        ],
-    )
+    return event_of(image)
