@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from shared.campaigns.catalogue import (
@@ -51,6 +52,8 @@ from shared.services.campaign_sends import (
 
 # A guard on the steps taken for one person in one call (a journey only moves forward).
 MAX_WRITES_PER_RUN = 16
+# People whose due journey steps one sweep runs at once (see run_due).
+SWEEP_CONCURRENCY = 8
 
 
 def _entry_campaigns(journey: Journey) -> list[Campaign]:
@@ -197,7 +200,27 @@ def handle_event(
 
 
 def run_due(due: Iterable[StoredDecision], catalogue: Catalogue, now: datetime) -> Counter[str]:
-    """The journey state items the due sweep found (``send_after`` reached)."""
+    """The journey state items the due sweep found (``send_after`` reached).
+
+    Up to :data:`SWEEP_CONCURRENCY` people at once: each step waits on DynamoDB far longer than it
+    computes, and a wait step ending for a whole cohort makes thousands due in one sweep. One person's
+    items run one after another, so their caps and cooldowns see their previous step.
+    """
+    by_person: dict[str, list[StoredDecision]] = {}
+    for stored in due:
+        by_person.setdefault(stored.customer_id, []).append(stored)
+    counts: Counter[str] = Counter()
+    if len(by_person) <= 1:
+        for items in by_person.values():
+            counts.update(_run_due_of_one(items, catalogue, now))
+        return counts
+    with ThreadPoolExecutor(min(SWEEP_CONCURRENCY, len(by_person)), thread_name_prefix="sweep") as pool:
+        for made in pool.map(lambda items: _run_due_of_one(items, catalogue, now), by_person.values()):
+            counts.update(made)
+    return counts
+
+
+def _run_due_of_one(due: list[StoredDecision], catalogue: Catalogue, now: datetime) -> Counter[str]:
     counts: Counter[str] = Counter()
     for stored in due:
         journey = catalogue.journey(stored.campaign_id)
