@@ -25,9 +25,9 @@ from shared.tracking.identity import InvalidEmailError
 from shared.tracking.web import FORM_MEDIA_TYPES
 
 settings = get_settings()
-# Imported lazily (a form post's YAML parser, the email address checker): with SnapStart, already in
-# the snapshot.
-preload("yaml", "email_validator")
+# Imported lazily (a form post's YAML parser, the email address checker, the URL parser of a form's
+# redirect): with SnapStart, already in the snapshot.
+preload("yaml", "email_validator", "ada_url")
 # No resolver-wide request validation: the Segment calls and form posts are read and validated by the
 # routes themselves (shared.tracking.payloads), and powertools' validation machinery costs a fifth of the
 # cold start. The routes that take query parameters (the consent links, the embed code) turn it on for
