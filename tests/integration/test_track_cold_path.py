@@ -33,12 +33,14 @@ if sys.argv[3] == "snapstart":  # the Lambda runtime's hook module, as SnapStart
     fake.register_after_restore = lambda func, *args, **kwargs: None
     sys.modules["snapshot_restore_py"] = fake
 top = lambda: {name.split(".")[0] for name in sys.modules}
+ours = lambda: {name for name in sys.modules if name.startswith(("functions.", "shared."))}
 before = top()
 import functions.track.handler as module
 after_import = top()
 for func, args, kwargs in hooks:  # the snapshot is taken after these
     func(*args, **kwargs)
 after_hooks = top()
+ours_before_requests = ours()
 class Context:
     function_name = "track"
     memory_limit_in_mb = 256
@@ -49,6 +51,7 @@ print(json.dumps({
     "import": sorted(after_import - before),
     "hooks": sorted(after_hooks - after_import),
     "requests": sorted(top() - after_hooks - set(sys.stdlib_module_names)),
+    "ours": sorted(ours() - ours_before_requests),
     "answers": [
         {
             "status": a["statusCode"],
@@ -126,11 +129,15 @@ def test_first_segment_call_then_first_form_post_in_a_new_process(stack: LocalSt
     assert form["headers"]["Location"] == "http://127.0.0.1:8080/thanks"
     assert set(LAZY) <= set(seen["requests"])  # the lazy path ran
     assert not set(seen["requests"]) & set(NEVER)
+    # The form post included the forms router (not imported by a Segment call).
+    assert "functions.track.forms" in seen["ours"]
 
 
 def test_snapstart_preloads_what_the_first_requests_import(stack: LocalStack, tmp_path: Path) -> None:
     seen = _probe(stack, tmp_path, "snapstart")
     assert set(LAZY) <= set(seen["hooks"])  # in the snapshot
-    # Nothing of a layer is left for the first requests after a restore (the standard library aside).
+    # Nothing of a layer or of ours is left for the first requests after a restore (the standard library
+    # aside).
     assert seen["requests"] == []
+    assert seen["ours"] == []
     assert [answer["status"] for answer in seen["answers"]] == [200, 303]
