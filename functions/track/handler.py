@@ -48,8 +48,6 @@ preload("yaml", "email_validator", "ada_url", "shared.messaging.mime")
 # cold start. The routes that take query parameters (the consent links, the embed code) turn it on for
 # themselves (``enable_validation=True``), so their 422 answers are powertools' as before; the OpenAPI
 # document (functions/openapi.py) is generated from the same routes either way.
-
-
 app = _TrackingResolver(
     enable_validation=False,
     cors=CORSConfig(
