@@ -1,22 +1,33 @@
 """Cold-start import time of every handler in a Lambda-like layout, with and without ``.pyc``.
 
-The layout mirrors the sandbox: the code asset (``build/app``, as ``make layers`` stages it) as
-``/var/task``, the layers' ``python/`` directories as ``/opt/python``, and boto3/botocore as the runtime
-provides them (compiled, as in Lambda's image), imported by a Python 3.12 interpreter in isolated mode
-(``-I``: no user site, no ``PYTHON*`` variables, no current directory) with ``-B`` (Lambda cannot write
+The layout mirrors the sandbox: the code asset (``functions`` and ``shared``, as ``make layers`` stages
+them) as ``/var/task``, the layers' ``python/`` directories as ``/opt/python``, and boto3/botocore as the
+runtime provides them (compiled, as in Lambda's image), imported by a Python 3.12 interpreter in isolated
+mode (``-I``: no user site, no ``PYTHON*`` variables, no current directory) with ``-B`` (Lambda cannot write
 ``.pyc`` under ``/opt`` or ``/var/task``). The layers in ``build/layers`` are built for linux/arm64 and do
 not load on this machine, so the same requirement strings are installed here for this machine's platform
-(``build/lambda-like``, kept between runs); their ``.pyc`` are compiled by the same step as the layers'.
+(``build/lambda-like``, kept between runs) in two copies: ``src/`` without ``.pyc`` and ``pyc/`` with the
+``.pyc`` the layer build compiles.
 
-Each figure is the time of the ``import`` statement alone (interpreter start-up excluded) over ``--runs``
-fresh interpreters, and is printed as a ratio to ``import boto3`` in the same layout: the median (the
-headline figure) and the minimum. The ratios use the process's CPU time, which other work on a busy machine
-inflates far less than wall-clock time (a Lambda sandbox has its vCPU to itself); the median wall-clock
-times are printed too. ``--stat min`` makes the minimum the headline.
+Each figure is a time in a fresh interpreter (start-up excluded), as a ratio to ``import boto3`` in the
+same layout. The rounds are interleaved: every round runs ``import boto3``, each handler and the other
+rows once in each layout, in an order that rotates from round to round, and a row's ratio in a round is
+its time over that round's ``import boto3``. A busy machine slows whole stretches of time, so ratios taken
+seconds apart are far steadier than blocks of runs minutes apart. Printed: the median of the per-round
+ratios (the headline) and their minimum, over ``--runs`` rounds, of the process's CPU time (which other
+work on the machine inflates far less than wall-clock time; a Lambda sandbox has its vCPU to itself), and
+the median CPU and wall-clock milliseconds.
 
-A row "track's libraries only" imports just the libraries the track handler uses (boto3, PynamoDB,
-powertools' logger, metrics, tracer and REST resolver, pydantic with one model) and none of this project's
-code: the floor under the track handler's figure.
+Two rows besides the handlers:
+
+- "track's libraries only" imports just the libraries the track handler uses (PynamoDB with botocore,
+  powertools' logger, metrics and REST resolver, pydantic with one model) and none of this project's
+  code: the floor under the track handler's figure.
+- "track: import + 1st requests" is what a cold start really pays, the import then the first requests:
+  the track handler answers a Segment ``track`` call and then a form post, in the same fresh interpreter,
+  against a moto server (``infra.local.moto_process``) holding the stack's tables and bus. An import made
+  cheaper by moving the cost into the first request does not make this row cheaper. (``--no-requests``
+  leaves it out.)
 """
 
 from __future__ import annotations
@@ -30,17 +41,25 @@ import shutil
 import statistics
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from infra import build_layers
 
 LAYOUT = build_layers.BUILD / "lambda-like"
+# Bump when the layout's shape changes (a new shape is installed again).
+LAYOUT_FORMAT = 2
+VARIANTS = ("src", "pyc")  # without and with .pyc
 HANDLERS = ("track", "admin_api", "aggregate", "campaigns", "email", "export", "score")
 SCIENCE_HANDLERS = frozenset({"score", "export"})
 RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer")
-# What the functions find in their environment in the cloud (values are placeholders: nothing is called).
+# What the functions find in their environment in the cloud (values are placeholders: nothing is called,
+# except by the first-requests row, which points AWS_ENDPOINT_URL at a moto server).
 LAMBDA_ENV = {
     "AWS_REGION": "eu-west-1",
     "AWS_DEFAULT_REGION": "eu-west-1",
@@ -55,16 +74,42 @@ LAMBDA_ENV = {
 
 
 # The libraries the track handler imports, and one pydantic model (the first one built loads the rest of
-# pydantic): what its import costs before any code of this project runs.
+# pydantic): what its import costs before any code of this project runs. Not boto3: the function reaches
+# AWS through botocore (PynamoDB's, and a botocore client for the bus).
 TRACK_LIBRARIES = (
-    "import boto3, pynamodb.models\n"
-    "from aws_lambda_powertools import Logger, Metrics, Tracer\n"
+    "import pynamodb.models\n"
+    "from aws_lambda_powertools import Logger, Metrics\n"
     "from aws_lambda_powertools.event_handler import APIGatewayRestResolver\n"
     "from pydantic import BaseModel\n"
     "class Probe(BaseModel):\n"
     "    name: str\n"
 )
 TRACK_FLOOR = "track's libraries only"
+TRACK_REQUESTS = "track: import + 1st requests"
+
+# The first requests: import the handler, answer each event (a JSON list in the file named by argv[1]),
+# fail on an unexpected status.
+FIRST_REQUESTS = """
+import functions.track.handler as module
+class Context:
+    function_name = "bench"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:bench"
+    aws_request_id = "bench"
+    def get_remaining_time_in_millis(self): return 30000
+for event in EVENTS:
+    answer = module.handler(event, Context())
+    if answer["statusCode"] != 200:
+        raise SystemExit(f"{event['path']}: {answer['statusCode']} {answer.get('body')}")
+"""
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    statement: str
+    science: bool = False  # needs the science layer
+    events: bool = False  # first requests: fresh events per run, moto endpoint in the environment
 
 
 def _host_platforms() -> list[str]:
@@ -87,23 +132,31 @@ def _fingerprint(*parts: object) -> str:
 
 
 def prepare(python: str) -> Path:
-    """``build/lambda-like/{opt,runtime}``: the layers and the runtime's SDK for this machine's platform."""
+    """``build/lambda-like/{src,pyc}/layers`` and ``runtime``: the layers, without and with ``.pyc``, and
+    the runtime's SDK for this machine's platform."""
     layers = build_layers.read_layers()
     runtime_requirements = [f"{name}=={metadata.version(name)}" for name in RUNTIME_PACKAGES]
     stamp = LAYOUT / ".stamp"
     wanted = _fingerprint(
-        [layer.fingerprint() for layer in layers], runtime_requirements, _host_platforms(), python
+        [layer.fingerprint() for layer in layers],
+        runtime_requirements,
+        _host_platforms(),
+        python,
+        LAYOUT_FORMAT,
     )
     if stamp.is_file() and stamp.read_text().strip() == wanted:
         return LAYOUT
     if LAYOUT.exists():
         shutil.rmtree(LAYOUT)
     for layer in layers:
-        target = LAYOUT / "layers" / layer.name
+        source = LAYOUT / "src" / "layers" / layer.name
         print(f"[cold-start] installing the {layer.name} layer for {platform.machine()}", flush=True)
-        _pip_target(target, layer.requirements)
-        build_layers._remove_runtime_provided(target)
-        build_layers._strip(target)
+        _pip_target(source, layer.requirements)
+        build_layers._remove_runtime_provided(source)
+        build_layers._strip(source)
+        compiled = LAYOUT / "pyc" / "layers" / layer.name
+        shutil.copytree(source, compiled)
+        build_layers.compile_tree(compiled, build_layers.LAYER_MOUNT, python)
     print("[cold-start] installing the runtime's boto3 (compiled, as in Lambda's image)", flush=True)
     _pip_target(LAYOUT / "runtime", runtime_requirements)
     build_layers.compile_tree(LAYOUT / "runtime", "/var/runtime", python)
@@ -111,64 +164,140 @@ def prepare(python: str) -> Path:
     return LAYOUT
 
 
-def _set_pyc(root: Path, present: bool, mount: str, python: str) -> None:
-    compiled = any(root.rglob("*.cpython-312.pyc"))
-    if present and not compiled:
-        build_layers.compile_tree(root, mount, python)
-    if not present and compiled:
-        for cache in list(root.rglob("__pycache__")):
-            shutil.rmtree(cache)
+def stage_code(python: str) -> None:
+    """The code asset as it is now, in both layouts (always fresh: it is small)."""
+    build_layers.stage_app(LAYOUT / "src" / "task", compile_pyc=False)
+    build_layers.stage_app(LAYOUT / "pyc" / "task", compile_pyc=False)
+    build_layers.compile_tree(LAYOUT / "pyc" / "task", build_layers.APP_MOUNT, python)
+
+
+def paths(variant: str, row: Row) -> list[str]:
+    """``sys.path`` of a row: code asset, layers, runtime (boto3 alone: the runtime only)."""
+    root = LAYOUT / variant
+    runtime = str(LAYOUT / "runtime")
+    if row.label == "boto3":
+        return [runtime]
+    found = [str(root / "task"), str(root / "layers" / "base")]
+    if row.science:
+        found.append(str(root / "layers" / "science"))
+    return [*found, runtime]
 
 
 _PROBE = """
-import sys, time
+import sys, time, json
 sys.path[:0] = {paths!r}
+EVENTS = json.load(open(sys.argv[1])) if len(sys.argv) > 1 else []
 cpu, wall = time.process_time(), time.perf_counter()
 {statement}
 print(time.process_time() - cpu, time.perf_counter() - wall)
 """
 
 
-STAT: dict[str, Callable[[list[float]], float]] = {"median": statistics.median, "min": min}
-
-
-def import_seconds(
-    python: str, paths: list[str], module: str, runs: int, stat: str = "median"
+def run_once(
+    python: str, sys_path: list[str], statement: str, env: dict[str, str], argv: Sequence[str] = ()
 ) -> tuple[float, float]:
-    """(CPU seconds, wall seconds) of importing ``module``: ``stat`` (median or min) of each over ``runs``
-    interpreters."""
-    samples = import_samples(python, paths, module, runs)
-    return STAT[stat]([c for c, _ in samples]), STAT[stat]([w for _, w in samples])
-
-
-def import_samples(
-    python: str, paths: list[str], module: str, runs: int, statement: str | None = None
-) -> list[tuple[float, float]]:
-    """(CPU seconds, wall seconds) of importing ``module`` (or running ``statement``) in each of ``runs``
-    fresh interpreters."""
-    statement = statement or f"import {module}"
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RM_", "POWERTOOLS_"))}}
-    env |= LAMBDA_ENV
-    samples: list[tuple[float, float]] = []
-    for _ in range(runs):
-        out = subprocess.run(
-            [python, "-I", "-B", "-c", _PROBE.format(paths=paths, statement=statement)],
-            capture_output=True,
-            text=True,
-            env=env,
-            check=False,
+    """(CPU seconds, wall seconds) of ``statement`` in a fresh isolated interpreter."""
+    out = subprocess.run(
+        [python, "-I", "-B", "-c", _PROBE.format(paths=sys_path, statement=statement), *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise SystemExit(
+            f"[cold-start] {statement.strip().splitlines()[0]} failed:\n"
+            f"{out.stderr[-3000:]}{out.stdout[-1000:]}"
         )
-        if out.returncode != 0:
-            raise SystemExit(f"[cold-start] import {module} failed:\n{out.stderr[-3000:]}")
-        cpu, wall = (float(v) for v in out.stdout.strip().splitlines()[-1].split())
-        samples.append((cpu, wall))
-    return samples
+    cpu, wall = (float(v) for v in out.stdout.strip().splitlines()[-1].split())
+    return cpu, wall
+
+
+def lambda_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RM_", "POWERTOOLS_"))}
+    return env | LAMBDA_ENV | (extra or {})
+
+
+def first_request_events() -> list[dict[str, Any]]:
+    """A Segment ``track`` call and a newsletter form post (fetch from an allowed origin), as the local
+    HTTP adapter turns requests into API Gateway proxy events; fresh ids, so nothing is a duplicate."""
+    from infra.local.http_adapter import ApiAdapter
+
+    adapter = ApiAdapter("bench")
+    person = uuid.uuid4().hex[:12]
+    calls = [
+        (
+            "/v1/track",
+            {"content-type": "application/json"},
+            {
+                "writeKey": "local-write-key",
+                "type": "track",
+                "userId": f"bench-{person}",
+                "event": "Order Completed",
+                "messageId": str(uuid.uuid4()),
+                "properties": {"order_id": f"o-{person}", "revenue": 42.5, "currency": "EUR"},
+            },
+        ),
+        (
+            "/v1/forms/newsletter",
+            {
+                "content-type": "application/json",
+                "origin": "http://localhost:8080",
+                "accept": "application/json",
+            },
+            {"email": f"bench-{person}@example.com", "first_name": "Bench", "consent_email": "on"},
+        ),
+    ]
+    events = []
+    for path, headers, body in calls:
+        event, _function, status, message = adapter.build_event(
+            "POST", path, headers, json.dumps(body).encode(), "192.0.2.1", "127.0.0.1:8080"
+        )
+        if event is None:
+            raise SystemExit(f"[cold-start] cannot build the event for {path}: {status} {message}")
+        events.append(event)
+    return events
+
+
+@contextmanager
+def moto_with_tables() -> Iterator[str]:
+    """A moto server with the stack's tables, bus and queues (``infra.local.resources``); its URL."""
+    from infra.local.moto_process import MotoProcess
+    from infra.local.resources import create_all
+    from shared.settings import Settings
+
+    moto = MotoProcess().start()
+    saved = dict(os.environ)
+    try:
+        os.environ.update(
+            {"AWS_ENDPOINT_URL": moto.url, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+        )
+        create_all(Settings.from_environment(LAMBDA_ENV))
+        yield moto.url
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        moto.stop()
 
 
 Samples = list[tuple[float, float]]
 
 
-def measure(runs: int, handlers: Sequence[str]) -> dict[str, dict[str, Samples]]:
+def rows_for(handlers: Sequence[str], requests: bool) -> list[Row]:
+    rows = [Row("boto3", "import boto3")]
+    for name in handlers:
+        rows.append(
+            Row(f"functions.{name}.handler", f"import functions.{name}.handler", name in SCIENCE_HANDLERS)
+        )
+        if name == "track":
+            rows.append(Row(TRACK_FLOOR, TRACK_LIBRARIES))
+            if requests:
+                rows.append(Row(TRACK_REQUESTS, FIRST_REQUESTS, events=True))
+    return rows
+
+
+def measure(runs: int, rows: list[Row], endpoint: str | None) -> dict[str, dict[str, Samples]]:
+    """Samples per row and layout (``src``, ``pyc``): ``runs`` interleaved rounds."""
     python = build_layers.find_runtime_python()
     if python is None:
         raise SystemExit(
@@ -176,62 +305,67 @@ def measure(runs: int, handlers: Sequence[str]) -> dict[str, dict[str, Samples]]
             f"python{build_layers.PYTHON_VERSION} or pyenv): the Lambda-like layout needs the runtime's "
             "version"
         )
-    layout = prepare(python)
-    task = LAYOUT / "task"
-    build_layers.stage_app(task, compile_pyc=False)
-    runtime = str(layout / "runtime")
-    results: dict[str, dict[str, Samples]] = {}
-    for with_pyc in (False, True):
-        label = "pyc" if with_pyc else "no pyc"
-        _set_pyc(task, with_pyc, build_layers.APP_MOUNT, python)
-        for layer in ("base", "science"):
-            _set_pyc(layout / "layers" / layer, with_pyc, build_layers.LAYER_MOUNT, python)
-        results.setdefault("boto3", {})[label] = import_samples(python, [runtime], "boto3", runs)
-        for name in handlers:
-            paths = [str(task), str(layout / "layers" / "base")]
-            if name in SCIENCE_HANDLERS:
-                paths.append(str(layout / "layers" / "science"))
-            samples = import_samples(python, [*paths, runtime], f"functions.{name}.handler", runs)
-            results.setdefault(name, {})[label] = samples
-            if name == "track":
-                # The floor under the track handler: only the libraries it uses, with no project code.
-                floor = import_samples(python, [*paths, runtime], "", runs, TRACK_LIBRARIES)
-                results.setdefault(TRACK_FLOOR, {})[label] = floor
+    prepare(python)
+    stage_code(python)
+    env = lambda_env()
+    request_env = lambda_env({"AWS_ENDPOINT_URL": endpoint} if endpoint else None)
+    events_file = LAYOUT / "events.json"
+    results: dict[str, dict[str, Samples]] = {row.label: {v: [] for v in VARIANTS} for row in rows}
+    for round_ in range(runs):
+        for variant in VARIANTS:
+            shift = round_ % len(rows)
+            for row in rows[shift:] + rows[:shift]:  # a rotating order: no row always first or last
+                argv: list[str] = []
+                if row.events:
+                    events_file.write_text(json.dumps(first_request_events()))
+                    argv = [str(events_file)]
+                sample = run_once(
+                    python, paths(variant, row), row.statement, request_env if row.events else env, argv
+                )
+                results[row.label][variant].append(sample)
+        print(f"[cold-start] round {round_ + 1}/{runs} done", file=sys.stderr, flush=True)
     return results
+
+
+def ratios(samples: Samples, boto3: Samples) -> list[float]:
+    """The row's CPU time over ``import boto3``'s, round by round."""
+    return [cpu / base for (cpu, _), (base, _) in zip(samples, boto3, strict=True)]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--runs", type=int, default=7, help="fresh interpreters per figure")
-    parser.add_argument("--stat", choices=sorted(STAT), default="median", help="the headline statistic")
+    parser.add_argument("--runs", type=int, default=7, help="interleaved rounds (fresh interpreters per row)")
+    parser.add_argument(
+        "--no-requests", action="store_true", help="leave out the first-requests row (no moto)"
+    )
     parser.add_argument("handlers", nargs="*", default=list(HANDLERS))
     args = parser.parse_args(argv)
-    results = measure(args.runs, args.handlers)
-    stat, other = STAT[args.stat], STAT["min" if args.stat == "median" else "median"]
-    other_name = "min" if args.stat == "median" else "median"
-
-    def cpu(samples: Samples, of: Callable[[list[float]], float] = stat) -> float:
-        return float(of([c for c, _ in samples]))
-
-    def wall(samples: Samples) -> float:
-        return float(stat([w for _, w in samples]))
-
-    boto3 = results["boto3"]
-    print(f"Lambda-like layout, python{build_layers.PYTHON_VERSION} -I -B, {args.stat} of {args.runs} runs")
+    rows = rows_for(args.handlers, not args.no_requests)
+    if any(row.events for row in rows):
+        with moto_with_tables() as endpoint:
+            results = measure(args.runs, rows, endpoint)
+    else:
+        results = measure(args.runs, rows, None)
+    load = os.getloadavg()[0]
     print(
-        f"{'import':<28}{'CPU no .pyc':>12}{'ratio':>7}{'CPU .pyc':>10}{'ratio':>7}"
-        f"{'ratio (' + other_name + ')':>14}  wall no .pyc / .pyc"
+        f"Lambda-like layout, python{build_layers.PYTHON_VERSION} -I -B, {args.runs} interleaved rounds, "
+        f"load {load:.1f} at the end"
     )
-    for name, timing in results.items():
-        label = name if name in ("boto3", TRACK_FLOOR) else f"functions.{name}.handler"
-        src, pyc = timing["no pyc"], timing["pyc"]
-        print(
-            f"{label:<28}{cpu(src) * 1000:>10.0f}ms{cpu(src) / cpu(boto3['no pyc']):>6.2f}x"
-            f"{cpu(pyc) * 1000:>8.0f}ms{cpu(pyc) / cpu(boto3['pyc']):>6.2f}x"
-            f"{cpu(pyc, other) / cpu(boto3['pyc'], other):>13.2f}x"
-            f"  {wall(src) * 1000:>6.0f} / {wall(pyc) * 1000:.0f} ms"
-        )
-    print("(ratio: CPU time over `import boto3` in the same layout; goal for the track handler: <= 1.5x)")
+    print(f"{'':<30}{'-------- no .pyc --------':>26}  {'---------- .pyc ----------':>26}  wall (median)")
+    print(f"{'':<30}{'CPU':>8}{'ratio':>9}{'(min)':>9}  {'CPU':>8}{'ratio':>9}{'(min)':>9}  no .pyc / .pyc")
+    boto3 = results["boto3"]
+    for label, timing in results.items():
+        cells = []
+        for variant in VARIANTS:
+            cpu_ms = statistics.median(c for c, _ in timing[variant]) * 1000
+            found = ratios(timing[variant], boto3[variant])
+            cells.append(f"{cpu_ms:>6.0f}ms{statistics.median(found):>8.2f}x{min(found):>8.2f}x")
+        walls = [statistics.median(w for _, w in timing[v]) * 1000 for v in VARIANTS]
+        print(f"{label:<30}{cells[0]}  {cells[1]}  {walls[0]:>6.0f} / {walls[1]:.0f} ms")
+    print(
+        "(ratio: CPU time over the same round's `import boto3` in the same layout, median and minimum over "
+        "the rounds; goal for the track handler: <= 1.5x with .pyc)"
+    )
     return 0
 
 

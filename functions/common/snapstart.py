@@ -62,6 +62,12 @@ def preload(*modules: str) -> None:
     register_before_snapshot(_import_all, modules)
 
 
+def before_snapshot(func: Callable[[], object]) -> None:
+    """Run ``func`` before the snapshot is taken (a no-op without SnapStart): work a handler does lazily
+    that the snapshot should hold."""
+    register_before_snapshot(func)
+
+
 def _import_all(modules: tuple[str, ...]) -> None:
     for name in modules:
         importlib.import_module(name)

@@ -27,7 +27,7 @@ from pydantic import Field
 
 from functions.common.http import ApiError
 from functions.common.observability import logger, metrics
-from functions.common.responses import HTML, JSON, documented
+from functions.common.responses import HTML, JSON, deferred_request_body, documented
 from functions.track.common import Accepted, current_event, new_router, now, store
 from shared.settings import get_settings
 from shared.tracking.embed import embed_code
@@ -126,14 +126,8 @@ def refusal(
 def _form_request_body() -> dict[str, Any]:
     schema = FormSubmission.model_json_schema()
     return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                URLENCODED: {"schema": schema},
-                MULTIPART: {"schema": schema},
-                JSON: {"schema": schema},
-            },
-        }
+        "required": True,
+        "content": {URLENCODED: {"schema": schema}, MULTIPART: {"schema": schema}, JSON: {"schema": schema}},
     }
 
 
@@ -160,7 +154,7 @@ def _form_request_body() -> dict[str, Any]:
     ),
     # The body is parsed by the handler (form, multipart or JSON); documented here so clients and tests
     # know it.
-    openapi_extensions=_form_request_body(),
+    openapi_extensions=deferred_request_body(_form_request_body),
 )
 def submit_form(
     form_id: Annotated[

@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from functions.common.http import ApiError
 from functions.common.observability import logger, metrics
-from functions.common.responses import JSON, TEXT, documented, media_type
+from functions.common.responses import JSON, TEXT, deferred_request_body, documented, media_type
 from functions.track.common import Accepted, RejectedCall, current_event, new_router, now, store
 from shared.dal.errors import StoreError
 from shared.services import rejected_calls
@@ -101,9 +101,8 @@ SUMMARIES: dict[str, str] = {
 
 
 def _json_or_text(schema: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "requestBody": {"required": True, "content": {JSON: {"schema": schema}, TEXT: {"schema": schema}}}
-    }
+    """A request body of JSON, or of JSON sent as text/plain (analytics.js)."""
+    return {"required": True, "content": {JSON: {"schema": schema}, TEXT: {"schema": schema}}}
 
 
 def _single_call(call_type: str) -> Accepted:
@@ -144,8 +143,8 @@ def _reject(rejections: list[rejected_calls.Rejection], source: str, now: dateti
 
 @cache
 def _call_schema(call_type: str) -> dict[str, Any]:
-    """A call model's JSON schema, generated once (each is used by three routes: generating it per route
-    cost a tenth of the function's cold start). Callers that change it take a copy."""
+    """A call model's JSON schema, generated once, when the OpenAPI document is (each is used by three
+    routes). Callers that change it take a copy."""
     return CALL_MODELS[call_type].model_json_schema(by_alias=True)
 
 
@@ -160,7 +159,7 @@ def _single_route(call_type: str, path: str, short: bool) -> None:
         summary=summary,
         tags=["tracking"],
         responses=documented(200, *SEGMENT_ERRORS),
-        openapi_extensions=_json_or_text(_call_schema(call_type)),
+        openapi_extensions=deferred_request_body(lambda: _json_or_text(_call_schema(call_type))),
     )(route)
 
 
@@ -228,7 +227,7 @@ def _batch() -> Accepted:
     summary=f"Up to {MAX_BATCH_CALLS} calls in one request (Segment `batch`)",
     tags=["tracking"],
     responses=documented(200, *SEGMENT_ERRORS),
-    openapi_extensions=_json_or_text(_batch_schema()),
+    openapi_extensions=deferred_request_body(lambda: _json_or_text(_batch_schema())),
 )
 def batch() -> Accepted:
     """Each call is validated on its own, as Segment does: the valid ones are stored, the others listed
@@ -241,7 +240,7 @@ def batch() -> Accepted:
     summary=f"Up to {MAX_BATCH_CALLS} calls in one request (Segment `batch`) — analytics.js path",
     tags=["tracking"],
     responses=documented(200, *SEGMENT_ERRORS),
-    openapi_extensions=_json_or_text(_batch_schema()),
+    openapi_extensions=deferred_request_body(lambda: _json_or_text(_batch_schema())),
 )
 def batch_short() -> Accepted:
     return _batch()

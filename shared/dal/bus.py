@@ -24,10 +24,10 @@ class PublishError(RuntimeError):
 @lru_cache(maxsize=1)
 def _client() -> EventBridgeClient:
     # A botocore client (what boto3.client builds): importing boto3 would load s3transfer too, a cold-start
-    # cost the tracking function does not need.
-    from botocore.session import get_session
+    # cost the tracking function does not need. In the session the tables' clients use.
+    from shared.dal.session import create_client
 
-    return cast("EventBridgeClient", get_session().create_client("events", region_name=get_settings().region))
+    return cast("EventBridgeClient", create_client("events", get_settings().region))
 
 
 def publish(events: Sequence[BusEvent], attempts: int = 4, base_delay: float = 0.1) -> int:

@@ -16,9 +16,11 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
+from pynamodb.connection import TableConnection
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from shared.dal.session import share_session
 from shared.settings import get_settings
 
 _settings = get_settings()
@@ -28,6 +30,14 @@ class _Base(Model):
     class Meta:
         abstract = True
         region = _settings.region
+
+    @classmethod
+    def _get_connection(cls) -> TableConnection:
+        # Every table's client in one botocore session (shared.dal.session): a cold start parses
+        # botocore's data files once, not once per table.
+        table = super()._get_connection()
+        share_session(table.connection)
+        return table
 
 
 class CustomerModel(_Base):

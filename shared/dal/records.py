@@ -19,7 +19,9 @@ R = TypeVar("R", bound=BaseModel)
 
 
 class _Record(BaseModel):
-    model_config = ConfigDict(frozen=True)
+    # Built from items by model_construct, which needs no validator: a record's validator and serialiser
+    # are built the first time one is validated or dumped, not at every cold start of every function.
+    model_config = ConfigDict(frozen=True, defer_build=True)
 
 
 def plain_values(item: Model, drop: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -124,7 +124,12 @@ def _check_object(value: dict[str, Any] | None, field: str) -> dict[str, Any] | 
 
 
 class _Call(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    # defer_build: a base, never validated itself; its rare kinds (screen, group, alias) are built when a
+    # first call of theirs comes. The kinds a site sends on every page (identify, track, page) are built
+    # at import (defer_build=False), not on the first request.
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", defer_build=True
+    )
 
     message_id: Id | None = None
     user_id: Id | None = None
@@ -162,9 +167,10 @@ class _Call(BaseModel):
 
 class IdentifyCall(_Call):
     model_config = ConfigDict(
+        defer_build=False,
         json_schema_extra={
             "examples": [{"userId": "u-1001", "traits": {"email": "ann@example.com", "first_name": "Ann"}}]
-        }
+        },
     )
 
     type: Literal["identify"] = "identify"
@@ -180,6 +186,7 @@ class IdentifyCall(_Call):
 
 class TrackCall(_Call):
     model_config = ConfigDict(
+        defer_build=False,
         json_schema_extra={
             "examples": [
                 {
@@ -188,7 +195,7 @@ class TrackCall(_Call):
                     "properties": {"order_id": "o-5001", "total": 42.5, "currency": "EUR"},
                 }
             ]
-        }
+        },
     )
 
     type: Literal["track"] = "track"
@@ -218,7 +225,8 @@ class TrackCall(_Call):
 
 class PageCall(_Call):
     model_config = ConfigDict(
-        json_schema_extra={"examples": [{"anonymousId": "a-2002", "name": "Pricing", "properties": {}}]}
+        defer_build=False,
+        json_schema_extra={"examples": [{"anonymousId": "a-2002", "name": "Pricing", "properties": {}}]},
     )
 
     type: Literal["page"] = "page"
@@ -298,9 +306,10 @@ CALL_MODELS: Final[dict[str, type[_Call]]] = {
 
 class BatchRequest(BaseModel):
     """The batch envelope, for the API document: each call is validated on its own (see
-    :func:`validate_call`), and the envelope's ``context`` applies to calls without one."""
+    :func:`validate_call`), and the envelope's ``context`` applies to calls without one. No request
+    is validated with it (each call is, on its own): built on first use."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
 
     batch: list[SegmentCall] = Field(min_length=1, max_length=MAX_BATCH_CALLS)
     context: dict[str, Any] | None = None

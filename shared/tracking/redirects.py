@@ -13,8 +13,6 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Collection
 
-from ada_url import URL
-
 
 class RedirectError(ValueError):
     """The redirect URL is refused (a 422 at the API)."""
@@ -26,6 +24,8 @@ def safe_redirect(requested: str, allowed_hosts: Collection[str]) -> str:
         raise RedirectError("redirect: control characters and spaces are not allowed")
     if "\\" in requested:
         raise RedirectError("redirect: backslashes are not allowed")
+    from ada_url import URL  # here: only a post with a redirect needs the parser (off the cold start)
+
     try:
         url = URL(requested)
     except ValueError:
