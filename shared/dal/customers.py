@@ -346,15 +346,6 @@ def set_consent(customer_id: str, channel: str, record: dict[str, Any], keep_gra
     return True
 
 
-def set_email(customer_id: str, email: str) -> None:
-    """Set the profile's address (a live profile only: nothing is recreated)."""
-    try:
-        CustomerModel(customer_id).update(actions=[CustomerModel.email.set(email)], condition=_LIVE)
-    except UpdateError as exc:
-        if not is_conditional_failure(exc):
-            raise
-
-
 def consent(customer_id: str, channel: str) -> dict[str, Any] | None:
     """One channel's consent record (strongly consistent), None if there is none or no live profile."""
     profile = live(customer_id)
@@ -368,11 +359,16 @@ def consent_of(profile: CustomerRecord, channel: str) -> dict[str, Any] | None:
 
 
 def replace_consent(
-    customer_id: str, channel: str, record: Mapping[str, Any], expected: Mapping[str, Any] | None
+    customer_id: str,
+    channel: str,
+    record: Mapping[str, Any],
+    expected: Mapping[str, Any] | None,
+    email: str | None = None,
 ) -> bool:
     """Compare-and-set of one channel's consent record: written only while the record is still
     ``expected`` (same change: event id and status; None: no record). False if it moved meanwhile (or the
-    profile is gone or being erased)."""
+    profile is gone or being erased). ``email``: the profile's address set in the same update (the address
+    a confirmation confirms becomes the profile's with the grant, never without it)."""
     attribute = CONSENT_ATTRIBUTES[channel]
     if expected is None:
         condition = attribute.does_not_exist()
@@ -380,8 +376,11 @@ def replace_consent(
         condition = (attribute["event_id"] == str(expected.get("event_id"))) & (
             attribute["status"] == str(expected.get("status"))
         )
+    actions: list[Action] = [attribute.set(dict(record))]
+    if email is not None:
+        actions.append(CustomerModel.email.set(email))
     try:
-        CustomerModel(customer_id).update(actions=[attribute.set(dict(record))], condition=_LIVE & condition)
+        CustomerModel(customer_id).update(actions=actions, condition=_LIVE & condition)
     except UpdateError as exc:
         if is_conditional_failure(exc):
             return False

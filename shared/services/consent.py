@@ -189,12 +189,13 @@ def confirm(token: str, source: str = "confirmation-link") -> LinkOutcome:
         }
         if current.get("wording_version"):
             record["wording_version"] = current["wording_version"]
-        if current.get("address"):
-            record["address"] = current["address"]
+        address = str(current["address"]) if current.get("address") else None
+        if address is not None:
             # A form never overwrites a known address: the one this request confirms becomes the
-            # profile's now that its owner confirmed it (before the grant: emails go to it from then on).
-            customers.set_email(survivor, str(current["address"]))
-        if customers.replace_consent(survivor, channel, record, current):
+            # profile's now that its owner confirmed it, in the grant's own update (emails go to it from
+            # then on, and never without the grant).
+            record["address"] = address
+        if customers.replace_consent(survivor, channel, record, current, email=address):
             wording = {"wording_version": record["wording_version"]} if "wording_version" in record else {}
             _commit(survivor, event_id, "consent_granted", channel, "granted", source, now, wording)
             moved = survivor_of(survivor)
