@@ -205,7 +205,8 @@ class KeepAliveMotoServer:
         self._thread.start()
 
     def _serve(self) -> None:
-        self._server.serve_forever()
+        # ``shutdown`` waits for the loop to look at its flag: every 50 ms, not the default 0.5 s.
+        self._server.serve_forever(poll_interval=0.05)
 
     def get_host_and_port(self) -> tuple[str, int]:
         host, port = self._server.server_address[:2]

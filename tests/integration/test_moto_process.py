@@ -88,3 +88,30 @@ def test_the_moto_process_dies_with_a_stack_that_is_killed() -> None:
     os.kill(stack.pid, signal.SIGKILL)  # no finally, no atexit: only the pipe closing tells moto
     stack.wait()
     assert _wait_until_gone(url)
+
+
+def test_the_moto_process_flushes_its_last_words_and_exits_cleanly_without_teardown() -> None:
+    """The process leaves with ``os._exit`` once its server stopped: what it wrote last (the CPU summary,
+    after the server stopped) still reaches the pipe, and the exit status is 0."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "infra.local.moto_process", "--port", "0"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LOCAL_MOTO_SUMMARY": "1"},
+    )
+    assert child.stdout is not None
+    ready, port = child.stdout.readline().split()
+    assert ready == "ready"
+    sqs = boto3.client(
+        "sqs",
+        region_name="eu-west-1",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    sqs.create_queue(QueueName="last-words")
+    _, errors = child.communicate(timeout=30)  # closes standard input: the signal to stop
+    assert child.returncode == 0
+    assert "moto served 1 requests in" in errors
