@@ -215,6 +215,27 @@ def _script(c: dict[str, Any]) -> None:
     guarded = {**update, "ConditionExpression": "n < :one"}
     _attempt(ddb.update_item, **guarded)
     _attempt(ddb.update_item, **guarded, ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    # Paths, functions and clauses of every kind, each expression twice (copies of one cached tree), and
+    # their errors: a type mismatch, a missing document path, a key attribute, an item grown too large.
+    nested = {"TableName": "direct", "Key": {"pk": {"S": "p"}, "sk": {"S": "3"}}, "ReturnValues": "ALL_NEW"}
+    for expression, values in (
+        (
+            "SET m = :m, l = :l, s3 = :ss",
+            {":m": {"M": {"a": {"L": [{"N": "1"}]}}}, ":l": {"L": []}, ":ss": {"SS": ["x", "y"]}},
+        ),
+        (
+            "SET m.a[0] = m.a[0] + :one, l = list_append(l, :l) REMOVE gone DELETE s3 :ss",
+            {":one": {"N": "1"}, ":l": {"L": [{"S": "z"}]}, ":ss": {"SS": ["x"]}},
+        ),
+        ("SET m.b = :one ADD m.c :one REMOVE l[0]", {":one": {"N": "1"}}),
+        ("SET l = :one + l", {":one": {"N": "1"}}),
+        ("SET m.none.deeper = :one", {":one": {"N": "1"}}),
+        ("SET pk = :one", {":one": {"N": "1"}}),
+        ("SET big = :big", {":big": {"S": "x" * 410_000}}),
+    ):
+        for _ in range(2):
+            _attempt(ddb.update_item, **nested, UpdateExpression=expression, ExpressionAttributeValues=values)
+    ddb.get_item(TableName="direct", Key=nested["Key"])
     ddb.query(
         TableName="direct",
         KeyConditionExpression="pk = :p",

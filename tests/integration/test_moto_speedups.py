@@ -354,3 +354,64 @@ def test_a_receive_skips_the_messages_in_flight_and_the_delayed_ones(moto_url: s
     sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=taken[0]["ReceiptHandle"], VisibilityTimeout=0)
     again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert [m["Body"] for m in again] == ["first"]
+
+
+def _shape(root: Any) -> list[tuple[Any, ...]]:
+    """A tree as (class, type, leaves, parent's position) per node, depth first; every node's id too."""
+    from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
+
+    order: dict[int, int] = {}
+    out: list[tuple[Any, ...]] = []
+
+    def walk(node: Any) -> None:
+        order[id(node)] = len(order)
+        parent = None if node.parent is None else order.get(id(node.parent), "outside")
+        leaves = [c if not isinstance(c, Node) else "<node>" for c in node.children or []]
+        out.append((type(node), node.type, leaves, parent, sorted(node.__dict__)))
+        for child in node.children or []:
+            if isinstance(child, Node):
+                walk(child)
+
+    walk(root)
+    return out
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "SET #n = if_not_exists(#n, :zero) + :one, updated = :now ADD seen :one",
+        "SET a.b[2].c = list_append(a.b, :l), d = :d - :e REMOVE x[1], y.z DELETE s :s",
+        "REMOVE a, b, c",
+        "ADD n :one SET m.#k = :v",
+    ],
+)
+def test_the_update_tree_copy_is_the_deepcopy_of_the_tree(expression: str) -> None:
+    """``Validator`` copies the parsed tree for each request: the fast copy builds deepcopy's tree (same
+    classes, leaves and parents, no node shared with the parsed one), and a node deepcopy must copy
+    differently (here: a parent outside the tree) goes to deepcopy itself."""
+    import copy
+
+    import moto.dynamodb.parsing.validators as validators
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+
+    moto_speedups.install()
+    tree = UpdateExpressionParser.make(expression)
+    ours, theirs = validators.deepcopy(tree), copy.deepcopy(tree)  # type: ignore[attr-defined]
+    assert _shape(ours) == _shape(theirs)
+    originals = {id(node) for node in _nodes(tree)}
+    assert not originals & {id(node) for node in _nodes(ours)}
+
+    inner = tree.children[0]  # a subtree whose parent is outside it: deepcopy copies the parent too
+    ours, theirs = validators.deepcopy(inner), copy.deepcopy(inner)  # type: ignore[attr-defined]
+    assert ours.parent is not None
+    assert _shape(ours.parent) == _shape(theirs.parent)
+
+
+def _nodes(root: Any) -> list[Any]:
+    from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
+
+    found = [root]
+    for child in root.children or []:
+        if isinstance(child, Node):
+            found.extend(_nodes(child))
+    return found
