@@ -466,3 +466,53 @@ def test_the_keep_alive_server_serves_many_requests_on_one_connection(servers: d
             assert answer["__type"].endswith("ResourceNotFoundException")
     finally:
         connection.close()
+
+
+@pytest.mark.parametrize(
+    ("host", "script", "content_type"),
+    [
+        ("127.0.0.1:5000", "", "application/x-amz-json-1.0"),
+        ("localhost", "/root/", "application/x-amz-json-1.1"),
+        (None, "", "application/x-amz-json-1.0"),
+    ],
+)
+def test_the_json_request_holds_the_values_of_motos_request(
+    host: str | None, script: str, content_type: str
+) -> None:
+    """The direct path's request (form and files set directly, URL root cached) reads as moto's."""
+    from moto.moto_server.werkzeug_app import BackendRequest
+
+    from infra.local.moto_direct import _request_class
+
+    body = json.dumps({"TableName": "t", "Key": {"pk": {"S": "a=b&c"}}}).encode()
+
+    def environ() -> dict[str, Any]:
+        values = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/",
+            "SCRIPT_NAME": script,
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "5000",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": content_type,
+            "HTTP_X_AMZ_TARGET": "DynamoDB_20120810.GetItem",
+        }
+        if host is not None:
+            values["HTTP_HOST"] = host
+        return values
+
+    json_request = _request_class()
+    for _ in range(2):  # the second time, the URL root comes from the cache
+        ours, theirs = json_request(environ()), BackendRequest(environ())
+        assert ours.data == theirs.data == body
+        assert ours.form == theirs.form
+        assert ours.files == theirs.files
+        assert ours.values == theirs.values
+        assert ours.raw_url == theirs.raw_url
+        assert ours.url_root == theirs.url_root
+        assert ours.raw_path == theirs.raw_path
+        assert dict(ours.headers) == dict(theirs.headers)
