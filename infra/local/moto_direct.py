@@ -58,7 +58,7 @@ _URL_ROOTS: dict[tuple[Any, ...], str] = {}
 def _request_class() -> type:
     from moto.moto_server.werkzeug_app import BackendRequest
 
-    class JsonRequest(BackendRequest):  # type: ignore[misc,valid-type]
+    class JsonRequest(BackendRequest):
         """moto's request for a JSON-protocol body (see the module docstring)."""
 
         def __init__(self, environ: dict[str, Any]) -> None:
