@@ -46,6 +46,15 @@ Profiled on ``make demo`` (py-spy, samples holding the GIL), moto's own work was
   message: once per scan now, the same test against that one time (20 % of moto's CPU in a 10 k-customer
   scoring run, whose campaigns queue grows past 1,000 messages).
 
+- ``UpdateItem`` copies the item before updating it (for its return values and its stream record's old
+  image), twice, through ``copy.deepcopy``: an item is copied by a function that knows its shape now
+  (:func:`_clone_item`, the same copy).
+- A projection (``GetItem``, ``BatchGetItem``, ``Query`` with ``ProjectionExpression``) turned the whole
+  item into plain Python once per projected name: for top-level names (the usual projection), only the
+  projected attributes are turned, once.
+- Building an item summed the sizes of all its attributes so far for each attribute it set (n²/2 size
+  walks for n attributes): the running size is kept while it is built, with moto's limit.
+
 :func:`install` applies them to this process's moto (idempotent); the local moto server calls it.
 """
 
@@ -79,17 +88,59 @@ FAST_STREAM_OPERATIONS = frozenset({"GetRecords"})
 _JSON_HEADERS = {"Content-Type": "application/x-amz-json-1.0"}
 
 
+def _clone_value(value: Any) -> Any:
+    """``DynamoType.__deepcopy__`` without the ``copy`` module's dispatch and memo (an attribute value
+    is a tree: nothing in it is met twice that a copy would have to keep shared)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if type(value) is not DynamoType or len(value.__dict__) != 2:
+        return copy.deepcopy(value)
+    new = object.__new__(DynamoType)
+    kind, inner = value.type, value.value
+    new.type = kind
+    if kind == "L":
+        new.value = [_clone_value(entry) for entry in inner]
+    elif kind == "M":
+        new.value = {key: _clone_value(entry) for key, entry in inner.items()}
+    elif kind in ("SS", "NS", "BS"):
+        new.value = list(inner)
+    else:
+        new.value = inner
+    return new
+
+
+def _clone_item(item: Any) -> Any:
+    """``Item.__deepcopy__`` (its key values and attributes, the size check skipped as moto skips it)
+    with :func:`_clone_value` for each value."""
+    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+
+    new = object.__new__(Item)
+    new.hash_key = _clone_value(item.hash_key)
+    new.range_key = None if item.range_key is None else _clone_value(item.range_key)
+    attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+    for key, value in item.attrs.items():
+        dict.__setitem__(attrs, key, _clone_value(value))
+    new.attrs = attrs
+    return new
+
+
 class _TablesByReference:
-    """Stands in for the ``copy`` module inside ``moto.dynamodb.models``: a ``Table`` "copied" for a
-    transaction's backup is the table itself (the transaction wrapper keeps the items it needs);
-    everything else is deep-copied as before."""
+    """Stands in for the ``copy`` module inside ``moto.dynamodb.models`` (and ``moto.dynamodb.responses``):
+    a ``Table`` "copied" for a transaction's backup is the table itself (the transaction wrapper keeps
+    the items it needs); an ``Item`` (UpdateItem's copy of the item before the update, in the handler
+    and in the backend) is copied by :func:`_clone_item`; everything else is deep-copied as before."""
 
     def __init__(self, table_type: type) -> None:
+        from moto.dynamodb.models.dynamo_type import Item
+
         self._table_type = table_type
+        self._item_type = Item
 
     def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
         if isinstance(value, self._table_type):
             return value
+        if memo is None and type(value) is self._item_type:
+            return _clone_item(value)
         return copy.deepcopy(value, memo)
 
     def __getattr__(self, name: str) -> Any:
@@ -447,6 +498,55 @@ def _shape_checks_once(validator: Any, shape_checks: tuple[type, ...]) -> None:
     validator.validate = validate
 
 
+def _top_level_projection(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``Item.project`` for projections of top-level attributes only (``pk, sk, #s``), the common kind:
+    moto turned the whole item into plain Python (``to_regular_json``: a deep copy and a deserialisation
+    of every attribute) once per projected name, then kept that name's value. Here only the projected
+    attributes are turned, once each: the same plain values, merged in the same order (a name met again
+    merges a value with itself: no change), serialised back as moto does."""
+
+    def project(self: Any, projection_expressions: list[list[str]]) -> Any:
+        from moto.dynamodb.models.dynamo_type import Item, deserializer, serializer
+
+        if not all(len(path) == 1 and "[" not in path[0] for path in projection_expressions):
+            return original(self, projection_expressions)
+        result: dict[str, Any] = {}
+        for (name,) in projection_expressions:
+            if name in self.attrs and name not in result:
+                result[name] = deserializer.deserialize(self.attrs[name].to_regular_json())
+        attrs: dict[str, Any] = serializer.serialize(result)["M"]  # type: ignore[assignment]
+        return Item(hash_key=self.hash_key, range_key=self.range_key, attrs=attrs)
+
+    project.__wrapped__ = original  # type: ignore[attr-defined]
+    return project
+
+
+def _sized_item_init(original: Callable[..., None]) -> Callable[..., None]:
+    """``Item.__init__`` with the item size counted as it grows: moto's ``LimitedSizeDict`` sums the size
+    of every attribute already set for each one it sets, so building an item of n attributes cost n²/2
+    size walks. The same test (the running total over 405,000 bytes: ``ItemSizeTooLarge``, at the same
+    attribute) on a fresh dict, attribute by attribute."""
+
+    def init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        from moto.dynamodb.exceptions import ItemSizeTooLarge
+        from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+        from moto.dynamodb.models.utilities import bytesize
+
+        self.hash_key = hash_key
+        self.range_key = range_key
+        self.attrs = LimitedSizeDict()
+        total = 0
+        for key, value in attrs.items():
+            typed = DynamoType(value)
+            total += bytesize(key) + typed.size()
+            if total > 405000:  # moto's limit (LimitedSizeDict.__setitem__)
+                raise ItemSizeTooLarge
+            dict.__setitem__(self.attrs, key, typed)
+
+    init.__wrapped__ = original  # type: ignore[attr-defined]
+    return init
+
+
 class _TreeCopyError(Exception):
     """A tree :func:`_tree_copier` leaves to ``copy.deepcopy``."""
 
@@ -522,6 +622,7 @@ def install() -> None:
     import moto.dynamodb.models as dynamodb_models
     import moto.dynamodb.models.table as table_module
     import moto.dynamodb.parsing.validators as validators_module
+    import moto.dynamodb.responses as dynamodb_responses
     from moto.dynamodb.comparisons import ConditionExpressionParser
     from moto.dynamodb.models.dynamo_type import Item
     from moto.dynamodb.models.table import Table
@@ -536,6 +637,9 @@ def install() -> None:
     if hasattr(backend.transact_write_items, "__wrapped__"):
         return
     dynamodb_models.copy = _TablesByReference(Table)  # type: ignore[attr-defined,assignment]
+    dynamodb_responses.copy = _TablesByReference(Table)  # type: ignore[attr-defined,assignment]
+    Item.project = _top_level_projection(Item.project)  # type: ignore[method-assign]
+    Item.__init__ = _sized_item_init(Item.__init__)  # type: ignore[method-assign]
     table_module.copy = _ResultsByReference(Item)  # type: ignore[assignment,attr-defined]
     backend.transact_write_items = _transact_with_item_backup(backend.transact_write_items)  # type: ignore[method-assign]
     DynamoHandler.serialized = _fast_dynamodb_response(DynamoHandler.serialized)  # type: ignore[method-assign]

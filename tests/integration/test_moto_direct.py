@@ -58,6 +58,9 @@ _VOLATILE_KEYS = {
     "StartingSequenceNumber",
     "ShardId",
 }
+# DynamoDB sets are unordered: moto lists a projected set in its Python set's order (string hashes
+# differ between processes), so sets are compared sorted.
+_SETS = {"SS", "NS", "BS"}
 # (moto's own server closes every connection; ours keeps it alive: that header is not an answer.)
 _MASKED_HEADERS = {"date", "x-amzn-requestid", "x-amz-crc32", "content-length", "connection"}
 
@@ -236,6 +239,54 @@ def _script(c: dict[str, Any]) -> None:
         for _ in range(2):
             _attempt(ddb.update_item, **nested, UpdateExpression=expression, ExpressionAttributeValues=values)
     ddb.get_item(TableName="direct", Key=nested["Key"])
+    # Projections: top-level names (the fast path: missing, repeated, sets and numbers as stored), and
+    # nested paths and list items (moto's own); item sizes checked as an item is built.
+    rich = {
+        "pk": {"S": "p"},
+        "sk": {"S": "rich"},
+        "n": {"N": "12.50"},
+        "ss": {"SS": ["b", "a", "c"]},
+        "ns": {"NS": ["3", "1.0", "2"]},
+        "bs": {"BS": [b"y", b"x"]},
+        "m": {"M": {"a": {"L": [{"N": "1"}, {"S": "two"}]}, "b": {"NULL": True}, "c": {"BOOL": False}}},
+        "b": {"B": b"\x01"},
+    }
+    ddb.put_item(TableName="direct", Item=rich)
+    for projection, names in (
+        ("pk, n, ss, ns, bs, m, b, missing", None),
+        ("#n, #n, sk", {"#n": "n"}),
+        ("m.a[1], m.c, ss", None),
+        ("m, m.a", None),
+        ("m.a[0]", None),
+    ):
+        key = {"pk": {"S": "p"}, "sk": {"S": "rich"}}
+        extra = {"ExpressionAttributeNames": names} if names else {}
+        _attempt(ddb.get_item, TableName="direct", Key=key, ProjectionExpression=projection, **extra)
+        _attempt(
+            ddb.batch_get_item,
+            RequestItems={"direct": {"Keys": [key], "ProjectionExpression": projection, **extra}},
+        )
+        _attempt(
+            ddb.query,
+            TableName="direct",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "p"}},
+            ProjectionExpression=projection,
+            **extra,
+        )
+    wide = {f"a{i:03d}": {"S": "x" * 1000} for i in range(420)}
+    _attempt(ddb.put_item, TableName="direct", Item={"pk": {"S": "w"}, "sk": {"S": "1"}, **wide})
+    _attempt(
+        ddb.put_item,
+        TableName="direct",
+        Item={"pk": {"S": "w"}, "sk": {"S": "2"}, **dict(list(wide.items())[:390])},
+    )
+    _attempt(
+        ddb.get_item,
+        TableName="direct",
+        Key={"pk": {"S": "w"}, "sk": {"S": "2"}},
+        ProjectionExpression="a001",
+    )
     ddb.query(
         TableName="direct",
         KeyConditionExpression="pk = :p",
@@ -344,7 +395,10 @@ def _script(c: dict[str, Any]) -> None:
 
 def _masked(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: "<volatile>" if k in _VOLATILE_KEYS else _masked(v) for k, v in value.items()}
+        return {
+            k: "<volatile>" if k in _VOLATILE_KEYS else sorted(v) if k in _SETS else _masked(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_masked(v) for v in value]
     return value
