@@ -21,10 +21,14 @@ Profiled on ``make demo`` (py-spy, samples holding the GIL), moto's own work was
 - ``UpdateItem`` parsed its update expression twice per request (the handler, to check the names and
   values it uses, then the backend): the parsed tree is cached by expression text. Nothing mutates it:
   the backend's validator works on a deep copy (``Validator.__init__``), the handler only reads it.
-- A condition (or filter) expression was lexed and parsed for every request. The finished tree is cached
-  by expression, names and values (nothing mutates it: its operands only read items), each parser still
-  reporting the names and values it found in lists of its own; a miss reuses the lexed tokens of the
-  expression text (immutable tuples, fresh child lists).
+- A condition (or filter) expression was lexed and parsed for every request. Its parse tree, just
+  before moto builds the operators from it, is cached by expression, names and the names of the values
+  given (the values themselves only end up in value operands, which read them by name): a request
+  builds its operators from the cached tree with its own values (value errors raise there, as in
+  moto), each parser still reporting the names and values it found in lists of its own. A miss reuses
+  the lexed tokens of the expression text (immutable tuples, fresh child lists). (The first cache was
+  keyed by the values too: an UpdateItem's condition on a version or a date, new values every time,
+  was parsed for every request.)
 - ``UpdateItem``'s validators walked the expression tree rebuilding their processing map (a dict of
   bound methods) at every node: built once per walk now, same order, same first-match rule; which
   processor takes a node (``isinstance`` through ``ABCMeta`` against each key) is answered once per
@@ -42,6 +46,8 @@ Profiled on ``make demo`` (py-spy, samples holding the GIL), moto's own work was
   items are passed by reference now. Projections still build new items (``Item.project``).
 - Every request listed its response class's methods (``inspect.getmembers``) to find the operation's;
   the list is cached per class (classes do not change while we run).
+- Every answer's body was scanned by a regular expression for a ``<RequestId>`` element to fill in:
+  skipped for a body without that text (every JSON answer), where it cannot match.
 - A queue's visible messages (``Queue.messages``, which every receive scans) read the clock twice per
   message: once per scan now, the same test against that one time (20 % of moto's CPU in a 10 k-customer
   scoring run, whose campaigns queue grows past 1,000 messages).
@@ -365,9 +371,15 @@ def _cached_conditions(parser: Any) -> None:
     """Cache ``ConditionExpressionParser.parse`` results and its lexer's tokens (see the docstring)."""
     from collections import deque
 
+    from moto.dynamodb.comparisons import AttributeValue
+
     original_parse = parser.parse
     original_lex = parser._lex_condition_expression
-    parsed: dict[str, tuple[Any, list[str], list[str]]] = {}
+    original_make_operand = parser._make_operand
+    original_make_op_condition = parser._make_op_condition
+    kind_value = parser.Kind.EXPRESSION_ATTRIBUTE_VALUE
+    attribute_value = AttributeValue
+    trees: dict[str, tuple[Any, list[str], list[str]]] = {}
     lexed: dict[str, tuple[Any, ...]] = {}
 
     def lex(self: Any) -> Any:
@@ -382,31 +394,65 @@ def _cached_conditions(parser: Any) -> None:
             return fresh
         return deque(node._replace(children=[]) for node in tokens)
 
+    def make_operand(self: Any, node: Any) -> Any:
+        # A value operand reads its value by its name, as the lexer looked it up (``node.value`` is
+        # ``expression_attribute_values[node.text]``): a cached tree serves any values.
+        if node.kind == kind_value:
+            return attribute_value(self.expression_attribute_values[node.text])
+        return original_make_operand(self, node)
+
+    def make_op_condition(self: Any, node: Any) -> Any:
+        state = self.__dict__
+        if "_local_tree" not in state:
+            state["_local_tree"] = node  # the first call is parse's, with the whole tree
+        return original_make_op_condition(self, node)
+
     def parse(self: Any) -> Any:
         expression = self.condition_expression
-        try:
-            key = repr((expression, self.expression_attribute_names, self.expression_attribute_values))
-        except Exception:  # an unprintable value: moto's own parse
+        values = self.expression_attribute_values
+        if not isinstance(expression, str) or not expression:
             return original_parse(self)
-        cached = parsed.get(key)
+        try:
+            value_names = None if values is None else sorted(values)
+            key = repr((expression, self.expression_attribute_names, value_names))
+        except Exception:  # unprintable names, values that are no mapping: moto's own parse
+            return original_parse(self)
+        cached = trees.get(key)
         if cached is None:
-            # The tree holds the values it is parsed with: parse copies nobody else holds (same input,
-            # same tree, same errors: a bad expression raises here, as in moto, and nothing is cached).
-            names, values = copy.deepcopy((self.expression_attribute_names, self.expression_attribute_values))
-            shadow = parser(expression, names, values)
-            cached = (original_parse(shadow), shadow.expr_attr_names_found, shadow.expr_attr_values_found)
-            if len(parsed) > 4096:
-                parsed.clear()
-            parsed[key] = cached
-        op, names_found, values_found = cached
+            # moto's parse (a bad expression raises here, as in moto, and nothing is cached); its tree
+            # just before the operators are built depends on the expression, the names and which
+            # values are given, not on the values themselves.
+            names_before, values_before = len(self.expr_attr_names_found), len(self.expr_attr_values_found)
+            self.__dict__.pop("_local_tree", None)
+            op = original_parse(self)
+            tree = self.__dict__.pop("_local_tree", None)
+            if tree is not None:
+                if len(trees) > 4096:
+                    trees.clear()
+                trees[key] = (
+                    tree,
+                    self.expr_attr_names_found[names_before:],
+                    self.expr_attr_values_found[values_before:],
+                )
+            return op
+        tree, names_found, values_found = cached
         self.expr_attr_names_found.extend(names_found)
         self.expr_attr_values_found.extend(values_found)
-        return op
+        # The operators, built from the tree with this request's values (value errors raise here).
+        self.__dict__["_local_tree"] = tree
+        try:
+            return self._make_op_condition(tree)
+        finally:
+            self.__dict__.pop("_local_tree", None)
 
     parse.__wrapped__ = original_parse  # type: ignore[attr-defined]
     lex.__wrapped__ = original_lex  # type: ignore[attr-defined]
+    make_operand.__wrapped__ = original_make_operand  # type: ignore[attr-defined]
+    make_op_condition.__wrapped__ = original_make_op_condition  # type: ignore[attr-defined]
     parser.parse = parse
     parser._lex_condition_expression = lex
+    parser._make_operand = make_operand
+    parser._make_op_condition = make_op_condition
 
 
 def _one_map_per_walk(node_type: Any) -> Callable[[Any, Any], Any]:
@@ -602,6 +648,27 @@ def _tree_copier(node_type: type) -> Callable[..., Any]:
     return deepcopy
 
 
+def _enrich_without_scan(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``BaseResponse._enrich_response`` for a body with no ``<RequestId>`` in it (every JSON answer):
+    moto ran its request-id substitution, a regular expression with a look-behind for ``<RequestId>``,
+    over the whole body of every answer; without that text it cannot match, so the body is returned as
+    it is, after the same headers and request id."""
+
+    def enrich(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+        if isinstance(body, str) and "<RequestId>" not in body:
+            from moto.core.responses import gen_amzn_requestid_long  # type: ignore[attr-defined]
+
+            if "status" in headers:
+                headers["status"] = str(headers["status"])
+            gen_amzn_requestid_long(headers)
+            return headers, body
+        result: tuple[dict[str, str], Any] = original(headers, body)
+        return result
+
+    enrich.__wrapped__ = original  # type: ignore[attr-defined]
+    return staticmethod(enrich)
+
+
 def _cached_method_names(original: Callable[[Any], list[str]]) -> Callable[[Any], list[str]]:
     cache: dict[Any, list[str]] = {}
 
@@ -658,4 +725,7 @@ def install() -> None:
     DepthFirstTraverser.traverse = _one_map_per_walk(Node)
     _shape_checks_once(Validator, (ActionCountValidator, OverlappingPathsValidator))
     validators_module.deepcopy = _tree_copier(Node)  # type: ignore[attr-defined]
+    core_responses.BaseResponse._enrich_response = _enrich_without_scan(  # type: ignore[method-assign]
+        core_responses.BaseResponse._enrich_response
+    )
     core_responses.method_names_from_class = _cached_method_names(core_responses.method_names_from_class)  # type: ignore[assignment,attr-defined]

@@ -239,6 +239,47 @@ def _script(c: dict[str, Any]) -> None:
         for _ in range(2):
             _attempt(ddb.update_item, **nested, UpdateExpression=expression, ExpressionAttributeValues=values)
     ddb.get_item(TableName="direct", Key=nested["Key"])
+    # Conditions parsed once per expression, names and value names, built with each request's values:
+    # the same expressions with values that pass and fail, and of another type; filters likewise. (A
+    # NULL bound of BETWEEN, or a value name missing, makes moto raise a plain exception: an HTTP 500
+    # on every path, not an answer to compare.)
+    counter = {"TableName": "direct", "Key": {"pk": {"S": "c"}, "sk": {"S": "1"}}}
+    ddb.put_item(TableName="direct", Item={**counter["Key"], "v": {"N": "1"}, "s": {"S": "abc"}})
+    for condition, values in (
+        ("v = :v", ({":v": {"N": "1"}}, {":v": {"N": "7"}}, {":v": {"S": "1"}})),
+        (
+            "v BETWEEN :lo AND :hi",
+            ({":lo": {"N": "0"}, ":hi": {"N": "9"}}, {":lo": {"N": "2"}, ":hi": {"N": "9"}}),
+        ),
+        (
+            "v IN (:a, :b) AND begins_with(s, :p)",
+            (
+                {":a": {"N": "1"}, ":b": {"N": "2"}, ":p": {"S": "ab"}},
+                {":a": {"N": "3"}, ":b": {"N": "2"}, ":p": {"S": "ab"}},
+            ),
+        ),
+        (
+            "size(s) > :n OR attribute_type(v, :t) OR contains(s, :p)",
+            (
+                {":n": {"N": "5"}, ":t": {"S": "N"}, ":p": {"S": "z"}},
+                {":n": {"N": "5"}, ":t": {"S": "S"}, ":p": {"S": "z"}},
+            ),
+        ),
+    ):
+        for value_set in values:
+            for returned in ({}, {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}):
+                _attempt(
+                    ddb.update_item,
+                    **counter,
+                    UpdateExpression="SET touched = :t0",
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues={**value_set, ":t0": {"S": condition[:5]}},
+                    ReturnValues="ALL_NEW",
+                    **returned,
+                )
+            _attempt(
+                ddb.scan, TableName="direct", FilterExpression=condition, ExpressionAttributeValues=value_set
+            )
     # Projections: top-level names (the fast path: missing, repeated, sets and numbers as stored), and
     # nested paths and list items (moto's own); item sizes checked as an item is built.
     rich = {

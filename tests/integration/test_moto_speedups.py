@@ -445,3 +445,20 @@ def test_the_item_clone_is_the_deepcopy_of_the_item() -> None:
     assert not stored & {i for value in clone.attrs.values() for i in containers(value)}
     clone.attrs["nested"].value["list"].value.append(DynamoType({"S": "new"}))
     assert item.to_json() == reference.to_json()
+
+
+def test_an_answer_without_a_request_id_element_is_enriched_as_moto_does() -> None:
+    from moto.core.responses import BaseResponse
+
+    moto_speedups.install()
+    enrich = BaseResponse._enrich_response
+    theirs = enrich.__wrapped__  # type: ignore[attr-defined]
+    for body in ('{"Item": {"a": {"S": "<Request>"}}}', "", "<A><RequestId>x</RequestId></A>"):
+        ours_headers, ours_body = enrich({"status": 200}, body)
+        their_headers, their_body = theirs({"status": 200}, body)
+        assert ours_headers.keys() == their_headers.keys() == {"status", "x-amzn-requestid"}
+        assert ours_headers["status"] == their_headers["status"] == "200"
+        assert len(ours_headers["x-amzn-requestid"]) == len(their_headers["x-amzn-requestid"]) == 52
+        request_id = ours_headers["x-amzn-requestid"]
+        assert ours_body == body.replace(">x<", f">{request_id}<")
+        assert their_body == body.replace(">x<", f">{their_headers['x-amzn-requestid']}<")
