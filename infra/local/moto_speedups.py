@@ -59,7 +59,11 @@ Profiled on ``make demo`` (py-spy, samples holding the GIL), moto's own work was
   item into plain Python once per projected name: for top-level names (the usual projection), only the
   projected attributes are turned, once.
 - Building an item summed the sizes of all its attributes so far for each attribute it set (n²/2 size
-  walks for n attributes): the running size is kept while it is built, with moto's limit.
+  walks for n attributes): the running size is kept while it is built, with moto's limit. Measuring a
+  value (``DynamoType.size``) re-wrapped every value of a map in a new ``DynamoType`` (and everything
+  under it): measured in place now, same sizes.
+- Turning a result into plain dicts (``dynamo_to_dict``) tests strings, dicts and lists by exact type
+  first (moto asked each value whether it is a datetime, an attribute value or has ``to_json``).
 
 :func:`install` applies them to this process's moto (idempotent); the local moto server calls it.
 """
@@ -567,6 +571,65 @@ def _top_level_projection(original: Callable[..., Any]) -> Callable[..., Any]:
     return project
 
 
+def _fast_size(original: Callable[[Any], int]) -> Callable[[Any], int]:
+    """``DynamoType.size`` without re-wrapping: moto measured a map's values as ``DynamoType(v).size()``,
+    building a new attribute value (and new ones for everything under it) for each value it measured, on
+    every write (``LimitedSizeDict`` measures the whole item for each attribute set) and for each item a
+    query or scan returns. The same sizes, measured in place (a value that is not an attribute value
+    yet is wrapped as moto wraps it)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import bytesize
+
+    def size(self: Any) -> int:
+        kind, value = self.type, self.value
+        if kind == "N":
+            return len(str(value))
+        if kind in ("SS", "NS", "BS"):
+            if kind == "NS":
+                return sum(len(str(entry)) for entry in value)
+            return sum(1 if isinstance(entry, bool) else bytesize(entry) for entry in value)
+        if kind == "L":
+            return sum(
+                size(entry) if type(entry) is DynamoType else DynamoType(entry).size() for entry in value
+            )
+        if kind == "M":
+            return sum(
+                bytesize(key) + (size(entry) if type(entry) is DynamoType else DynamoType(entry).size())
+                for key, entry in value.items()
+            )
+        if isinstance(value, bool):
+            return 1
+        return bytesize(value)
+
+    size.__wrapped__ = original  # type: ignore[attr-defined]
+    return size
+
+
+def _fast_to_dict(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``dynamo_to_dict`` (every DynamoDB result, before it is written) with the common types tested
+    first by exact type: a string, number or plain dict or list was tested against ``datetime``,
+    ``DynamoType`` and for a ``to_json`` attribute before moto looked at what it is. The same results;
+    any other object goes to moto's function."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    scalars = (str, int, float, bool, type(None))
+
+    def to_dict(obj: Any) -> Any:
+        kind = type(obj)
+        if kind in scalars:
+            return obj
+        if kind is dict:
+            return {key: to_dict(value) for key, value in obj.items()}
+        if kind is list:
+            return [to_dict(value) for value in obj]
+        if kind is DynamoType and obj.type not in ("B", "BS"):
+            return {obj.type: to_dict(obj.value)}
+        return original(obj)
+
+    to_dict.__wrapped__ = original  # type: ignore[attr-defined]
+    return to_dict
+
+
 def _sized_item_init(original: Callable[..., None]) -> Callable[..., None]:
     """``Item.__init__`` with the item size counted as it grows: moto's ``LimitedSizeDict`` sums the size
     of every attribute already set for each one it sets, so building an item of n attributes cost n²/2
@@ -691,7 +754,7 @@ def install() -> None:
     import moto.dynamodb.parsing.validators as validators_module
     import moto.dynamodb.responses as dynamodb_responses
     from moto.dynamodb.comparisons import ConditionExpressionParser
-    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
@@ -707,6 +770,8 @@ def install() -> None:
     dynamodb_responses.copy = _TablesByReference(Table)  # type: ignore[attr-defined,assignment]
     Item.project = _top_level_projection(Item.project)  # type: ignore[method-assign]
     Item.__init__ = _sized_item_init(Item.__init__)  # type: ignore[method-assign]
+    DynamoType.size = _fast_size(DynamoType.size)  # type: ignore[method-assign,assignment]
+    dynamodb_responses.dynamo_to_dict = _fast_to_dict(dynamodb_responses.dynamo_to_dict)  # type: ignore[assignment,attr-defined]
     table_module.copy = _ResultsByReference(Item)  # type: ignore[assignment,attr-defined]
     backend.transact_write_items = _transact_with_item_backup(backend.transact_write_items)  # type: ignore[method-assign]
     DynamoHandler.serialized = _fast_dynamodb_response(DynamoHandler.serialized)  # type: ignore[method-assign]

@@ -462,3 +462,61 @@ def test_an_answer_without_a_request_id_element_is_enriched_as_moto_does() -> No
         request_id = ours_headers["x-amzn-requestid"]
         assert ours_body == body.replace(">x<", f">{request_id}<")
         assert their_body == body.replace(">x<", f">{their_headers['x-amzn-requestid']}<")
+
+
+def _values() -> list[dict[str, Any]]:
+    """Attribute values of every type, nested, in the wire format."""
+    import random
+
+    rng = random.Random(17)
+    leaves: list[dict[str, Any]] = [
+        {"S": "é" * 3},
+        {"S": ""},
+        {"N": "12.50"},
+        {"N": "-1E+3"},
+        {"B": b"\x00\xff"},
+        {"B": "AP8="},
+        {"BOOL": True},
+        {"BOOL": False},
+        {"NULL": True},
+        {"SS": ["a", "bé"]},
+        {"NS": ["1", "2.50"]},
+        {"BS": [b"x", b"yz"]},
+    ]
+    values = list(leaves)
+    for _ in range(60):
+        children = rng.sample(values, k=rng.randint(0, 4))
+        if rng.random() < 0.5:
+            values.append({"L": children})
+        else:
+            values.append({"M": {f"k{i}é": child for i, child in enumerate(children)}})
+    return values
+
+
+def test_sizes_and_result_dicts_are_motos() -> None:
+    """``DynamoType.size`` measured in place and ``dynamo_to_dict`` by exact types give moto's numbers
+    and dicts, for values of every type, nested; items and results with dates and binary values too."""
+    import datetime
+
+    import moto.dynamodb.responses as responses
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    moto_speedups.install()
+    theirs_size = DynamoType.size.__wrapped__  # type: ignore[attr-defined]
+    ours_to_dict = responses.dynamo_to_dict  # type: ignore[attr-defined]
+    theirs_to_dict = ours_to_dict.__wrapped__
+    for wire in _values():
+        value = DynamoType(wire)
+        assert value.size() == theirs_size(value)
+        assert ours_to_dict(value) == theirs_to_dict(value)
+    item = Item(DynamoType({"S": "p"}), None, {f"a{i}": v for i, v in enumerate(_values())})
+    assert item.size() == sum(len(k) + theirs_size(v) for k, v in item.attrs.items())
+    result = {
+        "Items": [item.to_json()["Attributes"], {"b": DynamoType({"B": "AP8="})}],
+        "When": datetime.datetime(2026, 11, 30, tzinfo=datetime.UTC),
+        "Count": 2,
+        "Ratio": 0.5,
+        "Item": item,
+        "Nothing": None,
+    }
+    assert ours_to_dict(result) == theirs_to_dict(result)
