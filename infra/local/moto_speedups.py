@@ -37,10 +37,11 @@ Profiled on ``make demo`` (py-spy, samples holding the GIL), moto's own work was
   of moto's CPU in ``make demo``): the tree is copied by a copier that knows its three attributes
   (type, children, parent), the same tree ``deepcopy`` builds, 6× faster; anything else it meets goes
   to ``deepcopy``.
-- Two of those validators only check the expression's shape (one clause of each kind, no overlapping
-  paths), which depends on the expression and its attribute names alone: once a (cached) expression
-  passed them with given names, they are not run again for it (the other validators, which read the
-  item and the values, always run).
+- Three of those validators only check the expression's shape (one clause of each kind, no
+  overlapping paths, no path to a key attribute of the table), which depends on the expression, its
+  attribute names and the table's key attributes alone: once a (cached) expression passed them with
+  given names and keys, they are not run again for it (the other validators, which read the item and
+  the values, always run).
 - ``Query`` and ``Scan`` deep-copied every item they returned (``Table.query``/``Table.scan``), although
   the handler only reads them to write the response, under the DynamoDB lock (no write in between):
   items are passed by reference now. Projections still build new items (``Item.project``).
@@ -528,7 +529,8 @@ def _shape_checks_once(validator: Any, shape_checks: tuple[type, ...]) -> None:
 
     def validate(self: Any) -> Any:
         source = self._local_source
-        names = repr(self.expression_attribute_names)
+        # (the table's key attributes: a shape check refuses paths that update them)
+        names = repr((self.expression_attribute_names, getattr(self.table, "table_key_attrs", None)))
         entry = passed.get(id(source))
         known = entry is not None and entry[0] is source and names in entry[1]
         node = self.node_to_validate
@@ -758,7 +760,12 @@ def install() -> None:
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
-    from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator, Validator
+    from moto.dynamodb.parsing.validators import (
+        ActionCountValidator,
+        OverlappingPathsValidator,
+        UpdateHashRangeKeyValidator,
+        Validator,
+    )
     from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
     from moto.sqs.models import Queue, SQSBackend
@@ -788,7 +795,9 @@ def install() -> None:
     UpdateExpressionParser.make = _cached_update_expressions(UpdateExpressionParser)
     _cached_conditions(ConditionExpressionParser)
     DepthFirstTraverser.traverse = _one_map_per_walk(Node)
-    _shape_checks_once(Validator, (ActionCountValidator, OverlappingPathsValidator))
+    _shape_checks_once(
+        Validator, (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
+    )
     validators_module.deepcopy = _tree_copier(Node)  # type: ignore[attr-defined]
     core_responses.BaseResponse._enrich_response = _enrich_without_scan(  # type: ignore[method-assign]
         core_responses.BaseResponse._enrich_response
