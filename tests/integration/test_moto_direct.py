@@ -611,3 +611,22 @@ def test_the_json_request_holds_the_values_of_motos_request(
         assert ours.url_root == theirs.url_root
         assert ours.raw_path == theirs.raw_path
         assert dict(ours.headers) == dict(theirs.headers)
+
+
+def test_answers_without_a_body_keep_the_connection_framed(servers: dict[str, Any]) -> None:
+    """Header block and body go out in one write: HEAD answers and 204s carry no body, and the next
+    request on the same connection is answered in turn (S3 through botocore's pooled connection)."""
+    s3 = boto3.client("s3", region_name=get_settings().region, endpoint_url=_url(servers["direct"]))
+    bucket = f"framing-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": get_settings().region})
+    for round_ in range(3):
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x" * (round_ * 1000 + 1))
+        head = s3.head_object(Bucket=bucket, Key="k")
+        assert head["ContentLength"] == round_ * 1000 + 1
+        assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"x" * (round_ * 1000 + 1)
+        deleted = s3.delete_object(Bucket=bucket, Key="k")
+        assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
+        with pytest.raises(ClientError) as missing:
+            s3.head_object(Bucket=bucket, Key="k")
+        assert missing.value.response["Error"]["Code"] == "404"
+    s3.delete_bucket(Bucket=bucket)
