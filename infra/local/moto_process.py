@@ -80,10 +80,13 @@ class MotoProcess:
     """A moto server in a child process (``start``, ``stop``, ``get_host_and_port``, like moto's
     ``ThreadedMotoServer``), with the control endpoint's features as methods."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, direct: bool = True) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, direct: bool = True, cwd: str | None = None
+    ) -> None:
         self.host = host
         self.port = port
         self.direct = direct  # False: every request through moto's Flask apps (A/B measurements)
+        self.cwd = cwd  # another checkout's moto process (A/B measurements of two versions)
         self._process: subprocess.Popen[str] | None = None
 
     @property
@@ -105,6 +108,7 @@ class MotoProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            cwd=self.cwd,
         )
         assert self._process.stdout is not None
         line = self._process.stdout.readline().split()
@@ -155,6 +159,10 @@ def serve(host: str, port: int, direct: bool = True) -> None:
     enforce_link_expiry(server._server)
     moto_atomic.install(server._server)  # before the fault injector, which must wrap it
     injector = faults.install(server._server)
+    if os.environ.get("LOCAL_MOTO_RECORD"):  # for measurements: the requests, to replay (moto_record)
+        from infra.local import moto_record
+
+        moto_record.install(server._server, os.environ["LOCAL_MOTO_RECORD"])
     control = moto_control.install(server._server, injector)  # outermost: control calls meet no fault
     # Ctrl-C reaches the whole process group: the stack stops us itself, after its own last calls.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
