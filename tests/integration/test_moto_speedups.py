@@ -517,6 +517,74 @@ def test_sizes_and_result_dicts_are_motos() -> None:
         "Count": 2,
         "Ratio": 0.5,
         "Item": item,
+        "Attributes": item.attrs,  # a LimitedSizeDict
         "Nothing": None,
     }
     assert ours_to_dict(result) == theirs_to_dict(result)
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "body"),
+    [
+        (
+            "dynamodb",
+            "PutItem",
+            {
+                "TableName": "t",
+                "Item": {
+                    "s": {"S": "é"},
+                    "n": {"N": "1.50"},
+                    "b": {"B": "AP8="},
+                    "bs": {"BS": ["eA==", "eQ=="]},
+                    "m": {"M": {"l": {"L": [{"BOOL": True}, {"NULL": True}, {"SS": ["a"]}, {"NS": ["1"]}]}}},
+                },
+                "ConditionExpression": "a",
+                "ReturnValues": "ALL_OLD",
+            },
+        ),
+        (
+            "dynamodb",
+            "TransactWriteItems",
+            {
+                "TransactItems": [
+                    {"Put": {"TableName": "t", "Item": {"b": {"B": "AP8="}, "n": {"NULL": True}}}},
+                    {
+                        "Update": {
+                            "TableName": "t",
+                            "Key": {"pk": {"S": "x"}},
+                            "UpdateExpression": "SET a = :a",
+                        }
+                    },
+                ],
+                "ClientRequestToken": "tok",
+            },
+        ),
+        ("dynamodb", "Query", {"TableName": "t", "Limit": 5, "ExclusiveStartKey": {"pk": {"S": "p"}}}),
+        ("dynamodb", "BatchGetItem", {"RequestItems": {"t": {"Keys": [{"pk": {"S": "p"}}]}}}),
+        ("dynamodb", "DescribeTable", {"TableName": None}),
+        ("dynamodb", "GetItem", {}),
+        ("sqs", "SendMessage", {"QueueUrl": "u", "MessageBody": "b", "DelaySeconds": 3}),
+        ("events", "PutEvents", {"Entries": [{"Source": "s", "Time": 1764460800, "Detail": "{}"}]}),
+    ],
+)
+def test_the_json_parser_parses_as_motos(service: str, operation: str, body: dict[str, Any]) -> None:
+    """moto's JSON request parser with its lookups kept gives moto's parameters."""
+    from moto.core.parse import JSONParser
+    from moto.core.utils import get_service_model
+
+    moto_speedups.install()
+
+    class MotosParser(JSONParser):  # type: ignore[misc]
+        _parse_shape = JSONParser._parse_shape.__wrapped__
+        _parse_structure = JSONParser._parse_structure.__wrapped__
+
+    model = get_service_model(service).operation_model(operation)
+    request = {
+        "method": "POST",
+        "values": {},
+        "headers": {},
+        "body": json.dumps(body).encode(),
+        "url_path": "/",
+    }
+    for _ in range(2):  # the second time from the kept lookups
+        assert JSONParser(model).parse(request) == MotosParser(model).parse(request)  # type: ignore[arg-type]
