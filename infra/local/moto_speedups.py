@@ -47,6 +47,9 @@ Profiled on ``make demo`` (py-spy, samples holding the GIL), moto's own work was
   items are passed by reference now. Projections still build new items (``Item.project``).
 - Every request listed its response class's methods (``inspect.getmembers``) to find the operation's;
   the list is cached per class (classes do not change while we run).
+- Random strings (every answer's 52-character request id) are drawn in one ``choices`` call, not one
+  ``choice`` call per character: same alphabet, length and uniform draw (a seeded moto gives other,
+  still deterministic, ids).
 - Every answer's body was scanned by a regular expression for a ``<RequestId>`` element to fill in:
   skipped for a body without that text (every JSON answer), where it cannot match.
 - A queue's visible messages (``Queue.messages``, which every receive scans) read the clock twice per
@@ -783,6 +786,17 @@ def _enrich_without_scan(original: Callable[..., Any]) -> Callable[..., Any]:
     return staticmethod(enrich)
 
 
+def _random_string(self: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False) -> str:
+    """``MotoRandom.get_random_string`` (every answer's 52-character request id, message ids...) drawing
+    its characters in one ``choices`` call instead of one ``choice`` call each: the same alphabet,
+    length and uniform draw from moto's (seedable) random source."""
+    import string
+
+    pool = string.ascii_letters + (string.digits if include_digits else "")
+    drawn = "".join(self.choices(pool, k=length))
+    return drawn.lower() if lower_case else drawn
+
+
 def _cached_method_names(original: Callable[[Any], list[str]]) -> Callable[[Any], list[str]]:
     cache: dict[Any, list[str]] = {}
 
@@ -818,6 +832,7 @@ def install() -> None:
     )
     from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+    from moto.moto_api._internal.moto_random import MotoRandom
     from moto.sqs.models import Queue, SQSBackend
 
     backend = dynamodb_models.DynamoDBBackend
@@ -850,6 +865,7 @@ def install() -> None:
         Validator, (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
     )
     validators_module.deepcopy = _tree_copier(Node)  # type: ignore[attr-defined]
+    MotoRandom.get_random_string = _random_string  # type: ignore[method-assign]
     core_responses.BaseResponse._enrich_response = _enrich_without_scan(  # type: ignore[method-assign]
         core_responses.BaseResponse._enrich_response
     )

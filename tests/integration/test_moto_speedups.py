@@ -588,3 +588,22 @@ def test_the_json_parser_parses_as_motos(service: str, operation: str, body: dic
     }
     for _ in range(2):  # the second time from the kept lookups
         assert JSONParser(model).parse(request) == MotosParser(model).parse(request)  # type: ignore[arg-type]
+
+
+def test_random_strings_keep_motos_alphabet_and_length() -> None:
+    import string
+
+    from moto.moto_api._internal import mock_random
+
+    moto_speedups.install()
+    for length, digits, lower, alphabet in (
+        (52, True, False, string.ascii_letters + string.digits),
+        (20, False, False, string.ascii_letters),
+        (8, True, True, string.ascii_lowercase + string.digits),
+    ):
+        drawn = [
+            mock_random.get_random_string(length, include_digits=digits, lower_case=lower) for _ in range(200)
+        ]
+        assert all(len(text) == length and set(text) <= set(alphabet) for text in drawn)
+        assert len(set(drawn)) == len(drawn)  # random, not repeated
+        assert set("".join(drawn)) == set(alphabet)  # every character drawn (10,000 draws over at most 62)
