@@ -94,6 +94,12 @@ class MotoProcess:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> MotoProcess:
+        """Launch the process and wait until it answers (:meth:`launch` then :meth:`wait_until_ready`)."""
+        return self.launch().wait_until_ready()
+
+    def launch(self) -> MotoProcess:
+        """Start the process without waiting for it: the caller can do its own start-up work while moto
+        imports itself (about half a second), then call :meth:`wait_until_ready`."""
         self._process = subprocess.Popen(
             [
                 sys.executable,
@@ -110,6 +116,11 @@ class MotoProcess:
             text=True,
             cwd=self.cwd,
         )
+        return self
+
+    def wait_until_ready(self) -> MotoProcess:
+        """Block until the launched process serves (its port is known then)."""
+        assert self._process is not None, "launch() first"
         assert self._process.stdout is not None
         line = self._process.stdout.readline().split()
         if len(line) != 2 or line[0] != READY:

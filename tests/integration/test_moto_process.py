@@ -157,3 +157,16 @@ def test_recorded_requests_are_the_requests_served_and_replay(
     figures = replay(str(recording), against=None, compare=True)
     assert set(figures) == {"direct", "flask"}
     assert all(figure["calls"] == 2 and figure["moto_cpu_s"] > 0 for figure in figures.values())
+
+
+def test_a_launched_moto_process_serves_once_ready() -> None:
+    """``launch`` returns at once (the caller works while moto imports itself); ``wait_until_ready``
+    gives the port it serves on."""
+    moto = MotoProcess().launch()
+    try:
+        assert moto.port == 0  # not known before the process says it is ready
+        moto.wait_until_ready()
+        assert moto.port != 0
+        assert _answers(moto.url)
+    finally:
+        moto.stop()
