@@ -198,21 +198,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     serve(args.host, args.port, direct=not args.no_direct)
-    _exit_now()
-    return 0  # (not reached)
+    return 0
 
 
-def _exit_now() -> None:
+def _exit_now(status: int) -> None:
     """Leave once the server has stopped, without the interpreter's teardown: freeing moto's whole heap
     object by object (every table, item, queue and message) took about a second at the end of a demo,
     and the stack waits for this process to end. Nothing is left to run: the server thread has
-    stopped, no file is open for writing but the standard streams, flushed here with the log handlers."""
+    stopped, the only files written are the standard streams, flushed here with the log handlers (and a
+    request recording, ``LOCAL_MOTO_RECORD``, which flushes every line)."""
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # the reader went away: nothing to flush to
             stream.flush()
-    os._exit(0)
+    os._exit(status)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit_now(main())  # as the process's own program only: never in a process that imported main
