@@ -8,11 +8,21 @@ direct JSON path (default) and without it (``--compare``: a second moto process 
 the same workload, back to back.
 
 ``python -m benchmarks moto_requests [--rounds 300] [--compare]``
+
+``--replay FILE`` replays requests recorded from a real run instead (``LOCAL_MOTO_RECORD=FILE python -m
+infra.local --once``, see ``infra/local/moto_record.py``) against two moto processes at once, request by
+request in turns (which one goes first alternates every 100 requests): this checkout's with and without
+the direct path (``--compare``), or this checkout's and another checkout's (``--against DIR``: a copy of
+an older commit, for an A/B of two versions). Both see the machine's load alike, so the ratio of their
+CPU per request is a steadier figure than two runs one after the other. (Answers that depend on ids
+generated in the recorded run, such as receipt handles, are errors in both; stream reads, whose shard
+iterators only the recorded run knew, are left out.)
 """
 
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import time
@@ -193,12 +203,86 @@ def measure(rounds: int, direct: bool) -> dict[str, float]:
     return {"calls": calls, "moto_cpu_s": cpu, "moto_cpu_ms_per_call": 1000 * cpu / calls, "wall_s": wall}
 
 
+def _send(
+    connection: http.client.HTTPConnection, request: tuple[str, str, list[tuple[str, str]], bytes]
+) -> None:
+    method, path, headers, body = request
+    connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+    connection.putheader("Host", f"{connection.host}:{connection.port}")
+    for name, value in headers:
+        connection.putheader(name, value)
+    connection.endheaders(body or None)
+    response = connection.getresponse()
+    response.read()
+    if response.will_close:
+        connection.close()  # http.client reconnects for the next request
+
+
+def replay(path: str, against: str | None, compare: bool) -> dict[str, dict[str, float]]:
+    """The recorded requests against two moto processes in turns; CPU per request of each."""
+    from infra.local import moto_record
+
+    # A stream read names a shard iterator of the recorded run, which no replay has (moto fails on it
+    # with a traceback on its standard error): left out.
+    requests = [
+        request
+        for request in moto_record.load(path)
+        if dict(request[2]).get("X-Amz-Target") != "DynamoDBStreams_20120810.GetRecords"
+    ]
+    if against:
+        processes = {"this": MotoProcess(), "against": MotoProcess(cwd=against)}
+    elif compare:
+        processes = {"direct": MotoProcess(), "flask": MotoProcess(direct=False)}
+    else:
+        processes = {"direct": MotoProcess()}
+    started = {label: process.start() for label, process in processes.items()}
+    try:
+        connections = {
+            label: http.client.HTTPConnection(process.host, process.port, timeout=60)
+            for label, process in started.items()
+        }
+        cpu0 = {label: process.cpu_seconds() for label, process in started.items()}
+        labels = list(started)
+        for number, request in enumerate(requests):
+            order = labels if (number // 100) % 2 == 0 else labels[::-1]
+            for label in order:
+                _send(connections[label], request)
+        cpu = {label: process.cpu_seconds() - cpu0[label] for label, process in started.items()}
+    finally:
+        for process in started.values():
+            process.stop()
+    return {
+        label: {
+            "calls": len(requests),
+            "moto_cpu_s": cpu[label],
+            "moto_cpu_ms_per_call": 1000 * cpu[label] / len(requests),
+        }
+        for label in labels
+    }
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks moto_requests", description=__doc__)
     parser.add_argument("--rounds", type=int, default=100, help="rounds of 100 calls")
     parser.add_argument("--compare", action="store_true", help="also without the direct JSON path")
+    parser.add_argument("--replay", help="replay requests recorded with LOCAL_MOTO_RECORD instead of the mix")
+    parser.add_argument("--against", help="with --replay: another checkout's moto process as the second one")
     args = parser.parse_args(argv)
     print(f"load average: {os.getloadavg()}")
+    if args.replay:
+        figures_by_label = replay(args.replay, args.against, args.compare)
+        for label, figures in figures_by_label.items():
+            print(
+                f"{label:>8}: {figures['calls']:.0f} calls, moto CPU {figures['moto_cpu_s']:.2f} s = "
+                f"{figures['moto_cpu_ms_per_call']:.3f} ms/call",
+                flush=True,
+            )
+        first, *others = figures_by_label
+        for other in others:
+            ratio = figures_by_label[first]["moto_cpu_s"] / figures_by_label[other]["moto_cpu_s"]
+            print(f"{first} / {other} CPU: {ratio:.3f}")
+        print(f"load average after: {os.getloadavg()}")
+        return 0
     variants = [True, False] if args.compare else [True]
     results = {}
     for direct in variants:

@@ -14,6 +14,15 @@ dispatcher unchanged: S3, SES and every query-protocol call, unsigned requests, 
 It replaces only the innermost WSGI app: the wrappers around it (control endpoint and request counts,
 fault injection, the DynamoDB serial lock, presigned-link expiry) see every request as before.
 ``tests/integration/test_moto_direct.py`` checks that both paths give the same answers.
+
+moto's request object (werkzeug's ``Request``) is built as moto builds it, with two values computed
+the cheap way (``BaseResponse.setup_class`` reads both for every request: a third of its cost):
+
+- the form and files of a JSON body: werkzeug runs its form parser machinery to find that it does not
+  parse ``application/x-amz-json-*``, and leaves the stream unread with empty form and files: those
+  are set directly;
+- the URL root (``raw_url``'s scheme, host and script root): computed from the request's scheme, Host
+  header, server address and root path alone, once per distinct set of those (one per client address).
 """
 
 from __future__ import annotations
@@ -43,6 +52,42 @@ def _handlers() -> dict[tuple[str, str], Dispatch]:
     }
 
 
+_URL_ROOTS: dict[tuple[Any, ...], str] = {}
+
+
+def _request_class() -> type:
+    from moto.moto_server.werkzeug_app import BackendRequest
+
+    class JsonRequest(BackendRequest):
+        """moto's request for a JSON-protocol body (see the module docstring)."""
+
+        def __init__(self, environ: dict[str, Any]) -> None:
+            super().__init__(environ)
+            # werkzeug's ``_load_form_data`` for a content type its form parser does not take.
+            state = self.__dict__
+            state["stream"], state["form"], state["files"] = (
+                self.stream,
+                self.parameter_storage_class(),
+                self.parameter_storage_class(),
+            )
+            trusted = self.trusted_hosts
+            key = (
+                self.scheme,
+                self.root_path,
+                environ.get("HTTP_HOST"),
+                self.server,
+                None if trusted is None else tuple(trusted),
+            )
+            root = _URL_ROOTS.get(key)
+            if root is None:
+                if len(_URL_ROOTS) > 256:
+                    _URL_ROOTS.clear()
+                root = _URL_ROOTS[key] = self.url_root
+            state["url_root"] = root
+
+    return JsonRequest
+
+
 class DirectJson:
     """WSGI app: known JSON-protocol requests straight to moto's response class, the rest to ``fallback``."""
 
@@ -52,6 +97,7 @@ class DirectJson:
         self.fallback = fallback
         self._handlers = _handlers()
         self._cors = not DISABLE_GLOBAL_CORS  # moto's Flask apps answer through flask-cors then
+        self.request_class = _request_class()
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.fallback, name)  # moto's dispatcher's attributes (app_instances...)
@@ -80,7 +126,9 @@ class DirectJson:
         from moto.moto_api import recorder
         from moto.moto_server.werkzeug_app import BackendRequest
 
-        request = BackendRequest(environ)
+        content_type = str(environ.get("CONTENT_TYPE", ""))
+        json_body = content_type.startswith("application/x-amz-json-") and ";" not in content_type
+        request = self.request_class(environ) if json_body else BackendRequest(environ)
         try:
             recorder._record_request(request)
             result = handler(request, request.raw_url, dict(request.headers))

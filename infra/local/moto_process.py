@@ -14,6 +14,7 @@ it on stop; if the stack dies, the pipe closes with it, so no orphan server stay
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -79,10 +80,13 @@ class MotoProcess:
     """A moto server in a child process (``start``, ``stop``, ``get_host_and_port``, like moto's
     ``ThreadedMotoServer``), with the control endpoint's features as methods."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, direct: bool = True) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, direct: bool = True, cwd: str | None = None
+    ) -> None:
         self.host = host
         self.port = port
         self.direct = direct  # False: every request through moto's Flask apps (A/B measurements)
+        self.cwd = cwd  # another checkout's moto process (A/B measurements of two versions)
         self._process: subprocess.Popen[str] | None = None
 
     @property
@@ -90,6 +94,12 @@ class MotoProcess:
         return f"http://{self.host}:{self.port}"
 
     def start(self) -> MotoProcess:
+        """Launch the process and wait until it answers (:meth:`launch` then :meth:`wait_until_ready`)."""
+        return self.launch().wait_until_ready()
+
+    def launch(self) -> MotoProcess:
+        """Start the process without waiting for it: the caller can do its own start-up work while moto
+        imports itself (about half a second), then call :meth:`wait_until_ready`."""
         self._process = subprocess.Popen(
             [
                 sys.executable,
@@ -104,7 +114,13 @@ class MotoProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
+            cwd=self.cwd,
         )
+        return self
+
+    def wait_until_ready(self) -> MotoProcess:
+        """Block until the launched process serves (its port is known then)."""
+        assert self._process is not None, "launch() first"
         assert self._process.stdout is not None
         line = self._process.stdout.readline().split()
         if len(line) != 2 or line[0] != READY:
@@ -154,6 +170,10 @@ def serve(host: str, port: int, direct: bool = True) -> None:
     enforce_link_expiry(server._server)
     moto_atomic.install(server._server)  # before the fault injector, which must wrap it
     injector = faults.install(server._server)
+    if os.environ.get("LOCAL_MOTO_RECORD"):  # for measurements: the requests, to replay (moto_record)
+        from infra.local import moto_record
+
+        moto_record.install(server._server, os.environ["LOCAL_MOTO_RECORD"])
     control = moto_control.install(server._server, injector)  # outermost: control calls meet no fault
     # Ctrl-C reaches the whole process group: the stack stops us itself, after its own last calls.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -181,5 +201,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _exit_now(status: int) -> None:
+    """Leave once the server has stopped, without the interpreter's teardown: freeing moto's whole heap
+    object by object (every table, item, queue and message) took about a second at the end of a demo,
+    and the stack waits for this process to end. Nothing is left to run: the server thread has
+    stopped, the only files written are the standard streams, flushed here with the log handlers (and a
+    request recording, ``LOCAL_MOTO_RECORD``, which flushes every line)."""
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # the reader went away: nothing to flush to
+            stream.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit_now(main())  # as the process's own program only: never in a process that imported main

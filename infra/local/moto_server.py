@@ -173,15 +173,27 @@ class _KeepAliveHandler(MotoRequestHandler):
         body = b"".join(chunks)
         code, _, reason = status.partition(" ")
         self.send_response(int(code), reason)
-        names = {name.lower() for name, _ in headers}
+        with_body = self.command != "HEAD" and int(code) not in (204, 304)
+        if self.request_version == "HTTP/0.9":  # no header block (http.server writes none)
+            if with_body:
+                self.wfile.write(body)
+            return
+        # The header lines as ``send_header`` encodes them (it would only look at Connection, left
+        # out), then the blank line and the body: one write, one segment for a small answer.
+        lines = self._headers_buffer
+        length = False
         for name, value in headers:
-            if name.lower() not in ("connection", "transfer-encoding"):
-                self.send_header(name, value)
-        if "content-length" not in names:
-            self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD" and int(code) not in (204, 304):
-            self.wfile.write(body)
+            lowered = name.lower()
+            if lowered in ("connection", "transfer-encoding"):
+                continue
+            length = length or lowered == "content-length"
+            lines.append(f"{name}: {value}\r\n".encode("latin-1", "strict"))
+        if not length:
+            lines.append(f"Content-Length: {len(body)}\r\n".encode("latin-1", "strict"))
+        lines.append(b"\r\n")
+        if with_body:
+            lines.append(body)
+        self.flush_headers()
 
 
 class KeepAliveMotoServer:
@@ -205,7 +217,8 @@ class KeepAliveMotoServer:
         self._thread.start()
 
     def _serve(self) -> None:
-        self._server.serve_forever()
+        # ``shutdown`` waits for the loop to look at its flag: every 50 ms, not the default 0.5 s.
+        self._server.serve_forever(poll_interval=0.05)
 
     def get_host_and_port(self) -> tuple[str, int]:
         host, port = self._server.server_address[:2]

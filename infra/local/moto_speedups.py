@@ -21,24 +21,55 @@ Profiled on ``make demo`` (py-spy, samples holding the GIL), moto's own work was
 - ``UpdateItem`` parsed its update expression twice per request (the handler, to check the names and
   values it uses, then the backend): the parsed tree is cached by expression text. Nothing mutates it:
   the backend's validator works on a deep copy (``Validator.__init__``), the handler only reads it.
-- A condition (or filter) expression was lexed and parsed for every request. The finished tree is cached
-  by expression, names and values (nothing mutates it: its operands only read items), each parser still
-  reporting the names and values it found in lists of its own; a miss reuses the lexed tokens of the
-  expression text (immutable tuples, fresh child lists).
+- A condition (or filter) expression was lexed and parsed for every request. Its parse tree, just
+  before moto builds the operators from it, is cached by expression, names and the names of the values
+  given (the values themselves only end up in value operands, which read them by name): a request
+  builds its operators from the cached tree with its own values (value errors raise there, as in
+  moto), each parser still reporting the names and values it found in lists of its own. A miss reuses
+  the lexed tokens of the expression text (immutable tuples, fresh child lists). (The first cache was
+  keyed by the values too: an UpdateItem's condition on a version or a date, new values every time,
+  was parsed for every request.)
 - ``UpdateItem``'s validators walked the expression tree rebuilding their processing map (a dict of
-  bound methods) at every node: built once per walk now, same order, same first-match rule.
-- Two of those validators only check the expression's shape (one clause of each kind, no overlapping
-  paths), which depends on the expression and its attribute names alone: once a (cached) expression
-  passed them with given names, they are not run again for it (the other validators, which read the
-  item and the values, always run).
+  bound methods) at every node: built once per walk now, same order, same first-match rule; which
+  processor takes a node (``isinstance`` through ``ABCMeta`` against each key) is answered once per
+  node class.
+- ``UpdateItem`` deep-copied the parsed update expression for each request (``Validator.__init__``, 7 %
+  of moto's CPU in ``make demo``): the tree is copied by a copier that knows its three attributes
+  (type, children, parent), the same tree ``deepcopy`` builds, 6× faster; anything else it meets goes
+  to ``deepcopy``.
+- Three of those validators only check the expression's shape (one clause of each kind, no
+  overlapping paths, no path to a key attribute of the table), which depends on the expression, its
+  attribute names and the table's key attributes alone: once a (cached) expression passed them with
+  given names and keys, they are not run again for it (the other validators, which read the item and
+  the values, always run).
 - ``Query`` and ``Scan`` deep-copied every item they returned (``Table.query``/``Table.scan``), although
   the handler only reads them to write the response, under the DynamoDB lock (no write in between):
   items are passed by reference now. Projections still build new items (``Item.project``).
 - Every request listed its response class's methods (``inspect.getmembers``) to find the operation's;
   the list is cached per class (classes do not change while we run).
+- Random strings (every answer's 52-character request id) are drawn in one ``choices`` call, not one
+  ``choice`` call per character: same alphabet, length and uniform draw (a seeded moto gives other,
+  still deterministic, ids).
+- Every answer's body was scanned by a regular expression for a ``<RequestId>`` element to fill in:
+  skipped for a body without that text (every JSON answer), where it cannot match.
 - A queue's visible messages (``Queue.messages``, which every receive scans) read the clock twice per
   message: once per scan now, the same test against that one time (20 % of moto's CPU in a 10 k-customer
   scoring run, whose campaigns queue grows past 1,000 messages).
+
+- ``UpdateItem`` copies the item before updating it (for its return values and its stream record's old
+  image), twice, through ``copy.deepcopy``: an item is copied by a function that knows its shape now
+  (:func:`_clone_item`, the same copy).
+- A projection (``GetItem``, ``BatchGetItem``, ``Query`` with ``ProjectionExpression``) turned the whole
+  item into plain Python once per projected name: for top-level names (the usual projection), only the
+  projected attributes are turned, once.
+- Building an item summed the sizes of all its attributes so far for each attribute it set (n²/2 size
+  walks for n attributes): the running size is kept while it is built, with moto's limit. Measuring a
+  value (``DynamoType.size``) re-wrapped every value of a map in a new ``DynamoType`` (and everything
+  under it): measured in place now, same sizes.
+- Turning a result into plain dicts (``dynamo_to_dict``) tests strings, dicts and lists by exact type
+  first (moto asked each value whether it is a datetime, an attribute value or has ``to_json``).
+- moto's JSON request parser looks up the handler of a shape type once per type, and a structure's
+  members with their JSON names once per shape, not per value.
 
 :func:`install` applies them to this process's moto (idempotent); the local moto server calls it.
 """
@@ -73,17 +104,59 @@ FAST_STREAM_OPERATIONS = frozenset({"GetRecords"})
 _JSON_HEADERS = {"Content-Type": "application/x-amz-json-1.0"}
 
 
+def _clone_value(value: Any) -> Any:
+    """``DynamoType.__deepcopy__`` without the ``copy`` module's dispatch and memo (an attribute value
+    is a tree: nothing in it is met twice that a copy would have to keep shared)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    if type(value) is not DynamoType or len(value.__dict__) != 2:
+        return copy.deepcopy(value)
+    new = object.__new__(DynamoType)
+    kind, inner = value.type, value.value
+    new.type = kind
+    if kind == "L":
+        new.value = [_clone_value(entry) for entry in inner]
+    elif kind == "M":
+        new.value = {key: _clone_value(entry) for key, entry in inner.items()}
+    elif kind in ("SS", "NS", "BS"):
+        new.value = list(inner)
+    else:
+        new.value = inner
+    return new
+
+
+def _clone_item(item: Any) -> Any:
+    """``Item.__deepcopy__`` (its key values and attributes, the size check skipped as moto skips it)
+    with :func:`_clone_value` for each value."""
+    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+
+    new = object.__new__(Item)
+    new.hash_key = _clone_value(item.hash_key)
+    new.range_key = None if item.range_key is None else _clone_value(item.range_key)
+    attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+    for key, value in item.attrs.items():
+        dict.__setitem__(attrs, key, _clone_value(value))
+    new.attrs = attrs
+    return new
+
+
 class _TablesByReference:
-    """Stands in for the ``copy`` module inside ``moto.dynamodb.models``: a ``Table`` "copied" for a
-    transaction's backup is the table itself (the transaction wrapper keeps the items it needs);
-    everything else is deep-copied as before."""
+    """Stands in for the ``copy`` module inside ``moto.dynamodb.models`` (and ``moto.dynamodb.responses``):
+    a ``Table`` "copied" for a transaction's backup is the table itself (the transaction wrapper keeps
+    the items it needs); an ``Item`` (UpdateItem's copy of the item before the update, in the handler
+    and in the backend) is copied by :func:`_clone_item`; everything else is deep-copied as before."""
 
     def __init__(self, table_type: type) -> None:
+        from moto.dynamodb.models.dynamo_type import Item
+
         self._table_type = table_type
+        self._item_type = Item
 
     def deepcopy(self, value: Any, memo: dict[int, Any] | None = None) -> Any:
         if isinstance(value, self._table_type):
             return value
+        if memo is None and type(value) is self._item_type:
+            return _clone_item(value)
         return copy.deepcopy(value, memo)
 
     def __getattr__(self, name: str) -> Any:
@@ -308,9 +381,15 @@ def _cached_conditions(parser: Any) -> None:
     """Cache ``ConditionExpressionParser.parse`` results and its lexer's tokens (see the docstring)."""
     from collections import deque
 
+    from moto.dynamodb.comparisons import AttributeValue
+
     original_parse = parser.parse
     original_lex = parser._lex_condition_expression
-    parsed: dict[str, tuple[Any, list[str], list[str]]] = {}
+    original_make_operand = parser._make_operand
+    original_make_op_condition = parser._make_op_condition
+    kind_value = parser.Kind.EXPRESSION_ATTRIBUTE_VALUE
+    attribute_value = AttributeValue
+    trees: dict[str, tuple[Any, list[str], list[str]]] = {}
     lexed: dict[str, tuple[Any, ...]] = {}
 
     def lex(self: Any) -> Any:
@@ -325,55 +404,114 @@ def _cached_conditions(parser: Any) -> None:
             return fresh
         return deque(node._replace(children=[]) for node in tokens)
 
+    def make_operand(self: Any, node: Any) -> Any:
+        # A value operand reads its value by its name, as the lexer looked it up (``node.value`` is
+        # ``expression_attribute_values[node.text]``): a cached tree serves any values.
+        if node.kind == kind_value:
+            return attribute_value(self.expression_attribute_values[node.text])
+        return original_make_operand(self, node)
+
+    def make_op_condition(self: Any, node: Any) -> Any:
+        state = self.__dict__
+        if "_local_tree" not in state:
+            state["_local_tree"] = node  # the first call is parse's, with the whole tree
+        return original_make_op_condition(self, node)
+
     def parse(self: Any) -> Any:
         expression = self.condition_expression
-        try:
-            key = repr((expression, self.expression_attribute_names, self.expression_attribute_values))
-        except Exception:  # an unprintable value: moto's own parse
+        values = self.expression_attribute_values
+        if not isinstance(expression, str) or not expression:
             return original_parse(self)
-        cached = parsed.get(key)
+        try:
+            value_names = None if values is None else sorted(values)
+            key = repr((expression, self.expression_attribute_names, value_names))
+        except Exception:  # unprintable names, values that are no mapping: moto's own parse
+            return original_parse(self)
+        cached = trees.get(key)
         if cached is None:
-            # The tree holds the values it is parsed with: parse copies nobody else holds (same input,
-            # same tree, same errors: a bad expression raises here, as in moto, and nothing is cached).
-            names, values = copy.deepcopy((self.expression_attribute_names, self.expression_attribute_values))
-            shadow = parser(expression, names, values)
-            cached = (original_parse(shadow), shadow.expr_attr_names_found, shadow.expr_attr_values_found)
-            if len(parsed) > 4096:
-                parsed.clear()
-            parsed[key] = cached
-        op, names_found, values_found = cached
+            # moto's parse (a bad expression raises here, as in moto, and nothing is cached); its tree
+            # just before the operators are built depends on the expression, the names and which
+            # values are given, not on the values themselves.
+            names_before, values_before = len(self.expr_attr_names_found), len(self.expr_attr_values_found)
+            self.__dict__.pop("_local_tree", None)
+            op = original_parse(self)
+            tree = self.__dict__.pop("_local_tree", None)
+            if tree is not None:
+                if len(trees) > 4096:
+                    trees.clear()
+                trees[key] = (
+                    tree,
+                    self.expr_attr_names_found[names_before:],
+                    self.expr_attr_values_found[values_before:],
+                )
+            return op
+        tree, names_found, values_found = cached
         self.expr_attr_names_found.extend(names_found)
         self.expr_attr_values_found.extend(values_found)
-        return op
+        # The operators, built from the tree with this request's values (value errors raise here).
+        self.__dict__["_local_tree"] = tree
+        try:
+            return self._make_op_condition(tree)
+        finally:
+            self.__dict__.pop("_local_tree", None)
 
     parse.__wrapped__ = original_parse  # type: ignore[attr-defined]
     lex.__wrapped__ = original_lex  # type: ignore[attr-defined]
+    make_operand.__wrapped__ = original_make_operand  # type: ignore[attr-defined]
+    make_op_condition.__wrapped__ = original_make_op_condition  # type: ignore[attr-defined]
     parser.parse = parse
     parser._lex_condition_expression = lex
+    parser._make_operand = make_operand
+    parser._make_op_condition = make_op_condition
 
 
 def _one_map_per_walk(node_type: Any) -> Callable[[Any, Any], Any]:
-    """``DepthFirstTraverser.traverse``: moto's walk, with the processing map built once per walk."""
+    """``DepthFirstTraverser.traverse``: moto's walk, with the processing map built once per walk, and
+    its class tests (``isinstance`` through ``ABCMeta``, for every node, by each of ten processors)
+    answered once per class: which processor of a map takes a node depends on the node's class alone
+    (the first key it is an instance of), and nothing registers virtual subclasses of these classes."""
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser  # type: ignore[attr-defined]
+
+    no_hook = DepthFirstTraverser.pre_processing_of_child
+    is_node: dict[type, bool] = {}
+    # (map's classes, classes to process) -> node class -> position of its processor in the map (-1:
+    # a class to process no key matches: moto's ``process`` returns None then), or None: not processed.
+    choices: dict[tuple[Any, ...], dict[type, int | None]] = {}
 
     def traverse(self: Any, root: Any) -> Any:
         processing = list(self._processing_map().items())
+        processors = [processor for _, processor in processing]
         to_process = self.nodes_to_be_processed()
-        pre_processing_of_child = self.pre_processing_of_child
+        keys = tuple(class_key for class_key, _ in processing)
+        choice = choices.get((keys, to_process))
+        if choice is None:
+            choice = choices[(keys, to_process)] = {}
+        hook = self.pre_processing_of_child
+        pre_processing_of_child = None if getattr(hook, "__func__", None) is no_hook else hook
+
+        def choose(cls: type) -> int | None:
+            if not issubclass(cls, to_process):
+                return None
+            return next((i for i, class_key in enumerate(keys) if issubclass(cls, class_key)), -1)
 
         def walk(node: Any, child_id: int = -1) -> Any:
-            if isinstance(node, node_type):
+            cls = type(node)
+            node_like = is_node.get(cls)
+            if node_like is None:
+                node_like = is_node[cls] = isinstance(node, node_type)
+            if node_like:
                 parent_node = node.parent
                 if node.children is not None:
                     for i, child_node in enumerate(node.children):
-                        pre_processing_of_child(node, i)
+                        if pre_processing_of_child is not None:
+                            pre_processing_of_child(node, i)
                         walk(child_node, i)
-                if isinstance(node, to_process):
-                    processed = None
-                    for class_key, processor in processing:
-                        if isinstance(node, class_key):
-                            processed = processor(node)
-                            break
-                    node = processed
+                if cls in choice:
+                    index = choice[cls]
+                else:
+                    index = choice[cls] = choose(cls)
+                if index is not None:
+                    node = processors[index](node) if index >= 0 else None
                     node.parent = parent_node
                     if parent_node:
                         parent_node.children[child_id] = node
@@ -396,7 +534,8 @@ def _shape_checks_once(validator: Any, shape_checks: tuple[type, ...]) -> None:
 
     def validate(self: Any) -> Any:
         source = self._local_source
-        names = repr(self.expression_attribute_names)
+        # (the table's key attributes: a shape check refuses paths that update them)
+        names = repr((self.expression_attribute_names, getattr(self.table, "table_key_attrs", None)))
         entry = passed.get(id(source))
         known = entry is not None and entry[0] is source and names in entry[1]
         node = self.node_to_validate
@@ -414,6 +553,248 @@ def _shape_checks_once(validator: Any, shape_checks: tuple[type, ...]) -> None:
     validate.__wrapped__ = original_validate  # type: ignore[attr-defined]
     validator.__init__ = init
     validator.validate = validate
+
+
+def _top_level_projection(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``Item.project`` for projections of top-level attributes only (``pk, sk, #s``), the common kind:
+    moto turned the whole item into plain Python (``to_regular_json``: a deep copy and a deserialisation
+    of every attribute) once per projected name, then kept that name's value. Here only the projected
+    attributes are turned, once each: the same plain values, merged in the same order (a name met again
+    merges a value with itself: no change), serialised back as moto does."""
+
+    def project(self: Any, projection_expressions: list[list[str]]) -> Any:
+        from moto.dynamodb.models.dynamo_type import Item, deserializer, serializer
+
+        if not all(len(path) == 1 and "[" not in path[0] for path in projection_expressions):
+            return original(self, projection_expressions)
+        result: dict[str, Any] = {}
+        for (name,) in projection_expressions:
+            if name in self.attrs and name not in result:
+                result[name] = deserializer.deserialize(self.attrs[name].to_regular_json())
+        attrs: dict[str, Any] = serializer.serialize(result)["M"]  # type: ignore[assignment]
+        return Item(hash_key=self.hash_key, range_key=self.range_key, attrs=attrs)
+
+    project.__wrapped__ = original  # type: ignore[attr-defined]
+    return project
+
+
+def _fast_size(original: Callable[[Any], int]) -> Callable[[Any], int]:
+    """``DynamoType.size`` without re-wrapping: moto measured a map's values as ``DynamoType(v).size()``,
+    building a new attribute value (and new ones for everything under it) for each value it measured, on
+    every write (``LimitedSizeDict`` measures the whole item for each attribute set) and for each item a
+    query or scan returns. The same sizes, measured in place (a value that is not an attribute value
+    yet is wrapped as moto wraps it)."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import bytesize
+
+    def size(self: Any) -> int:
+        kind, value = self.type, self.value
+        if kind == "N":
+            return len(str(value))
+        if kind in ("SS", "NS", "BS"):
+            if kind == "NS":
+                return sum(len(str(entry)) for entry in value)
+            return sum(1 if isinstance(entry, bool) else bytesize(entry) for entry in value)
+        if kind == "L":
+            return sum(
+                size(entry) if type(entry) is DynamoType else DynamoType(entry).size() for entry in value
+            )
+        if kind == "M":
+            return sum(
+                bytesize(key) + (size(entry) if type(entry) is DynamoType else DynamoType(entry).size())
+                for key, entry in value.items()
+            )
+        if isinstance(value, bool):
+            return 1
+        return bytesize(value)
+
+    size.__wrapped__ = original  # type: ignore[attr-defined]
+    return size
+
+
+def _fast_to_dict(original: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``dynamo_to_dict`` (every DynamoDB result, before it is written) with the common types tested
+    first by exact type: a string, number or plain dict or list was tested against ``datetime``,
+    ``DynamoType`` and for a ``to_json`` attribute before moto looked at what it is. The same results;
+    any other object goes to moto's function."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+
+    scalars = (str, int, float, bool, type(None))
+
+    def to_dict(obj: Any) -> Any:
+        kind = type(obj)
+        if kind in scalars:
+            return obj
+        if kind is dict or kind is LimitedSizeDict:  # (no datetime, no DynamoType, no to_json)
+            return {key: to_dict(value) for key, value in obj.items()}
+        if kind is list:
+            return [to_dict(value) for value in obj]
+        if kind is DynamoType and obj.type not in ("B", "BS"):
+            return {obj.type: to_dict(obj.value)}
+        if kind is Item:  # moto: an object with ``to_json``, its JSON turned
+            return to_dict(obj.to_json())
+        return original(obj)
+
+    to_dict.__wrapped__ = original  # type: ignore[attr-defined]
+    return to_dict
+
+
+def _planned_json_parsing(parser_class: Any) -> None:
+    """moto's JSON request parser (``JSONParser``: every JSON-protocol request's body walked against the
+    operation's input shape, 6 % of moto's CPU on the demo's requests) with the two lookups it repeated
+    for every node kept: which ``_parse_<type>`` method takes a shape type (moto formatted the name and
+    looked it up on the parser per node), and a structure's members with their JSON names (moto read
+    each member's serialisation per value: an attribute value has ten members). Same members, same
+    order, same handlers; nothing else changes."""
+    import inspect
+
+    handlers: dict[tuple[type, str], Callable[..., Any]] = {}
+    plans: dict[int, tuple[Any, list[tuple[str, str, Any]]]] = {}
+
+    def parse_shape(self: Any, shape: Any, node: Any) -> Any:
+        key = (type(self), shape.type_name)
+        handler = handlers.get(key)
+        if handler is None:
+            found = getattr(type(self), f"_parse_{shape.type_name}", None)
+            if found is not None and not inspect.isfunction(found):
+                return getattr(self, f"_parse_{shape.type_name}")(shape, node)  # (not a plain method)
+            handler = handlers[key] = found if found is not None else type(self)._default_handle
+        return handler(self, shape, node)
+
+    def parse_structure(self: Any, shape: Any, value: Any) -> Any:
+        if shape.is_document_type:
+            return value
+        if value is None:  # "null" on the wire stays None (moto's rule)
+            return None
+        entry = plans.get(id(shape))
+        if entry is None or entry[0] is not shape:
+            members = shape.members
+            plan = [(name, members[name].serialization.get("name", name), members[name]) for name in members]
+            entry = plans[id(shape)] = (shape, plan)
+        final_parsed = self.MAP_TYPE()
+        for member_name, json_name, member_shape in entry[1]:
+            raw_value = value.get(json_name)
+            if raw_value is not None:
+                final_parsed[member_name] = self._parse_shape(member_shape, raw_value)
+        return final_parsed
+
+    parse_shape.__wrapped__ = parser_class._parse_shape  # type: ignore[attr-defined]
+    parse_structure.__wrapped__ = parser_class._parse_structure  # type: ignore[attr-defined]
+    parser_class._parse_shape = parse_shape
+    parser_class._parse_structure = parse_structure
+
+
+def _sized_item_init(original: Callable[..., None]) -> Callable[..., None]:
+    """``Item.__init__`` with the item size counted as it grows: moto's ``LimitedSizeDict`` sums the size
+    of every attribute already set for each one it sets, so building an item of n attributes cost n²/2
+    size walks. The same test (the running total over 405,000 bytes: ``ItemSizeTooLarge``, at the same
+    attribute) on a fresh dict, attribute by attribute."""
+
+    def init(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        from moto.dynamodb.exceptions import ItemSizeTooLarge
+        from moto.dynamodb.models.dynamo_type import DynamoType, LimitedSizeDict
+        from moto.dynamodb.models.utilities import bytesize
+
+        self.hash_key = hash_key
+        self.range_key = range_key
+        self.attrs = LimitedSizeDict()
+        total = 0
+        for key, value in attrs.items():
+            typed = DynamoType(value)
+            total += bytesize(key) + typed.size()
+            if total > 405000:  # moto's limit (LimitedSizeDict.__setitem__)
+                raise ItemSizeTooLarge
+            dict.__setitem__(self.attrs, key, typed)
+
+    init.__wrapped__ = original  # type: ignore[attr-defined]
+    return init
+
+
+class _TreeCopyError(Exception):
+    """A tree :func:`_tree_copier` leaves to ``copy.deepcopy``."""
+
+
+def _tree_copier(node_type: type) -> Callable[..., Any]:
+    """``copy.deepcopy`` for the module that copies an update expression's tree for each request
+    (``Validator.__init__``: 7 % of moto's CPU in ``make demo``). A parsed tree is nodes whose state is
+    ``type`` (a str), ``children`` (nodes and str/int/bool leaves) and ``parent`` (a node already met
+    on the way down, or None): those are copied here as ``deepcopy`` copies them (same classes, same
+    leaves, a node met twice copied once, each parent the copy of its parent), without its generic
+    dispatch, memo bookkeeping and ``__reduce_ex__`` per node. Anything else goes to ``copy.deepcopy``."""
+    leaves = (str, int, bool, float, type(None))
+
+    def clone(node: Any, memo: dict[int, Any]) -> Any:
+        found = memo.get(id(node))
+        if found is not None:
+            return found
+        state = node.__dict__
+        if state.keys() != {"type", "children", "parent"} or type(state["type"]) is not str:
+            raise _TreeCopyError
+        parent = state["parent"]
+        if parent is not None:
+            parent = memo.get(id(parent))
+            if parent is None:  # a parent outside the part copied so far: deepcopy's own order decides
+                raise _TreeCopyError
+        new = object.__new__(type(node))
+        memo[id(node)] = new
+        children = state["children"]
+        if children is not None:
+            if type(children) is not list:
+                raise _TreeCopyError
+            copied = []
+            for child in children:
+                if isinstance(child, node_type):
+                    copied.append(clone(child, memo))
+                elif type(child) in leaves:
+                    copied.append(child)
+                else:
+                    raise _TreeCopyError
+            children = copied
+        # deepcopy's order: the state dict as it was (type, children, parent).
+        new.__dict__.update({"type": state["type"], "children": children, "parent": parent})
+        return new
+
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        if memo is None and isinstance(value, node_type) and not hasattr(type(value), "__deepcopy__"):
+            try:
+                return clone(value, {})
+            except _TreeCopyError:
+                pass
+        return copy.deepcopy(value, memo)
+
+    return deepcopy
+
+
+def _enrich_without_scan(original: Callable[..., Any]) -> Callable[..., Any]:
+    """``BaseResponse._enrich_response`` for a body with no ``<RequestId>`` in it (every JSON answer):
+    moto ran its request-id substitution, a regular expression with a look-behind for ``<RequestId>``,
+    over the whole body of every answer; without that text it cannot match, so the body is returned as
+    it is, after the same headers and request id."""
+
+    def enrich(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+        if isinstance(body, str) and "<RequestId>" not in body:
+            from moto.core.responses import gen_amzn_requestid_long  # type: ignore[attr-defined]
+
+            if "status" in headers:
+                headers["status"] = str(headers["status"])
+            gen_amzn_requestid_long(headers)
+            return headers, body
+        result: tuple[dict[str, str], Any] = original(headers, body)
+        return result
+
+    enrich.__wrapped__ = original  # type: ignore[attr-defined]
+    return staticmethod(enrich)
+
+
+def _random_string(self: Any, length: int = 20, include_digits: bool = True, lower_case: bool = False) -> str:
+    """``MotoRandom.get_random_string`` (every answer's 52-character request id, message ids...) drawing
+    its characters in one ``choices`` call instead of one ``choice`` call each: the same alphabet,
+    length and uniform draw from moto's (seedable) random source."""
+    import string
+
+    pool = string.ascii_letters + (string.digits if include_digits else "")
+    drawn = "".join(self.choices(pool, k=length))
+    return drawn.lower() if lower_case else drawn
 
 
 def _cached_method_names(original: Callable[[Any], list[str]]) -> Callable[[Any], list[str]]:
@@ -435,20 +816,35 @@ def install() -> None:
     import moto.core.responses as core_responses
     import moto.dynamodb.models as dynamodb_models
     import moto.dynamodb.models.table as table_module
+    import moto.dynamodb.parsing.validators as validators_module
+    import moto.dynamodb.responses as dynamodb_responses
+    from moto.core.parse import JSONParser
     from moto.dynamodb.comparisons import ConditionExpressionParser
-    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
     from moto.dynamodb.models.table import Table
     from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser, Node  # type: ignore[attr-defined]
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
-    from moto.dynamodb.parsing.validators import ActionCountValidator, OverlappingPathsValidator, Validator
+    from moto.dynamodb.parsing.validators import (
+        ActionCountValidator,
+        OverlappingPathsValidator,
+        UpdateHashRangeKeyValidator,
+        Validator,
+    )
     from moto.dynamodb.responses import DynamoHandler
     from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+    from moto.moto_api._internal.moto_random import MotoRandom
     from moto.sqs.models import Queue, SQSBackend
 
     backend = dynamodb_models.DynamoDBBackend
     if hasattr(backend.transact_write_items, "__wrapped__"):
         return
     dynamodb_models.copy = _TablesByReference(Table)  # type: ignore[attr-defined,assignment]
+    dynamodb_responses.copy = _TablesByReference(Table)  # type: ignore[attr-defined,assignment]
+    Item.project = _top_level_projection(Item.project)  # type: ignore[method-assign]
+    Item.__init__ = _sized_item_init(Item.__init__)  # type: ignore[method-assign]
+    _planned_json_parsing(JSONParser)
+    DynamoType.size = _fast_size(DynamoType.size)  # type: ignore[method-assign,assignment]
+    dynamodb_responses.dynamo_to_dict = _fast_to_dict(dynamodb_responses.dynamo_to_dict)  # type: ignore[assignment,attr-defined]
     table_module.copy = _ResultsByReference(Item)  # type: ignore[assignment,attr-defined]
     backend.transact_write_items = _transact_with_item_backup(backend.transact_write_items)  # type: ignore[method-assign]
     DynamoHandler.serialized = _fast_dynamodb_response(DynamoHandler.serialized)  # type: ignore[method-assign]
@@ -465,5 +861,12 @@ def install() -> None:
     UpdateExpressionParser.make = _cached_update_expressions(UpdateExpressionParser)
     _cached_conditions(ConditionExpressionParser)
     DepthFirstTraverser.traverse = _one_map_per_walk(Node)
-    _shape_checks_once(Validator, (ActionCountValidator, OverlappingPathsValidator))
+    _shape_checks_once(
+        Validator, (ActionCountValidator, OverlappingPathsValidator, UpdateHashRangeKeyValidator)
+    )
+    validators_module.deepcopy = _tree_copier(Node)  # type: ignore[attr-defined]
+    MotoRandom.get_random_string = _random_string  # type: ignore[method-assign]
+    core_responses.BaseResponse._enrich_response = _enrich_without_scan(  # type: ignore[method-assign]
+        core_responses.BaseResponse._enrich_response
+    )
     core_responses.method_names_from_class = _cached_method_names(core_responses.method_names_from_class)  # type: ignore[assignment,attr-defined]

@@ -58,6 +58,9 @@ _VOLATILE_KEYS = {
     "StartingSequenceNumber",
     "ShardId",
 }
+# DynamoDB sets are unordered: moto lists a projected set in its Python set's order (string hashes
+# differ between processes), so sets are compared sorted.
+_SETS = {"SS", "NS", "BS"}
 # (moto's own server closes every connection; ours keeps it alive: that header is not an answer.)
 _MASKED_HEADERS = {"date", "x-amzn-requestid", "x-amz-crc32", "content-length", "connection"}
 
@@ -215,6 +218,116 @@ def _script(c: dict[str, Any]) -> None:
     guarded = {**update, "ConditionExpression": "n < :one"}
     _attempt(ddb.update_item, **guarded)
     _attempt(ddb.update_item, **guarded, ReturnValuesOnConditionCheckFailure="ALL_OLD")
+    # Paths, functions and clauses of every kind, each expression twice (copies of one cached tree), and
+    # their errors: a type mismatch, a missing document path, a key attribute, an item grown too large.
+    nested = {"TableName": "direct", "Key": {"pk": {"S": "p"}, "sk": {"S": "3"}}, "ReturnValues": "ALL_NEW"}
+    for expression, values in (
+        (
+            "SET m = :m, l = :l, s3 = :ss",
+            {":m": {"M": {"a": {"L": [{"N": "1"}]}}}, ":l": {"L": []}, ":ss": {"SS": ["x", "y"]}},
+        ),
+        (
+            "SET m.a[0] = m.a[0] + :one, l = list_append(l, :l) REMOVE gone DELETE s3 :ss",
+            {":one": {"N": "1"}, ":l": {"L": [{"S": "z"}]}, ":ss": {"SS": ["x"]}},
+        ),
+        ("SET m.b = :one ADD m.c :one REMOVE l[0]", {":one": {"N": "1"}}),
+        ("SET l = :one + l", {":one": {"N": "1"}}),
+        ("SET m.none.deeper = :one", {":one": {"N": "1"}}),
+        ("SET pk = :one", {":one": {"N": "1"}}),
+        ("SET big = :big", {":big": {"S": "x" * 410_000}}),
+    ):
+        for _ in range(2):
+            _attempt(ddb.update_item, **nested, UpdateExpression=expression, ExpressionAttributeValues=values)
+    ddb.get_item(TableName="direct", Key=nested["Key"])
+    # Conditions parsed once per expression, names and value names, built with each request's values:
+    # the same expressions with values that pass and fail, and of another type; filters likewise. (A
+    # NULL bound of BETWEEN, or a value name missing, makes moto raise a plain exception: an HTTP 500
+    # on every path, not an answer to compare.)
+    counter = {"TableName": "direct", "Key": {"pk": {"S": "c"}, "sk": {"S": "1"}}}
+    ddb.put_item(TableName="direct", Item={**counter["Key"], "v": {"N": "1"}, "s": {"S": "abc"}})
+    for condition, values in (
+        ("v = :v", ({":v": {"N": "1"}}, {":v": {"N": "7"}}, {":v": {"S": "1"}})),
+        (
+            "v BETWEEN :lo AND :hi",
+            ({":lo": {"N": "0"}, ":hi": {"N": "9"}}, {":lo": {"N": "2"}, ":hi": {"N": "9"}}),
+        ),
+        (
+            "v IN (:a, :b) AND begins_with(s, :p)",
+            (
+                {":a": {"N": "1"}, ":b": {"N": "2"}, ":p": {"S": "ab"}},
+                {":a": {"N": "3"}, ":b": {"N": "2"}, ":p": {"S": "ab"}},
+            ),
+        ),
+        (
+            "size(s) > :n OR attribute_type(v, :t) OR contains(s, :p)",
+            (
+                {":n": {"N": "5"}, ":t": {"S": "N"}, ":p": {"S": "z"}},
+                {":n": {"N": "5"}, ":t": {"S": "S"}, ":p": {"S": "z"}},
+            ),
+        ),
+    ):
+        for value_set in values:
+            for returned in ({}, {"ReturnValuesOnConditionCheckFailure": "ALL_OLD"}):
+                _attempt(
+                    ddb.update_item,
+                    **counter,
+                    UpdateExpression="SET touched = :t0",
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues={**value_set, ":t0": {"S": condition[:5]}},
+                    ReturnValues="ALL_NEW",
+                    **returned,
+                )
+            _attempt(
+                ddb.scan, TableName="direct", FilterExpression=condition, ExpressionAttributeValues=value_set
+            )
+    # Projections: top-level names (the fast path: missing, repeated, sets and numbers as stored), and
+    # nested paths and list items (moto's own); item sizes checked as an item is built.
+    rich = {
+        "pk": {"S": "p"},
+        "sk": {"S": "rich"},
+        "n": {"N": "12.50"},
+        "ss": {"SS": ["b", "a", "c"]},
+        "ns": {"NS": ["3", "1.0", "2"]},
+        "bs": {"BS": [b"y", b"x"]},
+        "m": {"M": {"a": {"L": [{"N": "1"}, {"S": "two"}]}, "b": {"NULL": True}, "c": {"BOOL": False}}},
+        "b": {"B": b"\x01"},
+    }
+    ddb.put_item(TableName="direct", Item=rich)
+    for projection, names in (
+        ("pk, n, ss, ns, bs, m, b, missing", None),
+        ("#n, #n, sk", {"#n": "n"}),
+        ("m.a[1], m.c, ss", None),
+        ("m, m.a", None),
+        ("m.a[0]", None),
+    ):
+        key = {"pk": {"S": "p"}, "sk": {"S": "rich"}}
+        extra = {"ExpressionAttributeNames": names} if names else {}
+        _attempt(ddb.get_item, TableName="direct", Key=key, ProjectionExpression=projection, **extra)
+        _attempt(
+            ddb.batch_get_item,
+            RequestItems={"direct": {"Keys": [key], "ProjectionExpression": projection, **extra}},
+        )
+        _attempt(
+            ddb.query,
+            TableName="direct",
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "p"}},
+            ProjectionExpression=projection,
+            **extra,
+        )
+    wide = {f"a{i:03d}": {"S": "x" * 1000} for i in range(420)}
+    _attempt(ddb.put_item, TableName="direct", Item={"pk": {"S": "w"}, "sk": {"S": "1"}, **wide})
+    _attempt(
+        ddb.put_item,
+        TableName="direct",
+        Item={"pk": {"S": "w"}, "sk": {"S": "2"}, **dict(list(wide.items())[:390])},
+    )
+    _attempt(
+        ddb.get_item,
+        TableName="direct",
+        Key={"pk": {"S": "w"}, "sk": {"S": "2"}},
+        ProjectionExpression="a001",
+    )
     ddb.query(
         TableName="direct",
         KeyConditionExpression="pk = :p",
@@ -323,7 +436,10 @@ def _script(c: dict[str, Any]) -> None:
 
 def _masked(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: "<volatile>" if k in _VOLATILE_KEYS else _masked(v) for k, v in value.items()}
+        return {
+            k: "<volatile>" if k in _VOLATILE_KEYS else sorted(v) if k in _SETS else _masked(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_masked(v) for v in value]
     return value
@@ -445,3 +561,72 @@ def test_the_keep_alive_server_serves_many_requests_on_one_connection(servers: d
             assert answer["__type"].endswith("ResourceNotFoundException")
     finally:
         connection.close()
+
+
+@pytest.mark.parametrize(
+    ("host", "script", "content_type"),
+    [
+        ("127.0.0.1:5000", "", "application/x-amz-json-1.0"),
+        ("localhost", "/root/", "application/x-amz-json-1.1"),
+        (None, "", "application/x-amz-json-1.0"),
+    ],
+)
+def test_the_json_request_holds_the_values_of_motos_request(
+    host: str | None, script: str, content_type: str
+) -> None:
+    """The direct path's request (form and files set directly, URL root cached) reads as moto's."""
+    from moto.moto_server.werkzeug_app import BackendRequest
+
+    from infra.local.moto_direct import _request_class
+
+    body = json.dumps({"TableName": "t", "Key": {"pk": {"S": "a=b&c"}}}).encode()
+
+    def environ() -> dict[str, Any]:
+        values = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/",
+            "SCRIPT_NAME": script,
+            "QUERY_STRING": "",
+            "SERVER_NAME": "127.0.0.1",
+            "SERVER_PORT": "5000",
+            "SERVER_PROTOCOL": "HTTP/1.1",
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body),
+            "CONTENT_LENGTH": str(len(body)),
+            "CONTENT_TYPE": content_type,
+            "HTTP_X_AMZ_TARGET": "DynamoDB_20120810.GetItem",
+        }
+        if host is not None:
+            values["HTTP_HOST"] = host
+        return values
+
+    json_request = _request_class()
+    for _ in range(2):  # the second time, the URL root comes from the cache
+        ours, theirs = json_request(environ()), BackendRequest(environ())
+        assert ours.data == theirs.data == body
+        assert ours.form == theirs.form
+        assert ours.files == theirs.files
+        assert ours.values == theirs.values
+        assert ours.raw_url == theirs.raw_url
+        assert ours.url_root == theirs.url_root
+        assert ours.raw_path == theirs.raw_path
+        assert dict(ours.headers) == dict(theirs.headers)
+
+
+def test_answers_without_a_body_keep_the_connection_framed(servers: dict[str, Any]) -> None:
+    """Header block and body go out in one write: HEAD answers and 204s carry no body, and the next
+    request on the same connection is answered in turn (S3 through botocore's pooled connection)."""
+    s3 = boto3.client("s3", region_name=get_settings().region, endpoint_url=_url(servers["direct"]))
+    bucket = f"framing-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": get_settings().region})
+    for round_ in range(3):
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x" * (round_ * 1000 + 1))
+        head = s3.head_object(Bucket=bucket, Key="k")
+        assert head["ContentLength"] == round_ * 1000 + 1
+        assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"x" * (round_ * 1000 + 1)
+        deleted = s3.delete_object(Bucket=bucket, Key="k")
+        assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
+        with pytest.raises(ClientError) as missing:
+            s3.head_object(Bucket=bucket, Key="k")
+        assert missing.value.response["Error"]["Code"] == "404"
+    s3.delete_bucket(Bucket=bucket)

@@ -354,3 +354,256 @@ def test_a_receive_skips_the_messages_in_flight_and_the_delayed_ones(moto_url: s
     sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=taken[0]["ReceiptHandle"], VisibilityTimeout=0)
     again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
     assert [m["Body"] for m in again] == ["first"]
+
+
+def _shape(root: Any) -> list[tuple[Any, ...]]:
+    """A tree as (class, type, leaves, parent's position) per node, depth first; every node's id too."""
+    from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
+
+    order: dict[int, int] = {}
+    out: list[tuple[Any, ...]] = []
+
+    def walk(node: Any) -> None:
+        order[id(node)] = len(order)
+        parent = None if node.parent is None else order.get(id(node.parent), "outside")
+        leaves = [c if not isinstance(c, Node) else "<node>" for c in node.children or []]
+        out.append((type(node), node.type, leaves, parent, sorted(node.__dict__)))
+        for child in node.children or []:
+            if isinstance(child, Node):
+                walk(child)
+
+    walk(root)
+    return out
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "SET #n = if_not_exists(#n, :zero) + :one, updated = :now ADD seen :one",
+        "SET a.b[2].c = list_append(a.b, :l), d = :d - :e REMOVE x[1], y.z DELETE s :s",
+        "REMOVE a, b, c",
+        "ADD n :one SET m.#k = :v",
+    ],
+)
+def test_the_update_tree_copy_is_the_deepcopy_of_the_tree(expression: str) -> None:
+    """``Validator`` copies the parsed tree for each request: the fast copy builds deepcopy's tree (same
+    classes, leaves and parents, no node shared with the parsed one), and a node deepcopy must copy
+    differently (here: a parent outside the tree) goes to deepcopy itself."""
+    import copy
+
+    import moto.dynamodb.parsing.validators as validators
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
+
+    moto_speedups.install()
+    tree = UpdateExpressionParser.make(expression)
+    ours, theirs = validators.deepcopy(tree), copy.deepcopy(tree)  # type: ignore[attr-defined]
+    assert _shape(ours) == _shape(theirs)
+    originals = {id(node) for node in _nodes(tree)}
+    assert not originals & {id(node) for node in _nodes(ours)}
+
+    inner = tree.children[0]  # a subtree whose parent is outside it: deepcopy copies the parent too
+    ours, theirs = validators.deepcopy(inner), copy.deepcopy(inner)  # type: ignore[attr-defined]
+    assert ours.parent is not None
+    assert _shape(ours.parent) == _shape(theirs.parent)
+
+
+def _nodes(root: Any) -> list[Any]:
+    from moto.dynamodb.parsing.ast_nodes import Node  # type: ignore[attr-defined]
+
+    found = [root]
+    for child in root.children or []:
+        if isinstance(child, Node):
+            found.extend(_nodes(child))
+    return found
+
+
+def test_the_item_clone_is_the_deepcopy_of_the_item() -> None:
+    """UpdateItem's copy of the item before the update: equal to moto's deepcopy, and sharing no list,
+    map or set with the stored item (the update changes those in place)."""
+    import copy
+
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    attrs = {k: v for k, v in _item("p", "s").items() if k not in ("pk", "sk")}
+    item = Item(DynamoType({"S": "p"}), DynamoType({"S": "s"}), attrs)
+    clone, reference = moto_speedups._clone_item(item), copy.deepcopy(item)
+    assert clone == reference
+    assert clone.to_json() == reference.to_json()
+    assert type(clone.attrs) is type(reference.attrs)
+
+    def containers(value: Any) -> list[int]:
+        inner = value.value
+        found = [id(value)]
+        if isinstance(inner, list | dict):
+            found.append(id(inner))
+            for entry in inner.values() if isinstance(inner, dict) else inner:
+                if isinstance(entry, DynamoType):
+                    found.extend(containers(entry))
+        return found
+
+    stored = {i for value in item.attrs.values() for i in containers(value)}
+    assert not stored & {i for value in clone.attrs.values() for i in containers(value)}
+    clone.attrs["nested"].value["list"].value.append(DynamoType({"S": "new"}))
+    assert item.to_json() == reference.to_json()
+
+
+def test_an_answer_without_a_request_id_element_is_enriched_as_moto_does() -> None:
+    from moto.core.responses import BaseResponse
+
+    moto_speedups.install()
+    enrich = BaseResponse._enrich_response
+    theirs = enrich.__wrapped__  # type: ignore[attr-defined]
+    for body in ('{"Item": {"a": {"S": "<Request>"}}}', "", "<A><RequestId>x</RequestId></A>"):
+        ours_headers, ours_body = enrich({"status": 200}, body)
+        their_headers, their_body = theirs({"status": 200}, body)
+        assert ours_headers.keys() == their_headers.keys() == {"status", "x-amzn-requestid"}
+        assert ours_headers["status"] == their_headers["status"] == "200"
+        assert len(ours_headers["x-amzn-requestid"]) == len(their_headers["x-amzn-requestid"]) == 52
+        request_id = ours_headers["x-amzn-requestid"]
+        assert ours_body == body.replace(">x<", f">{request_id}<")
+        assert their_body == body.replace(">x<", f">{their_headers['x-amzn-requestid']}<")
+
+
+def _values() -> list[dict[str, Any]]:
+    """Attribute values of every type, nested, in the wire format."""
+    import random
+
+    rng = random.Random(17)
+    leaves: list[dict[str, Any]] = [
+        {"S": "é" * 3},
+        {"S": ""},
+        {"N": "12.50"},
+        {"N": "-1E+3"},
+        {"B": b"\x00\xff"},
+        {"B": "AP8="},
+        {"BOOL": True},
+        {"BOOL": False},
+        {"NULL": True},
+        {"SS": ["a", "bé"]},
+        {"NS": ["1", "2.50"]},
+        {"BS": [b"x", b"yz"]},
+    ]
+    values = list(leaves)
+    for _ in range(60):
+        children = rng.sample(values, k=rng.randint(0, 4))
+        if rng.random() < 0.5:
+            values.append({"L": children})
+        else:
+            values.append({"M": {f"k{i}é": child for i, child in enumerate(children)}})
+    return values
+
+
+def test_sizes_and_result_dicts_are_motos() -> None:
+    """``DynamoType.size`` measured in place and ``dynamo_to_dict`` by exact types give moto's numbers
+    and dicts, for values of every type, nested; items and results with dates and binary values too."""
+    import datetime
+
+    import moto.dynamodb.responses as responses
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    moto_speedups.install()
+    theirs_size = DynamoType.size.__wrapped__  # type: ignore[attr-defined]
+    ours_to_dict = responses.dynamo_to_dict  # type: ignore[attr-defined]
+    theirs_to_dict = ours_to_dict.__wrapped__
+    for wire in _values():
+        value = DynamoType(wire)
+        assert value.size() == theirs_size(value)
+        assert ours_to_dict(value) == theirs_to_dict(value)
+    item = Item(DynamoType({"S": "p"}), None, {f"a{i}": v for i, v in enumerate(_values())})
+    assert item.size() == sum(len(k) + theirs_size(v) for k, v in item.attrs.items())
+    result = {
+        "Items": [item.to_json()["Attributes"], {"b": DynamoType({"B": "AP8="})}],
+        "When": datetime.datetime(2026, 11, 30, tzinfo=datetime.UTC),
+        "Count": 2,
+        "Ratio": 0.5,
+        "Item": item,
+        "Attributes": item.attrs,  # a LimitedSizeDict
+        "Nothing": None,
+    }
+    assert ours_to_dict(result) == theirs_to_dict(result)
+
+
+@pytest.mark.parametrize(
+    ("service", "operation", "body"),
+    [
+        (
+            "dynamodb",
+            "PutItem",
+            {
+                "TableName": "t",
+                "Item": {
+                    "s": {"S": "é"},
+                    "n": {"N": "1.50"},
+                    "b": {"B": "AP8="},
+                    "bs": {"BS": ["eA==", "eQ=="]},
+                    "m": {"M": {"l": {"L": [{"BOOL": True}, {"NULL": True}, {"SS": ["a"]}, {"NS": ["1"]}]}}},
+                },
+                "ConditionExpression": "a",
+                "ReturnValues": "ALL_OLD",
+            },
+        ),
+        (
+            "dynamodb",
+            "TransactWriteItems",
+            {
+                "TransactItems": [
+                    {"Put": {"TableName": "t", "Item": {"b": {"B": "AP8="}, "n": {"NULL": True}}}},
+                    {
+                        "Update": {
+                            "TableName": "t",
+                            "Key": {"pk": {"S": "x"}},
+                            "UpdateExpression": "SET a = :a",
+                        }
+                    },
+                ],
+                "ClientRequestToken": "tok",
+            },
+        ),
+        ("dynamodb", "Query", {"TableName": "t", "Limit": 5, "ExclusiveStartKey": {"pk": {"S": "p"}}}),
+        ("dynamodb", "BatchGetItem", {"RequestItems": {"t": {"Keys": [{"pk": {"S": "p"}}]}}}),
+        ("dynamodb", "DescribeTable", {"TableName": None}),
+        ("dynamodb", "GetItem", {}),
+        ("sqs", "SendMessage", {"QueueUrl": "u", "MessageBody": "b", "DelaySeconds": 3}),
+        ("events", "PutEvents", {"Entries": [{"Source": "s", "Time": 1764460800, "Detail": "{}"}]}),
+    ],
+)
+def test_the_json_parser_parses_as_motos(service: str, operation: str, body: dict[str, Any]) -> None:
+    """moto's JSON request parser with its lookups kept gives moto's parameters."""
+    from moto.core.parse import JSONParser
+    from moto.core.utils import get_service_model
+
+    moto_speedups.install()
+
+    class MotosParser(JSONParser):  # type: ignore[misc]
+        _parse_shape = JSONParser._parse_shape.__wrapped__
+        _parse_structure = JSONParser._parse_structure.__wrapped__
+
+    model = get_service_model(service).operation_model(operation)
+    request = {
+        "method": "POST",
+        "values": {},
+        "headers": {},
+        "body": json.dumps(body).encode(),
+        "url_path": "/",
+    }
+    for _ in range(2):  # the second time from the kept lookups
+        assert JSONParser(model).parse(request) == MotosParser(model).parse(request)  # type: ignore[arg-type]
+
+
+def test_random_strings_keep_motos_alphabet_and_length() -> None:
+    import string
+
+    from moto.moto_api._internal import mock_random
+
+    moto_speedups.install()
+    for length, digits, lower, alphabet in (
+        (52, True, False, string.ascii_letters + string.digits),
+        (20, False, False, string.ascii_letters),
+        (8, True, True, string.ascii_lowercase + string.digits),
+    ):
+        drawn = [
+            mock_random.get_random_string(length, include_digits=digits, lower_case=lower) for _ in range(200)
+        ]
+        assert all(len(text) == length and set(text) <= set(alphabet) for text in drawn)
+        assert len(set(drawn)) == len(drawn)  # random, not repeated
+        assert set("".join(drawn)) == set(alphabet)  # every character drawn (10,000 draws over at most 62)
