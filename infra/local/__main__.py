@@ -51,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.once:
         from infra.local.demo import run_demo
 
+        # A stop asked with SIGTERM ends the demo as Ctrl-C does: the stack stops its worker processes and
+        # moto's on the way out (the default action would leave the workers behind).
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+
         with LocalStack(
             api_port=args.port, verbose=False, metrics_log=args.metrics_log, workers=args.workers
         ) as stack:
@@ -92,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         print("stopping…", flush=True)
         stack.stop()
     return 0
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _scheduler(stopped: threading.Event, interval_seconds: float, stack: LocalStack) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import random
@@ -145,8 +146,12 @@ def _workers_cpu_seconds() -> float:
     ``/proc`` (0.0 where there is no ``/proc``)."""
     total = 0.0
     tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    children: list[str] = []
     try:
-        children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+        # Each thread's children: the pool's workers are started by the threads that first needed them.
+        for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+            with contextlib.suppress(OSError):  # a thread that ended meanwhile
+                children += (task / "children").read_text().split()
     except OSError:
         return 0.0
     for pid in children:

@@ -26,18 +26,16 @@ import atexit
 import base64
 import hmac
 import json
-import logging
 import multiprocessing
 import os
 import re
-import sys
 import threading
 import time
 import uuid
 import zlib
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import AbstractContextManager, nullcontext, suppress
+from contextlib import AbstractContextManager, nullcontext
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -46,7 +44,7 @@ from urllib.parse import parse_qs, urlsplit
 from infra.local import local_signing, moto_http
 from infra.local.dispatcher import load_handler
 from infra.local.lambda_context import LocalContext
-from infra.local.output import METRICS_LOG_VARIABLE, route_metrics
+from infra.local.output import METRICS_LOG_VARIABLE, exit_without_teardown, route_metrics
 from infra.routes import allowed_methods, find
 
 STATIC_DIR = Path(__file__).with_name("static")
@@ -98,18 +96,18 @@ def _init_worker(environ: dict[str, str]) -> None:
     from shared.services import ports
 
     ports.use(in_process_ports())
-    atexit.register(_exit_without_teardown)
+    threading.Thread(target=_leave_with_stack, args=(os.getppid(),), name="stack-watch", daemon=True).start()
+    # Once the pool lets it go, the worker leaves without the interpreter's teardown. Registered last,
+    # so it runs first among the exit handlers (the logging module's, registered before, is called by it).
+    atexit.register(exit_without_teardown, 0)
 
 
-def _exit_without_teardown() -> None:
-    """A worker's last step once the pool has let it go: flush what it wrote and leave, without the
-    interpreter's teardown of every module the functions loaded (about a second of CPU per worker, which
-    the stack's stop would wait for). Registered last, so it runs first among the exit handlers; the
-    logging module's, registered before, is called here."""
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        with suppress(OSError, ValueError):  # a closed pipe: nothing left to say
-            stream.flush()
+def _leave_with_stack(stack_pid: int) -> None:
+    """A worker whose stack died without stopping it (killed) leaves too, as the moto process does when
+    its pipe closes: nothing would ever send it work again (the pool's queue never reports the loss, as
+    every worker holds its writing end)."""
+    while os.getppid() == stack_pid:
+        time.sleep(1.0)
     os._exit(0)
 
 

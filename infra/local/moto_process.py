@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +31,7 @@ from typing import Any
 from urllib import request
 
 from infra.local.faults import Fault
+from infra.local.output import exit_without_teardown
 
 READY = "ready"
 
@@ -179,6 +182,10 @@ def serve(host: str, port: int, direct: bool = True) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     server.start()
     print(READY, server.get_host_and_port()[1], flush=True)
+    # moto imports a service's code on its first request: import the stack's services now, while the
+    # stack builds its clients, rather than in the first requests it sends (the import lock makes a
+    # request that comes first wait for the same import, never see half of it).
+    threading.Thread(target=_import_services, name="moto-warm-up", daemon=True).start()
     try:
         sys.stdin.read()  # until the stack closes the pipe, or dies
     finally:
@@ -187,6 +194,17 @@ def serve(host: str, port: int, direct: bool = True) -> None:
             served = sum(control.counter.snapshot()["requests"].values())
             cpu = time.process_time()
             print(f"moto served {served} requests in {cpu:.1f} s of CPU", file=sys.stderr, flush=True)
+
+
+# The services the local stack creates resources in (infra/local/resources.py), by moto module.
+STACK_SERVICES = ("dynamodb", "dynamodbstreams", "sqs", "events", "s3", "ses", "cognitoidp")
+
+
+def _import_services() -> None:
+    for service in STACK_SERVICES:
+        for part in ("models", "responses", "urls"):
+            with contextlib.suppress(ImportError):  # a part this moto version does not have
+                importlib.import_module(f"moto.{service}.{part}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,18 +219,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _exit_now(status: int) -> None:
-    """Leave once the server has stopped, without the interpreter's teardown: freeing moto's whole heap
-    object by object (every table, item, queue and message) took about a second at the end of a demo,
-    and the stack waits for this process to end. Nothing is left to run: the server thread has
-    stopped, the only files written are the standard streams, flushed here with the log handlers (and a
-    request recording, ``LOCAL_MOTO_RECORD``, which flushes every line)."""
-    logging.shutdown()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # the reader went away: nothing to flush to
-            stream.flush()
-    os._exit(status)
-
-
 if __name__ == "__main__":
-    _exit_now(main())  # as the process's own program only: never in a process that imported main
+    # As the process's own program only (never in a process that imported main): freeing moto's heap
+    # (every table, item, queue and message) took about a second, which the stack's stop waited for.
+    # The only files written are the standard streams (and a request recording, LOCAL_MOTO_RECORD, which
+    # flushes every line).
+    exit_without_teardown(main())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import importlib
 import json
 import logging
 import os
@@ -25,6 +26,13 @@ from infra.local.resources import LocalResources, create_all
 LOCAL_API_KEY = "local-api-key"
 # The functions' metrics (EMF lines) in local mode: a file, not the terminal.
 METRICS_LOG = Path(__file__).resolve().parents[2] / "build" / "local" / "metrics.log"
+# What the start imports once moto answers, imported while moto starts instead.
+MODULES_USED_AT_START = (
+    "shared.settings",
+    "infra.local.channels",
+    "shared.services.campaigns",
+    "infra.local.launchers",
+)
 # How often the API servers look for a stop request (socketserver's default, 0.5 s, is what a stop waits).
 STOP_POLL_SECONDS = 0.05
 
@@ -92,16 +100,20 @@ class LocalStack:
         if self.metrics_log is not None:
             route_metrics(self.metrics_log)
             os.environ[METRICS_LOG_VARIABLE] = str(self.metrics_log)  # the adapter's worker processes too
-        # moto in its own process (S3 link expiry, atomic DynamoDB, fault injection wrapped around it).
-        self.moto = MotoProcess(self.host, 0).start()
+        # moto in its own process (S3 link expiry, atomic DynamoDB, fault injection wrapped around it),
+        # launched first: it imports itself (about half a second) while this process does its own start.
+        self.moto = MotoProcess(self.host, 0).launch()
         self._sent, self._sent_seen = [], 0  # a new moto has sent nothing
-        self.faults: RemoteFaults = self.moto.faults  # tests inject AWS faults through it
-        self.moto_url = self.moto.url
         self.adapter = ApiAdapter(
             self.api_key, on_request=self._say if self.verbose else None, workers=self.workers
         )
         self.adapter.extra_pages = {"/local/outbox": self._outbox_page}
         self.server = make_server(self.adapter, self.host, self.api_port)
+        for module in MODULES_USED_AT_START:
+            importlib.import_module(module)
+        self.moto.wait_until_ready()
+        self.faults: RemoteFaults = self.moto.faults  # tests inject AWS faults through it
+        self.moto_url = self.moto.url
         self.api_url = f"http://{self.host}:{self.server.server_address[1]}"
         port = self.server.server_address[1]
         # Configurable like every other setting (RM_ALLOWED_ORIGINS in the environment wins).
